@@ -1,0 +1,193 @@
+"""The recommend agent: take a micro-batch -> features -> one model call -> emit.
+
+Per batch, not per event: one table read per user, one ``session.run``, one changelog write
+per user and table, and one wait for all produced records. Offsets are acked by
+``take_events`` only after the batch body returns, i.e. after every output and dead letter of
+the batch was delivered (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import faust
+import msgspec
+from faust.types import EventT
+
+from app.errors import InvalidInteraction
+from app.features import UserFeatureState, apply
+from app.inference.batcher import merge, split_top_k
+from app.inference.serving import ServedModel
+from app.ingest import DeadLetter, RecordSource, dead_letter, decode_interaction
+from app.metrics import AppMetrics
+from app.records import Interaction, Recommendation
+from app.settings import Settings
+
+__all__ = ["RecommendPipeline", "as_current_event"]
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def as_current_event(stream: faust.Stream[Any], event: EventT[Any]) -> Iterator[None]:
+    """Make ``event`` the current event while a table is read or written.
+
+    Tables use the current event's partition: a write sends its changelog record there and a
+    RocksDB read looks in that partition's database. Inside a ``take_events`` batch Faust
+    has no current event (faust#300), so it is set per access. Afterwards this task's
+    context is cleared, but the stream attribute gets its old value back: the stream's
+    buffering task reads it for the event it is adding to the next batch.
+    """
+    previous = stream.current_event
+    stream._set_current_event(event)
+    try:
+        yield
+    finally:
+        stream._set_current_event(None)
+        stream.current_event = previous
+
+
+class RecommendPipeline:
+    """Everything the agent needs, wired once by ``app.main``."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        features: faust.Table[str, UserFeatureState],
+        latest: faust.Table[str, bytes],
+        model: ServedModel,
+        metrics: AppMetrics,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.features = features
+        self.latest = latest
+        self.model = model
+        self.metrics = metrics
+        self._encode = msgspec.json.Encoder().encode
+
+    async def run(self, stream: faust.Stream[bytes]) -> None:
+        """Agent body: load the model, then process micro-batches until the worker stops."""
+        if not self.model.ready:
+            await self.model.load()
+        s = self.settings
+        async for events in stream.take_events(s.max_batch, within=s.max_wait_ms / 1000):
+            await self.process_batch(stream, events)
+
+    async def process_batch(
+        self, stream: faust.Stream[bytes], events: Sequence[EventT[Any]]
+    ) -> None:
+        """Decode, update state, score and emit one batch; a failure sends it to the DLQ."""
+        m = self.metrics
+        m.events_in.inc(len(events))
+        m.batch_size.observe(len(events))
+        try:
+            pending = await self._process(stream, events)
+        except Exception as exc:
+            # A bug or a model failure must not kill the agent and silently ack the batch:
+            # every event of it goes to the dead-letter topic with the reason.
+            logger.exception("batch of %d events failed; sending it to the DLQ", len(events))
+            pending = [self._send_dead(e, exc) for e in events]
+        t0 = time.perf_counter()
+        await asyncio.gather(*pending)
+        m.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
+
+    async def _process(
+        self, stream: faust.Stream[bytes], events: Sequence[EventT[Any]]
+    ) -> list[Awaitable[Any]]:
+        s, m = self.settings, self.metrics
+        t0 = time.perf_counter()
+        valid: list[tuple[EventT[Any], Interaction]] = []
+        pending: list[Awaitable[Any]] = []
+        for event in events:
+            msg = event.message
+            source = RecordSource(msg.topic, msg.partition, msg.offset, msg.timestamp)
+            try:
+                interaction = decode_interaction(
+                    msg.key,
+                    msg.value,
+                    source,
+                    max_bytes=s.max_message_bytes,
+                    max_future_skew_s=s.max_future_skew_s,
+                )
+            except InvalidInteraction as exc:
+                pending.append(self._send_dead(event, exc))
+            else:
+                valid.append((event, interaction))
+        t1 = time.perf_counter()
+        m.stage_seconds.labels("decode").observe(t1 - t0)
+        if not valid:
+            return pending
+
+        # State: one table read per user; later events of a user in the batch see earlier ones.
+        newest: dict[str, tuple[EventT[Any], UserFeatureState]] = {}
+        states: list[UserFeatureState] = []
+        for event, interaction in valid:
+            prev = newest.get(interaction.user_id)
+            if prev is not None:
+                state = prev[1]
+            else:
+                with as_current_event(stream, event):
+                    state = self.features.get(interaction.user_id) or UserFeatureState()
+            state = apply(state, interaction)
+            newest[interaction.user_id] = (event, state)
+            states.append(state)
+        t2 = time.perf_counter()
+        m.stage_seconds.labels("state").observe(t2 - t1)
+
+        scorer = self.model.current
+        assert scorer is not None, "the agent loads the model before its first batch"
+        batch = merge(states, scorer)
+        scores = await scorer.score_async(batch.history)
+        ranked = split_top_k(scores, batch, scorer, s.top_k)
+        t3 = time.perf_counter()
+        m.stage_seconds.labels("inference").observe(t3 - t2)
+
+        now = time.time()
+        send = self.app.producer.send
+        latest_value: dict[str, bytes] = {}
+        for (event, interaction), items in zip(valid, ranked, strict=True):
+            value = self._encode(
+                Recommendation(
+                    user_id=interaction.user_id,
+                    items=items,
+                    model=scorer.name,
+                    model_version=scorer.version,
+                    event_id=interaction.event_id,
+                    event_ts=interaction.ts,
+                    emitted_ts=now,
+                )
+            )
+            latest_value[interaction.user_id] = value
+            pending.append(await send(s.output_topic, event.message.key, value, None, None, None))
+            m.end_to_end_seconds.observe(max(0.0, now - event.message.timestamp))
+        # One changelog write per user and table, attributed to the user's newest event.
+        for user_id, (event, state) in newest.items():
+            with as_current_event(stream, event):
+                self.features[user_id] = state
+                self.latest[user_id] = latest_value[user_id]
+        m.recommendations_out.inc(len(valid))
+        return pending
+
+    def _send_dead(self, event: EventT[Any], error: BaseException) -> Awaitable[Any]:
+        msg = event.message
+        source = RecordSource(msg.topic, msg.partition, msg.offset, msg.timestamp)
+        letter: DeadLetter = dead_letter(msg.key, msg.value, source, error)
+        reason = error.reason if isinstance(error, InvalidInteraction) else "processing_error"
+        self.metrics.dead_letters.labels(reason).inc()
+        logger.warning(
+            "dead letter %s-%d-%d: %s: %s", msg.topic, msg.partition, msg.offset, reason, error
+        )
+        return self._produce_dead(letter)
+
+    async def _produce_dead(self, letter: DeadLetter) -> Any:
+        fut = await self.app.producer.send(
+            self.settings.dlq_topic, letter.key, letter.value, None, None, letter.headers
+        )
+        return await fut

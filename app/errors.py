@@ -1,0 +1,51 @@
+"""streamrec's error hierarchy: one root, small subclasses that say what an operator does."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BrokerUnavailable",
+    "InvalidInteraction",
+    "ModelLoadError",
+    "ModelNotFound",
+    "StreamrecError",
+]
+
+
+class StreamrecError(Exception):
+    """Root of every error streamrec raises on purpose."""
+
+
+class InvalidInteraction(StreamrecError):
+    """An input record breaks the input contract; it goes to the dead-letter topic.
+
+    ``reason`` is a short stable code (a metric label and a DLQ header).
+    Operator action: none for the worker; fix the producer named by the DLQ headers.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ModelNotFound(StreamrecError):
+    """No servable model version exists under the model directory.
+
+    Operator action: run ``faust -A app train`` or point STREAMREC_MODEL_DIR /
+    STREAMREC_MODEL_NAME at a directory holding ``<name>/<version>/model-settings.json``.
+    """
+
+
+class ModelLoadError(StreamrecError):
+    """A model version exists but cannot be loaded or fails its smoke test.
+
+    Operator action: check the manifest and model.onnx of the version named in the message;
+    the previously served version (if any) keeps serving.
+    """
+
+
+class BrokerUnavailable(StreamrecError):
+    """The Kafka broker did not answer in time.
+
+    Operator action: check STREAMREC_BROKER and that the broker is up
+    (``faust -A app broker`` starts the embedded one for development).
+    """

@@ -1,0 +1,106 @@
+"""Per-user feature state and the one function that turns it into model input.
+
+Pure code: no Kafka, no event loop. Training (``app.training``) and the stream call the same
+``history_matrix`` so the model sees identical inputs offline and online.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from app.records import Interaction
+
+__all__ = [
+    "MAX_RECENT",
+    "MAX_SEEN",
+    "UserFeatureState",
+    "apply",
+    "history_matrix",
+    "seen_coordinates",
+]
+
+logger = logging.getLogger(__name__)
+
+# Longest history any model may ask for; models take the last ``max_len`` <= this.
+MAX_RECENT = 200
+# Items remembered for masking already-seen items; bounded so state cannot grow without end.
+MAX_SEEN = 2000
+
+
+class UserFeatureState(msgspec.Struct, frozen=True):
+    """What the model and the views need to know about one user; the features table value."""
+
+    recent: tuple[str, ...] = ()
+    """Item ids of the last ``MAX_RECENT`` events, oldest first (repeats kept)."""
+    seen: tuple[str, ...] = ()
+    """Distinct item ids the user interacted with, oldest first (at most ``MAX_SEEN``)."""
+    counts: dict[str, int] = {}
+    """Events by type."""
+    n_events: int = 0
+    last_ts: float = 0.0
+    last_event_id: str = ""
+    last_partition: int = -1
+    last_offset: int = -1
+    """Input position of the last applied event: a replayed record is not applied twice."""
+
+
+def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
+    """Return the state after ``event``; a record already applied (a replay) changes nothing."""
+    if event.partition == state.last_partition and event.offset <= state.last_offset:
+        return state
+    recent = (*state.recent[-(MAX_RECENT - 1) :], event.item_id)
+    seen = state.seen
+    if event.item_id not in seen:
+        seen = (*seen[-(MAX_SEEN - 1) :], event.item_id)
+    counts = dict(state.counts)
+    counts[event.event] = counts.get(event.event, 0) + 1
+    return UserFeatureState(
+        recent=recent,
+        seen=seen,
+        counts=counts,
+        n_events=state.n_events + 1,
+        last_ts=max(state.last_ts, event.ts),
+        last_event_id=event.event_id,
+        last_partition=event.partition,
+        last_offset=event.offset,
+    )
+
+
+def history_matrix(
+    histories: Sequence[Sequence[str]], vocab: Mapping[str, int], max_len: int
+) -> npt.NDArray[np.int64]:
+    """Model input: last ``max_len`` known items per row, left-padded with 0 (unknown = dropped)."""
+    out = np.zeros((len(histories), max_len), dtype=np.int64)
+    get = vocab.get
+    for row, items in enumerate(histories):
+        # Unknown items (not in this model's vocabulary) carry no signal for it: skip them,
+        # so the window holds the last ``max_len`` items the model can read.
+        known: list[int] = []
+        for item in reversed(items):
+            idx = get(item, 0)
+            if idx:
+                known.append(idx)
+                if len(known) == max_len:
+                    break
+        if known:
+            out[row, max_len - len(known) :] = known[::-1]
+    return out
+
+
+def seen_coordinates(
+    seens: Sequence[Sequence[str]], vocab: Mapping[str, int]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(rows, columns) of the score matrix to mask because the user already saw that item."""
+    rows: list[int] = []
+    cols: list[int] = []
+    get = vocab.get
+    for row, items in enumerate(seens):
+        idx = [i for i in (get(item, 0) for item in items) if i]
+        rows.extend([row] * len(idx))
+        cols.extend(idx)
+    return np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)

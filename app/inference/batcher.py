@@ -1,0 +1,76 @@
+"""Merge a micro-batch of user states into one model input, split the scores back per user.
+
+Pure numpy, no event loop: the timing (how a batch is gathered) lives in the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from app.features import UserFeatureState, history_matrix, seen_coordinates
+from app.inference.scorer import Scorer
+from app.records import ScoredItem
+
+__all__ = ["ModelBatch", "merge", "split_top_k", "top_k"]
+
+logger = logging.getLogger(__name__)
+
+
+class ModelBatch:
+    """The model input for a batch plus the cells to mask (already-seen items)."""
+
+    __slots__ = ("history", "mask_cols", "mask_rows")
+
+    def __init__(
+        self,
+        history: npt.NDArray[np.int64],
+        mask_rows: npt.NDArray[np.int64],
+        mask_cols: npt.NDArray[np.int64],
+    ) -> None:
+        self.history = history
+        self.mask_rows = mask_rows
+        self.mask_cols = mask_cols
+
+
+def merge(states: Sequence[UserFeatureState], scorer: Scorer) -> ModelBatch:
+    """One row per state, built by the shared feature function."""
+    history = history_matrix(
+        [s.recent for s in states], scorer.vocab, scorer.manifest.feature_spec.max_len
+    )
+    rows, cols = seen_coordinates([s.seen for s in states], scorer.vocab)
+    return ModelBatch(history, rows, cols)
+
+
+def top_k(
+    scores: npt.NDArray[np.float32],
+    mask_rows: npt.NDArray[np.int64],
+    mask_cols: npt.NDArray[np.int64],
+    k: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Best ``k`` columns per row, best first, never a masked cell nor the padding column 0."""
+    scores = np.array(scores, dtype=np.float32, copy=True)
+    scores[:, 0] = -np.inf
+    scores[mask_rows, mask_cols] = -np.inf
+    k = min(k, scores.shape[1] - 1)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(scores, part, axis=1)
+    # Best first; equal scores in column order, so the same scores always read the same.
+    order = np.lexsort((part, -vals), axis=1)
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def split_top_k(
+    scores: npt.NDArray[np.float32], batch: ModelBatch, scorer: Scorer, k: int
+) -> list[list[ScoredItem]]:
+    """Per row, the top-``k`` unseen items with their scores (fewer if fewer remain)."""
+    idx, vals = top_k(scores, batch.mask_rows, batch.mask_cols, k)
+    items = scorer.items
+    out: list[list[ScoredItem]] = []
+    for row_idx, row_vals in zip(idx.tolist(), vals.tolist(), strict=True):
+        pairs = zip(row_idx, row_vals, strict=True)
+        out.append([ScoredItem(items[i], v) for i, v in pairs if v != -np.inf])
+    return out

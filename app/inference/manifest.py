@@ -1,0 +1,57 @@
+"""The model manifest (``model-settings.json``) that sits beside every model artefact."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from app.errors import ModelLoadError
+
+__all__ = ["MANIFEST_FILE", "FeatureSpec", "ModelManifest", "TensorSpec", "read_manifest"]
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_FILE = "model-settings.json"
+
+
+class TensorSpec(msgspec.Struct, frozen=True):
+    """One model input or output: name, Open Inference Protocol datatype, shape (-1 = dynamic)."""
+
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class FeatureSpec(msgspec.Struct, frozen=True):
+    """Which feature function builds the model's input from the user state."""
+
+    kind: str = "recent_items"
+    max_len: int = 50
+
+
+class ModelManifest(msgspec.Struct, frozen=True):
+    """What a model version is, what it reads and returns, and how it was made."""
+
+    name: str
+    version: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    feature_spec: FeatureSpec
+    items_file: str = "items.json"
+    model_file: str = "model.onnx"
+    framework: str = "onnx"
+    created: str = ""
+    training: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+
+
+def read_manifest(version_dir: Path) -> ModelManifest:
+    """Read and validate ``version_dir/model-settings.json``."""
+    path = version_dir / MANIFEST_FILE
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=ModelManifest)
+    except (OSError, msgspec.DecodeError) as exc:
+        raise ModelLoadError(f"cannot read manifest {path}: {exc}") from exc

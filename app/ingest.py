@@ -1,0 +1,117 @@
+"""Input records -> ``Interaction``, or a dead letter that says exactly why not.
+
+Nothing here touches Kafka: it takes the record's bytes and coordinates, so every rule of the
+input contract is testable without a broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import msgspec
+
+from app.errors import InvalidInteraction
+from app.records import Interaction, InteractionPayload
+
+__all__ = ["DeadLetter", "RecordSource", "dead_letter", "decode_interaction"]
+
+logger = logging.getLogger(__name__)
+
+_decoder = msgspec.json.Decoder(InteractionPayload)
+# Reasons are metric labels and DLQ headers: a small fixed set, stable across releases.
+_REASON_BY_PREFIX = (
+    ("Expected `object`", "not_object"),
+    ("Object missing required field", "missing_field"),
+)
+
+
+class RecordSource(msgspec.Struct, frozen=True):
+    """Where a record came from: enough to find it again in the source topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float
+
+
+class DeadLetter(msgspec.Struct, frozen=True):
+    """A rejected record: original bytes untouched, plus the headers that explain it."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+def decode_interaction(
+    key: bytes | None,
+    value: bytes | None,
+    source: RecordSource,
+    *,
+    max_bytes: int,
+    max_future_skew_s: float,
+    now: float | None = None,
+) -> Interaction:
+    """Validate one input record against the contract; raise ``InvalidInteraction`` if not."""
+    if not key:
+        raise InvalidInteraction("missing_key", "record key must be the user id (UTF-8)")
+    if not value:
+        raise InvalidInteraction("missing_value", "record value is empty or null")
+    if len(value) > max_bytes:
+        raise InvalidInteraction(
+            "too_large", f"value is {len(value)} bytes, more than the {max_bytes} allowed"
+        )
+    try:
+        payload = _decoder.decode(value)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        reason = next((r for p, r in _REASON_BY_PREFIX if text.startswith(p)), "invalid_field")
+        raise InvalidInteraction(reason, text) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidInteraction("invalid_json", str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInteraction("invalid_json", f"value is not UTF-8: {exc}") from None
+    except RecursionError:
+        raise InvalidInteraction("invalid_json", "value is nested too deeply") from None
+    try:
+        key_text = key.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInteraction("invalid_key", "record key is not UTF-8") from None
+    user_id = str(payload.user_id)
+    if key_text != user_id:
+        raise InvalidInteraction(
+            "key_mismatch",
+            f"record key {key_text!r} differs from user_id {user_id!r}; "
+            "the key must be the user id so state stays on one partition",
+        )
+    ts = source.timestamp if payload.ts is None else payload.ts
+    limit = (time.time() if now is None else now) + max_future_skew_s
+    if ts > limit:
+        raise InvalidInteraction("bad_timestamp", f"ts {ts} is in the future (limit {limit:.0f})")
+    return Interaction(
+        user_id=user_id,
+        item_id=str(payload.item_id),
+        event=payload.event,
+        rating=payload.rating,
+        ts=ts,
+        event_id=payload.event_id or f"{source.topic}-{source.partition}-{source.offset}",
+        partition=source.partition,
+        offset=source.offset,
+    )
+
+
+def dead_letter(
+    key: bytes | None, value: bytes | None, source: RecordSource, error: BaseException
+) -> DeadLetter:
+    """Build the DLQ record for ``error``: same key and value, headers naming the cause."""
+    reason = error.reason if isinstance(error, InvalidInteraction) else "processing_error"
+    headers = [
+        ("streamrec.error.class", type(error).__name__.encode()),
+        ("streamrec.error.reason", reason.encode()),
+        ("streamrec.error.message", str(error)[:1000].encode("utf-8", "replace")),
+        ("streamrec.source.topic", source.topic.encode()),
+        ("streamrec.source.partition", str(source.partition).encode()),
+        ("streamrec.source.offset", str(source.offset).encode()),
+        ("streamrec.source.timestamp", repr(source.timestamp).encode()),
+    ]
+    return DeadLetter(key=key, value=value, headers=headers)

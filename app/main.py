@@ -1,0 +1,88 @@
+"""The one place that wires streamrec: the Faust app, its topics, tables, agent and views."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+import faust
+from faust.types.codecs import CodecArg
+from prometheus_client import CollectorRegistry
+
+from app.agents import RecommendPipeline
+from app.codecs import StructCodec
+from app.features import UserFeatureState
+from app.inference.registry import ModelRegistry
+from app.inference.serving import ServedModel
+from app.metrics import AppMetrics
+from app.settings import get_settings
+from app.views import register_views
+
+__all__ = ["app", "features", "latest", "pipeline"]
+
+logger = logging.getLogger(__name__)
+
+settings = get_settings()
+
+app = faust.App(
+    "streamrec",
+    broker=settings.broker,
+    store=settings.store,
+    datadir=str(settings.data_dir),
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+    topic_partitions=settings.partitions,
+    broker_session_timeout=settings.session_timeout_s,
+    broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+    # Keys are the raw UTF-8 user id everywhere (topics, tables, router), so the partition a
+    # producer picks, the partition holding the state and the worker a view routes to agree.
+    key_serializer="raw",
+    value_serializer="raw",
+    processing_guarantee="at_least_once",
+    table_standby_replicas=1,
+    autodiscover=False,
+    web_in_thread=False,
+)
+
+input_topic = app.topic(
+    settings.input_topic, key_type=bytes, value_type=bytes, internal=True,
+    partitions=settings.partitions,
+)  # fmt: skip
+
+
+def _table(name: str, value_serializer: CodecArg, help: str) -> faust.Table[str, Any]:
+    """A table keyed by the raw UTF-8 user id, like the input topic.
+
+    Faust derives a table's serializers from its key/value *types* (json for ``str``), which
+    would key the changelog and the router by ``b'"42"'`` while producers key by ``b"42"``:
+    views would then route to the wrong worker. Set them before the store and changelog
+    topic are created (both are created lazily, on first use).
+    """
+    table = cast(
+        faust.Table[str, Any],
+        app.Table(name, key_type=str, partitions=settings.partitions, help=help),
+    )
+    table.key_serializer = "raw"
+    table.value_serializer = value_serializer
+    return table
+
+
+features: faust.Table[str, UserFeatureState] = _table(
+    "features", StructCodec(UserFeatureState), "Per-user feature state (the model's input)."
+)
+latest: faust.Table[str, bytes] = _table(
+    "latest", "raw", "Each user's latest recommendation update (the output JSON)."
+)
+
+metrics_registry = CollectorRegistry()
+metrics = AppMetrics.create(metrics_registry)
+model = ServedModel(
+    ModelRegistry(settings.model_dir), settings.model_name, metrics, threads=settings.onnx_threads
+)
+pipeline = RecommendPipeline(app, settings, features, latest, model, metrics)
+app.agent(input_topic, name="recommend")(pipeline.run)  # type: ignore[arg-type]
+register_views(app, features, latest, model, metrics_registry)
+
+# Commands register on import; they only import their heavy parts when run.
+from app import commands  # noqa: E402,F401

@@ -1,0 +1,96 @@
+"""All configuration, read once from the environment (prefix ``STREAMREC_``).
+
+Each field's docstring is the configuration reference; the README table mirrors it.
+The names are a public contract: keep them stable.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+logger = logging.getLogger(__name__)
+
+
+class Settings(BaseSettings):
+    """streamrec settings; every field is ``STREAMREC_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMREC_", frozen=True, use_attribute_docstrings=True, extra="ignore"
+    )
+
+    broker: str = "kafka://127.0.0.1:9092"
+    """Kafka bootstrap URL(s), Faust style: ``kafka://host:port[;kafka://host2:port]``."""
+
+    web_host: str = "127.0.0.1"
+    """Host the worker's web server binds to and advertises to other workers."""
+
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    """Port of the worker's web server (views, health, metrics)."""
+
+    input_topic: str = "interactions"
+    """Topic of user interactions (key = user id, value = JSON)."""
+
+    output_topic: str = "recommendations"
+    """Topic the recommendation updates go to (key = user id, value = JSON)."""
+
+    dlq_topic: str = "interactions.dlq"
+    """Dead-letter topic: rejected input, original bytes, headers say why."""
+
+    store: str = "rocksdb://"
+    """Table store: ``rocksdb://`` (durable, default) or ``memory://``."""
+
+    data_dir: Path = Path("var/data")
+    """Where the worker keeps its table state (RocksDB files)."""
+
+    model_dir: Path = Path("models")
+    """Model registry root: ``<model_dir>/<name>/<version>/``."""
+
+    model_name: str = "itemsvd"
+    """Which model in the registry to serve; its newest version is loaded."""
+
+    top_k: int = Field(default=10, ge=1, le=1000)
+    """How many items each recommendation update carries."""
+
+    max_batch: int = Field(default=500, ge=1, le=100_000)
+    """Most events scored in one micro-batch (one ``session.run``)."""
+
+    max_wait_ms: float = Field(default=10.0, gt=0, le=60_000)
+    """Longest an event waits for its micro-batch to fill before it is scored anyway."""
+
+    partitions: int = Field(default=8, ge=1, le=10_000)
+    """Partitions of the topics and tables streamrec creates (the scaling unit)."""
+
+    session_timeout_s: float = Field(default=10.0, gt=0)
+    """Consumer group session timeout (the embedded broker's first join waits half of it)."""
+
+    onnx_threads: int = Field(default=1, ge=0)
+    """onnxruntime intra-op threads per worker (0 = onnxruntime's own choice)."""
+
+    max_message_bytes: int = Field(default=65_536, ge=256)
+    """Input values larger than this go to the dead-letter topic unread."""
+
+    max_future_skew_s: float = Field(default=86_400.0, ge=0)
+    """An event timestamp further than this in the future is rejected as malformed."""
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """``host:port`` list for plain Kafka clients, from the Faust-style ``broker`` URL."""
+        servers = []
+        for part in self.broker.replace(",", ";").split(";"):
+            part = part.strip()
+            if part:
+                servers.append(part.split("://", 1)[-1].rstrip("/"))
+        return servers
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,31 @@
+"""Create streamrec's topics from outside a worker (replay, tests), with the worker's layout."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+__all__ = ["ensure_topics"]
+
+logger = logging.getLogger(__name__)
+
+
+async def ensure_topics(bootstrap_servers: list[str], names: list[str], partitions: int) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            # A worker may create one meanwhile: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+                )
+            logger.info("created topics %s with %d partitions", missing, partitions)
+    finally:
+        await admin.close()

@@ -1,0 +1,1 @@
+"""Offline side: data split, model training, ONNX export, offline evaluation."""

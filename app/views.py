@@ -1,0 +1,99 @@
+"""Web views on the Faust web server: per-user state (routed to the owning worker), health,
+metrics and the served model."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+import faust
+import msgspec
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from app.features import UserFeatureState
+from app.inference.serving import ServedModel
+
+__all__ = ["register_views"]
+
+logger = logging.getLogger(__name__)
+
+
+def _json(view: View, body: bytes, status: int = 200) -> Response:
+    return view.bytes(body, content_type="application/json", status=status)
+
+
+def _not_found(view: View, what: str, user_id: str) -> Response:
+    return _json(view, msgspec.json.encode({"error": f"no {what} for user {user_id!r}"}), 404)
+
+
+def register_views(
+    app: faust.App,
+    features: faust.Table[str, UserFeatureState],
+    latest: faust.Table[str, bytes],
+    model: ServedModel,
+    registry: CollectorRegistry,
+) -> None:
+    """Add streamrec's views to ``app``'s web server."""
+
+    @app.page("/recommendations/{user_id}/")
+    class RecommendationsView(View):
+        """The user's latest recommendation update, answered by the worker owning the user."""
+
+        @app.table_route(table=latest, match_info="user_id")  # type: ignore[arg-type]
+        async def get(self, request: Request, user_id: str) -> Response:
+            value = latest.get(user_id)
+            if value is None:
+                return _not_found(self, "recommendations", user_id)
+            return _json(self, value)
+
+    @app.page("/features/{user_id}/")
+    class FeaturesView(View):
+        """The user's feature state, answered by the worker owning the user."""
+
+        @app.table_route(table=features, match_info="user_id")  # type: ignore[arg-type]
+        async def get(self, request: Request, user_id: str) -> Response:
+            state = features.get(user_id)
+            if state is None:
+                return _not_found(self, "features", user_id)
+            return _json(self, msgspec.json.encode(state))
+
+    @app.page("/health/live")
+    class LiveView(View):
+        """200 while the worker process runs its event loop."""
+
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "alive"})
+
+    @app.page("/health/ready")
+    class ReadyView(View):
+        """200 once tables are recovered and the model is warm; 503 before (and in rebalances)."""
+
+        async def get(self, request: Request) -> Response:
+            checks: dict[str, Any] = {
+                "model_loaded": model.ready,
+                "tables_recovered": cast(Any, app.tables).recovery.completed.is_set(),
+                "rebalancing": app.rebalancing,
+            }
+            ready = checks["model_loaded"] and checks["tables_recovered"] and not app.rebalancing
+            return self.json({"ready": ready, **checks}, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    class MetricsView(View):
+        """Prometheus text exposition of this worker's metrics."""
+
+        async def get(self, request: Request) -> Response:
+            # aiohttp refuses a charset inside content_type=, so the header is set whole.
+            return self.bytes(
+                generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            )
+
+    @app.page("/models/")
+    class ModelsView(View):
+        """The model in service and its manifest."""
+
+        async def get(self, request: Request) -> Response:
+            scorer = model.current
+            if scorer is None:
+                return _json(self, msgspec.json.encode({"error": "no model loaded yet"}), 503)
+            return _json(self, msgspec.json.encode({"serving": scorer.manifest}))
