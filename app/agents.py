@@ -19,7 +19,7 @@ import faust
 import msgspec
 from faust.types import EventT
 
-from app.errors import InvalidInteraction
+from app.errors import InvalidInteraction, StreamrecError
 from app.features import UserFeatureState, apply
 from app.inference.batcher import merge, split_top_k
 from app.inference.serving import ServedModel
@@ -74,9 +74,14 @@ class RecommendPipeline:
 
     async def run(self, stream: faust.Stream[bytes]) -> None:
         """Agent body: load the model, then process micro-batches until the worker stops."""
-        if not self.model.ready:
-            await self.model.load()
         s = self.settings
+        while not self.model.ready:
+            # No model yet: stay up and unready (events wait in Kafka), retry until one loads.
+            try:
+                await self.model.load()
+            except StreamrecError as exc:
+                logger.error("cannot serve yet: %s; retrying in %.0fs", exc, s.model_retry_s)
+                await asyncio.sleep(s.model_retry_s)
         async for events in stream.take_events(s.max_batch, within=s.max_wait_ms / 1000):
             await self.process_batch(stream, events)
 

@@ -1,19 +1,20 @@
-"""Faust CLI commands: ``faust -A app broker | replay | train``."""
+"""Faust CLI commands: ``faust -A app broker | demo | replay | train``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import shutil
+import signal
 from pathlib import Path
 
 from faust.cli import AppCommand, option
 
-from app.broker import EmbeddedBroker
+from app.broker import EmbeddedBroker, is_reachable
 from app.main import app
 from app.settings import get_settings
 
-__all__ = ["broker", "replay", "train"]
+__all__ = ["broker", "demo", "replay", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,32 +50,18 @@ async def replay(
     no_progress: bool,
 ) -> None:
     """Produce MovieLens-100k interactions to the input topic in timestamp order."""
-    from app.movielens import load_ratings
-    from app.replay import replay as run_replay
-    from app.topics import ensure_topics
+    from app.replay import replay_movielens
 
-    s = get_settings()
-    ratings = load_ratings()
-    if users:
-        wanted = {u.strip() for u in users.split(",") if u.strip()}
-        ratings = [r for r in ratings if r.user_id in wanted]
-    if sample_users:
-        all_users = sorted({r.user_id for r in ratings}, key=int)
-        chosen = set(random.Random(seed).sample(all_users, min(sample_users, len(all_users))))
-        ratings = [r for r in ratings if r.user_id in chosen]
-    if count:
-        ratings = ratings[:count]
-    await ensure_topics(
-        s.bootstrap_servers, [s.input_topic, s.output_topic, s.dlq_topic], s.partitions
-    )
-    sent = await run_replay(
-        ratings,
-        bootstrap_servers=s.bootstrap_servers,
-        topic=s.input_topic,
+    sent = await replay_movielens(
+        get_settings(),
         rate=rate,
+        count=count,
+        users={u.strip() for u in users.split(",") if u.strip()},
+        sample_users=sample_users,
+        seed=seed,
         progress=not no_progress,
     )
-    self.say(f"replayed {sent} interactions to {s.input_topic}")
+    self.say(f"replayed {sent} interactions")
 
 
 @app.command(
@@ -88,3 +75,51 @@ async def train(self: AppCommand, model_dir: str | None, name: str) -> None:
     root = Path(model_dir) if model_dir else get_settings().model_dir
     path = await asyncio.to_thread(train_itemsvd, root, name)
     self.say(f"wrote {path}")
+
+
+@app.command(
+    option("--rate", default=500.0, type=float, show_default=True, help="Replay events/s."),
+    option("--count", default=0, type=int, help="Replay at most this many events (0 = all)."),
+)
+async def demo(self: AppCommand, rate: float, count: int) -> None:
+    """Local run: the embedded broker if none answers, one worker, MovieLens replayed into it."""
+    from app.processes import WorkerProcess
+
+    s = get_settings()
+    host, _, port = s.bootstrap_servers[0].rpartition(":")
+    embedded: EmbeddedBroker | None = None
+    env = {}
+    if not is_reachable(host, int(port)):
+        embedded = EmbeddedBroker(host, int(port), log=Path("var/broker.log")).start()
+        # The embedded broker starts empty, so state left from an earlier run is meaningless.
+        data_dir = Path("var/demo-data")
+        shutil.rmtree(data_dir, ignore_errors=True)
+        env["STREAMREC_DATA_DIR"] = str(data_dir)
+        self.say(f"started the embedded broker on {embedded.url} (log: var/broker.log)")
+    else:
+        self.say(f"using the broker at {s.broker}")
+    worker = WorkerProcess(env, log=Path("var/worker.log")).start()
+    # SIGTERM (not only Ctrl-C) must also stop the broker and worker this command started.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        self.say("starting a worker (log: var/worker.log) ...")
+        await asyncio.to_thread(worker.wait_ready)
+        url = worker.web_url
+        self.say(
+            f"worker ready. Look at:\n"
+            f"  {url}/recommendations/259/   latest recommendations of user 259\n"
+            f"  {url}/features/259/          that user's feature state\n"
+            f"  {url}/metrics                Prometheus metrics\n"
+            f"replaying MovieLens-100k at {rate:.0f} events/s; Ctrl-C stops everything."
+        )
+        from app.replay import replay_movielens
+
+        await replay_movielens(s, rate=rate, count=count)
+        self.say("replay finished; the worker keeps serving until Ctrl-C.")
+        await asyncio.Event().wait()
+    finally:
+        worker.stop()
+        if embedded is not None:
+            embedded.stop()

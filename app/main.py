@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 settings = get_settings()
 
 app = faust.App(
-    "streamrec",
+    settings.app_id,
     broker=settings.broker,
     store=settings.store,
     datadir=str(settings.data_dir),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Sequence
 
@@ -11,9 +12,11 @@ import msgspec
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
-from app.movielens import Rating
+from app.movielens import Rating, load_ratings
+from app.settings import Settings
+from app.topics import ensure_topics
 
-__all__ = ["interaction_value", "replay"]
+__all__ = ["interaction_value", "replay", "replay_movielens"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +66,38 @@ async def replay(
     finally:
         await producer.stop()
     return sent
+
+
+async def replay_movielens(
+    settings: Settings,
+    *,
+    rate: float,
+    count: int = 0,
+    users: set[str] | None = None,
+    sample_users: int = 0,
+    seed: int = 0,
+    progress: bool = True,
+) -> int:
+    """Replay ml-100k (optionally some users, or a seeded sample of them) into the input topic."""
+    ratings = load_ratings()
+    if users:
+        ratings = [r for r in ratings if r.user_id in users]
+    if sample_users:
+        everyone = sorted({r.user_id for r in ratings}, key=int)
+        chosen = set(random.Random(seed).sample(everyone, min(sample_users, len(everyone))))
+        ratings = [r for r in ratings if r.user_id in chosen]
+    if count:
+        ratings = ratings[:count]
+    s = settings
+    # Created here with the worker's layout, so a replay before the first worker cannot
+    # leave a broker-default (one-partition) input topic behind.
+    await ensure_topics(
+        s.bootstrap_servers, [s.input_topic, s.output_topic, s.dlq_topic], s.partitions
+    )
+    return await replay(
+        ratings,
+        bootstrap_servers=s.bootstrap_servers,
+        topic=s.input_topic,
+        rate=rate,
+        progress=progress,
+    )

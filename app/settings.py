@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         env_prefix="STREAMREC_", frozen=True, use_attribute_docstrings=True, extra="ignore"
     )
 
+    app_id: str = "streamrec"
+    """Faust app id: the consumer group and the prefix of the table changelog topics.
+    One per deployment; workers with the same id share the work."""
+
     broker: str = "kafka://127.0.0.1:9092"
     """Kafka bootstrap URL(s), Faust style: ``kafka://host:port[;kafka://host2:port]``."""
 
@@ -54,6 +58,9 @@ class Settings(BaseSettings):
 
     model_name: str = "itemsvd"
     """Which model in the registry to serve; its newest version is loaded."""
+
+    model_retry_s: float = Field(default=5.0, gt=0)
+    """While no model can be loaded the worker stays up, not ready, and retries this often."""
 
     top_k: int = Field(default=10, ge=1, le=1000)
     """How many items each recommendation update carries."""

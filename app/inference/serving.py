@@ -47,8 +47,8 @@ class ServedModel:
                     self.registry.load, self.name, self.version, threads=self.threads
                 )
             except StreamrecError:
+                # The caller logs and decides (retry, keep the old model); here it is counted.
                 self.metrics.model_loads.labels("failure").inc()
-                logger.exception("model load failed; serving stays as it was")
                 raise
             old, self.current = self.current, scorer
             self.metrics.model_loads.labels("success").inc()

