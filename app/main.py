@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
 import faust
 from faust.types.codecs import CodecArg
@@ -55,16 +55,22 @@ def _table(name: str, value_serializer: CodecArg, help: str) -> faust.Table[str,
     """A table keyed by the raw UTF-8 user id, like the input topic.
 
     Faust derives a table's serializers from its key/value *types* (json for ``str``), which
-    would key the changelog and the router by ``b'"42"'`` while producers key by ``b"42"``:
-    views would then route to the wrong worker. Set them before the store and changelog
-    topic are created (both are created lazily, on first use).
+    would key the changelog, the store and the view router by ``b'"42"'`` while producers
+    key by ``b"42"``: views would route to the wrong worker. ``app.Table`` registers the
+    table (creating its changelog topic with those serializers) at once, so the table is
+    built here, given its serializers, and only then registered.
     """
-    table = cast(
-        faust.Table[str, Any],
-        app.Table(name, key_type=str, partitions=settings.partitions, help=help),
+    table: faust.Table[str, Any] = faust.Table(
+        app,
+        name=name,
+        key_type=str,
+        partitions=settings.partitions,
+        help=help,
+        beacon=app.tables.beacon,
     )
     table.key_serializer = "raw"
     table.value_serializer = value_serializer
+    app.tables.add(table)
     return table
 
 

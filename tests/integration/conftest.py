@@ -1,0 +1,174 @@
+"""Real things for integration tests: the embedded broker and `faust -A app worker` processes.
+
+Each test gets its own namespace (app id, topics, data dir, web port), so tests sharing the
+session's broker never see each other's groups, tables or records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+
+from app.broker import EmbeddedBroker
+from app.processes import WorkerProcess, http_get
+from app.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log = tmp_path_factory.mktemp("broker") / "broker.log"
+    with EmbeddedBroker("127.0.0.1", free_port(), log=log) as b:
+        yield b
+
+
+@dataclass
+class Deployment:
+    """One streamrec deployment under test: its settings and the workers started for it."""
+
+    broker: EmbeddedBroker
+    root: Path
+    ns: str
+    extra_env: dict[str, str]
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> list[str]:
+        return [f"{self.broker.host}:{self.broker.port}"]
+
+    @property
+    def input_topic(self) -> str:
+        return f"{self.ns}.interactions"
+
+    @property
+    def output_topic(self) -> str:
+        return f"{self.ns}.recommendations"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.ns}.dlq"
+
+    def env(self, index: int, port: int) -> dict[str, str]:
+        return {
+            "STREAMREC_BROKER": self.broker.url,
+            "STREAMREC_APP_ID": f"streamrec-{self.ns}",
+            "STREAMREC_INPUT_TOPIC": self.input_topic,
+            "STREAMREC_OUTPUT_TOPIC": self.output_topic,
+            "STREAMREC_DLQ_TOPIC": self.dlq_topic,
+            "STREAMREC_PARTITIONS": str(PARTITIONS),
+            "STREAMREC_WEB_PORT": str(port),
+            "STREAMREC_DATA_DIR": str(self.root / f"worker{index}"),
+            "STREAMREC_SESSION_TIMEOUT_S": "4",
+            **self.extra_env,
+        }
+
+    def start_worker(self, wait: bool = True, **env: str) -> WorkerProcess:
+        index = len(self.workers)
+        worker = WorkerProcess(
+            {**self.env(index, free_port()), **env}, log=self.root / f"worker{index}.log"
+        ).start()
+        self.workers.append(worker)
+        if wait:
+            worker.wait_ready()
+        return worker
+
+    async def create_topics(self) -> None:
+        await ensure_topics(
+            self.bootstrap, [self.input_topic, self.output_topic, self.dlq_topic], PARTITIONS
+        )
+
+    async def produce(
+        self, records: list[tuple[bytes | None, bytes | None]], topic: str | None = None
+    ) -> None:
+        """Send (key, value) records with a plain Kafka client, in order, and wait for acks."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        await producer.start()
+        try:
+            futures = [
+                await producer.send(topic or self.input_topic, value, key=key)
+                for key, value in records
+            ]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+
+    async def consume(
+        self, topic: str, count: int, timeout: float = 60.0, settle: float = 0.0
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """Read ``topic`` from the start until ``count`` records arrived (then ``settle``
+        seconds more, to catch extras) or the deadline passes."""
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        await consumer.start()
+        got: list[ConsumerRecord[bytes, bytes]] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    got.extend(records)
+                if len(got) >= count:
+                    if settle <= 0:
+                        break
+                    deadline = min(deadline, time.monotonic() + settle)
+                    settle = 0
+        finally:
+            await consumer.stop()
+        return got
+
+    def get_json(self, worker: WorkerProcess, path: str) -> tuple[int, object]:
+        status, body = http_get(worker.web_url + path)
+        return status, (msgspec.json.decode(body) if body else None)
+
+
+@pytest.fixture
+async def deployment_factory(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> AsyncIterator[Callable[..., Deployment]]:
+    """Make deployments (``extra_env`` overrides settings); all their workers stop after."""
+    made: list[Deployment] = []
+
+    def make(**extra_env: str) -> Deployment:
+        ns = uuid.uuid4().hex[:8]
+        d = Deployment(broker, tmp_path / ns, ns, extra_env)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        for w in d.workers:
+            w.stop()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.2) -> bool:
+    """Poll ``predicate`` until true or the deadline: no sleep-and-hope."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
