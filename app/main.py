@@ -30,6 +30,7 @@ app = faust.App(
     store=settings.store,
     datadir=str(settings.data_dir),
     web_host=settings.web_host,
+    web_bind=settings.web_bind,
     web_port=settings.web_port,
     canonical_url=f"http://{settings.web_host}:{settings.web_port}",
     topic_partitions=settings.partitions,

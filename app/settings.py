@@ -33,7 +33,11 @@ class Settings(BaseSettings):
     """Kafka bootstrap URL(s), Faust style: ``kafka://host:port[;kafka://host2:port]``."""
 
     web_host: str = "127.0.0.1"
-    """Host the worker's web server binds to and advertises to other workers."""
+    """Host other workers reach this worker's web server at (views are forwarded there).
+    In containers: the container's hostname."""
+
+    web_bind: str = "127.0.0.1"
+    """Interface the web server listens on (``0.0.0.0`` in containers)."""
 
     web_port: int = Field(default=6066, ge=1, le=65535)
     """Port of the worker's web server (views, health, metrics)."""
