@@ -65,6 +65,9 @@ class EmbeddedBroker:
              "--advertised-listener-url", listener],
             stdout=self._log_file or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            # Own session: a terminal Ctrl-C reaches only the parent, which stops children
+            # in order (worker first, while the broker is still there to commit to).
+            start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while not is_reachable(self.host, self.port):

@@ -54,6 +54,9 @@ class WorkerProcess:
             env=self.env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            # Own session: a terminal Ctrl-C reaches only the parent, which stops children
+            # in order (worker first, while the broker is still there to commit to).
+            start_new_session=True,
         )
         return self
 
