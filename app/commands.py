@@ -1,4 +1,4 @@
-"""Faust CLI commands: ``faust -A app broker | demo | replay | train``."""
+"""Faust CLI commands: ``faust -A app broker | demo | evaluate | replay | train``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from app.broker import EmbeddedBroker, is_reachable
 from app.main import app
 from app.settings import get_settings
 
-__all__ = ["broker", "demo", "replay", "train"]
+__all__ = ["broker", "demo", "evaluate", "replay", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,24 @@ async def train(self: AppCommand, model_dir: str | None, name: str) -> None:
     root = Path(model_dir) if model_dir else get_settings().model_dir
     path = await asyncio.to_thread(train_itemsvd, root, name)
     self.say(f"wrote {path}")
+
+
+@app.command(
+    option("--version", default=None, help="Model version (default: the one a worker serves)."),
+)
+async def evaluate(self: AppCommand, version: str | None) -> None:
+    """Offline metrics of the served model and two baselines on the ml-100k test split."""
+    from app.inference.registry import ModelRegistry
+    from app.training.evaluate import offline_report
+    from app.training.train import catalogue
+
+    s = get_settings()
+    scorer = ModelRegistry(s.model_dir).load(s.model_name, version)
+    rows = await asyncio.to_thread(offline_report, scorer, catalogue())
+    self.say(f"{'model':32} {'HR@10':>7} {'NDCG@10':>8} {'MRR@10':>7}  users")
+    for r in rows:
+        hr, ndcg, mrr = r["hr@10"], r["ndcg@10"], r["mrr@10"]
+        self.say(f"{r['model']:32} {hr:7.4f} {ndcg:8.4f} {mrr:7.4f}  {r['users']}")
 
 
 @app.command(

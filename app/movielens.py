@@ -57,10 +57,15 @@ def dataset_digest() -> str:
 
 
 def load_ratings() -> list[Rating]:
-    """All 100k interactions in time order (ties by user, then item, so the order is stable)."""
+    """All 100k interactions in time order; equal timestamps keep the file's order.
+
+    That tie rule is RecBole's, so splits match the published protocol: ordering ties by
+    item id instead would make the held-out item the highest id of its second, which alone
+    moves most-popular HR@10 from 0.085 to 0.050.
+    """
     with (dataset_dir() / "ml-100k.inter").open(newline="", encoding="utf-8") as f:
         reader = csv.reader(f, delimiter="\t")
         next(reader)  # header: user_id:token item_id:token rating:float timestamp:float
         ratings = [Rating(u, i, float(r), int(float(t))) for u, i, r, t in reader]
-    ratings.sort(key=lambda r: (r.ts, int(r.user_id), int(r.item_id)))
+    ratings.sort(key=lambda r: r.ts)  # stable: ties stay in file order
     return ratings

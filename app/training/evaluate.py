@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from app.features import UserFeatureState
 from app.inference.batcher import merge, top_k
 from app.inference.scorer import Scorer
 
-__all__ = ["ranking_metrics"]
+__all__ = ["offline_report", "ranking_metrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,3 +43,20 @@ def ranking_metrics(
                 mrr += 1.0 / (rank + 1)
     n = max(len(users), 1)
     return {f"hr@{k}": hits / n, f"ndcg@{k}": ndcg / n, f"mrr@{k}": mrr / n, "users": len(users)}
+
+
+def offline_report(served: Scorer, catalogue: Sequence[str], k: int = 10) -> list[dict[str, Any]]:
+    """Test-split metrics of the served model and the two baselines, on the same protocol:
+    per user, chronological leave-one-out; history = train + validation item; full ranking."""
+    from app.movielens import load_ratings
+    from app.training.baselines import MostPopular, TransitionPopular
+    from app.training.split import leave_one_out
+
+    split = leave_one_out(load_ratings())
+    history = {u: [*split.train[u], split.valid[u]] for u in split.test}
+    train = list(split.train.values())
+    rows = []
+    for scorer in (served, MostPopular(catalogue, train), TransitionPopular(catalogue, train)):
+        label = f"{scorer.manifest.name}/{scorer.manifest.version}"
+        rows.append({"model": label, **ranking_metrics(scorer, history, split.test, k=k)})
+    return rows
