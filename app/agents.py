@@ -131,6 +131,8 @@ class RecommendPipeline:
             return pending
 
         # State: one table read per user; later events of a user in the batch see earlier ones.
+        # ``shown``: each user's latest recommended items, from the table, then this batch's.
+        shown: dict[str, tuple[str, ...]] = {}
         newest: dict[str, tuple[EventT[Any], UserFeatureState]] = {}
         states: list[UserFeatureState] = []
         for event, interaction in valid:
@@ -140,6 +142,7 @@ class RecommendPipeline:
             else:
                 with as_current_event(stream, event):
                     state = self.features.get(interaction.user_id) or UserFeatureState()
+                shown[interaction.user_id] = state.recommended
             state = apply(state, interaction)
             newest[interaction.user_id] = (event, state)
             states.append(state)
@@ -157,7 +160,15 @@ class RecommendPipeline:
         now = time.time()
         send = self.app.producer.send
         latest_value: dict[str, bytes] = {}
+        # Prequential quality: was each event's item in the user's previous update? Walked in
+        # input order, so a user's second event in the batch is judged by the first's update.
+        eligible = hits = 0
         for (event, interaction), items in zip(valid, ranked, strict=True):
+            before = shown.get(interaction.user_id)
+            if before:
+                eligible += 1
+                hits += interaction.item_id in before
+            shown[interaction.user_id] = tuple(i.item_id for i in items)
             value = self._encode(
                 Recommendation(
                     user_id=interaction.user_id,
@@ -174,10 +185,13 @@ class RecommendPipeline:
             m.end_to_end_seconds.observe(max(0.0, now - event.message.timestamp))
         # One changelog write per user and table, attributed to the user's newest event.
         for user_id, (event, state) in newest.items():
+            state = msgspec.structs.replace(state, recommended=shown[user_id])
             with as_current_event(stream, event):
                 self.features[user_id] = state
                 self.latest[user_id] = latest_value[user_id]
         m.recommendations_out.inc(len(valid))
+        m.prequential_events.inc(eligible)
+        m.prequential_hits.inc(hits)
         return pending
 
     def _send_dead(self, event: EventT[Any], error: BaseException) -> Awaitable[Any]:

@@ -47,6 +47,8 @@ class UserFeatureState(msgspec.Struct, frozen=True):
     last_partition: int = -1
     last_offset: int = -1
     """Input position of the last applied event: a replayed record is not applied twice."""
+    recommended: tuple[str, ...] = ()
+    """Item ids of the last update emitted for the user (for prequential quality)."""
 
 
 def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
@@ -68,6 +70,7 @@ def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
         last_event_id=event.event_id,
         last_partition=event.partition,
         last_offset=event.offset,
+        recommended=state.recommended,
     )
 
 

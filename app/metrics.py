@@ -30,6 +30,8 @@ class AppMetrics(NamedTuple):
     end_to_end_seconds: Histogram
     model_info: Gauge
     model_loads: Counter
+    prequential_events: Counter
+    prequential_hits: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
@@ -76,6 +78,16 @@ class AppMetrics(NamedTuple):
                 f"{prefix}_model_loads",
                 "Model load attempts, by result.",
                 ["result"],
+                registry=registry,
+            ),
+            prequential_events=Counter(
+                f"{prefix}_prequential_events",
+                "Events of users who had recommendations already (prequential HR@K denominator).",
+                registry=registry,
+            ),
+            prequential_hits=Counter(
+                f"{prefix}_prequential_hits",
+                "Events whose item was in the user's latest recommendations before it.",
                 registry=registry,
             ),
         )

@@ -8,12 +8,35 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.features import UserFeatureState
-from app.inference.batcher import merge, top_k
+from app.inference.batcher import merge, split_top_k
 from app.inference.scorer import Scorer
+from app.records import ScoredItem
 
-__all__ = ["offline_report", "ranking_metrics"]
+__all__ = ["offline_report", "offline_top_k", "ranking_metrics"]
 
 logger = logging.getLogger(__name__)
+
+
+def offline_top_k(
+    scorer: Scorer,
+    histories: Mapping[str, Sequence[str]],
+    *,
+    k: int = 10,
+    batch_size: int = 512,
+) -> dict[str, list[ScoredItem]]:
+    """Top-``k`` per user from their item history, as the stream would rank it: the shared
+    feature function, everything in the history masked."""
+    users = list(histories)
+    out: dict[str, list[ScoredItem]] = {}
+    for start in range(0, len(users), batch_size):
+        chunk = users[start : start + batch_size]
+        states = [
+            UserFeatureState(recent=tuple(histories[u]), seen=tuple(histories[u])) for u in chunk
+        ]
+        batch = merge(states, scorer)
+        ranked = split_top_k(scorer.score(batch.history), batch, scorer, k)
+        out.update(zip(chunk, ranked, strict=True))
+    return out
 
 
 def ranking_metrics(
@@ -22,25 +45,18 @@ def ranking_metrics(
     targets: Mapping[str, str],
     *,
     k: int = 10,
-    batch_size: int = 512,
 ) -> dict[str, float]:
     """HR@k, NDCG@k, MRR@k over all items, masking everything in the user's history."""
     users = [u for u in targets if u in histories]
+    ranked = offline_top_k(scorer, {u: histories[u] for u in users}, k=k)
     hits = ndcg = mrr = 0.0
-    for start in range(0, len(users), batch_size):
-        chunk = users[start : start + batch_size]
-        states = [
-            UserFeatureState(recent=tuple(histories[u]), seen=tuple(histories[u])) for u in chunk
-        ]
-        batch = merge(states, scorer)
-        idx, _ = top_k(scorer.score(batch.history), batch.mask_rows, batch.mask_cols, k)
-        for user, row in zip(chunk, idx.tolist(), strict=True):
-            target = scorer.vocab.get(targets[user], -1)
-            if target in row:
-                rank = row.index(target)
-                hits += 1
-                ndcg += 1.0 / math.log2(rank + 2)
-                mrr += 1.0 / (rank + 1)
+    for user in users:
+        row = [i.item_id for i in ranked[user]]
+        if targets[user] in row:
+            rank = row.index(targets[user])
+            hits += 1
+            ndcg += 1.0 / math.log2(rank + 2)
+            mrr += 1.0 / (rank + 1)
     n = max(len(users), 1)
     return {f"hr@{k}": hits / n, f"ndcg@{k}": ndcg / n, f"mrr@{k}": mrr / n, "users": len(users)}
 
