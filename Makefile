@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,train]'
 	# MovieLens-100k ships inside this wheel; its own code needs torch and is never imported.
 	$(BIN)/pip install -q --no-deps recbole==1.2.1
 	touch $(STAMP)

@@ -8,6 +8,7 @@ import shutil
 import signal
 from pathlib import Path
 
+import click
 from faust.cli import AppCommand, option
 
 from app.broker import EmbeddedBroker, is_reachable
@@ -65,15 +66,18 @@ async def replay(
 
 
 @app.command(
+    option("--algorithm", type=click.Choice(["sasrec", "itemsvd"]), default="sasrec",
+           show_default=True, help="sasrec (PyTorch, minutes) or itemsvd (numpy, seconds)."),
     option("--model-dir", default=None, help="Registry root (default STREAMREC_MODEL_DIR)."),
-    option("--name", default="itemsvd", show_default=True, help="Model name."),
-)
-async def train(self: AppCommand, model_dir: str | None, name: str) -> None:
-    """Train the model on MovieLens-100k and write the next version into the registry."""
-    from app.training.train import train_itemsvd
+    option("--name", default=None, help="Model name (default: the algorithm's name)."),
+)  # fmt: skip
+async def train(self: AppCommand, algorithm: str, model_dir: str | None, name: str | None) -> None:
+    """Train a model on MovieLens-100k and write the next version into the registry."""
+    from app.training.train import train_itemsvd, train_sasrec
 
     root = Path(model_dir) if model_dir else get_settings().model_dir
-    path = await asyncio.to_thread(train_itemsvd, root, name)
+    trainer = train_sasrec if algorithm == "sasrec" else train_itemsvd
+    path = await asyncio.to_thread(trainer, root, name or algorithm)
     self.say(f"wrote {path}")
 
 
