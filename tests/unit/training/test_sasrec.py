@@ -51,3 +51,14 @@ def test_training_writes_a_servable_checked_version(tmp_path: Path) -> None:
     assert manifest["training"]["users"] == 40
     assert set(manifest["metrics"]) == {"valid", "test"}
     ModelRegistry(tmp_path).load("sasrec").close()
+
+
+def test_training_is_deterministic_given_a_seed(tmp_path: Path) -> None:
+    params = SasRecParams(max_epochs=1, eval_every=1, dim=8, max_len=10)
+    first = train_sasrec(tmp_path / "a", params=params, max_users=20, progress=False)
+    second = train_sasrec(tmp_path / "b", params=params, max_users=20, progress=False)
+    a = ModelRegistry(tmp_path / "a").load("sasrec")
+    b = ModelRegistry(tmp_path / "b").load("sasrec")
+    history = np.arange(1, 41, dtype=np.int64).reshape(4, 10)
+    assert np.array_equal(a.score(history), b.score(history))
+    assert first.name == second.name == "1"
