@@ -66,8 +66,9 @@ async def replay(
 
 
 @app.command(
-    option("--algorithm", type=click.Choice(["sasrec", "itemsvd"]), default="sasrec",
-           show_default=True, help="sasrec (PyTorch, minutes) or itemsvd (numpy, seconds)."),
+    option("--algorithm", type=click.Choice(["itemsvd", "sasrec"]), default="itemsvd",
+           show_default=True,
+           help="itemsvd (numpy, seconds; the served model) or sasrec (PyTorch, minutes)."),
     option("--model-dir", default=None, help="Registry root (default STREAMREC_MODEL_DIR)."),
     option("--name", default=None, help="Model name (default: the algorithm's name)."),
 )  # fmt: skip

@@ -45,13 +45,19 @@ class ItemSvdParams:
 
 
 def fit(
-    sequences: Sequence[Sequence[str]], vocab: Mapping[str, int], params: ItemSvdParams
+    sequences: Sequence[Sequence[str]],
+    vocab: Mapping[str, int],
+    params: ItemSvdParams,
+    *,
+    progress: bool = False,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Item embeddings [V, dim] (row 0 = padding, zeros) and a popularity bias [V]."""
+    from tqdm import tqdm
+
     size = len(vocab) + 1
     cooc = np.zeros((size, size), dtype=np.float64)
     pop = np.zeros(size, dtype=np.float64)
-    for seq in sequences:
+    for seq in tqdm(sequences, unit="user", desc="train itemsvd", disable=not progress):
         idx = np.array([vocab[i] for i in seq if i in vocab], dtype=np.int64)
         np.add.at(pop, idx, 1.0)
         for lag in range(1, params.window + 1):

@@ -39,14 +39,18 @@ def catalogue() -> list[str]:
 
 
 def train_itemsvd(
-    model_dir: Path, name: str = "itemsvd", params: ItemSvdParams | None = None
+    model_dir: Path,
+    name: str = "itemsvd",
+    params: ItemSvdParams | None = None,
+    *,
+    progress: bool = True,
 ) -> Path:
     """Train on the split's train part, report valid/test metrics, write the next version."""
     params = params or ItemSvdParams()
     items = catalogue()
     vocab = {item: i + 1 for i, item in enumerate(items)}
     split = leave_one_out(load_ratings())
-    emb, bias = fit(list(split.train.values()), vocab, params)
+    emb, bias = fit(list(split.train.values()), vocab, params, progress=progress)
     onnx_bytes = build_onnx(emb, bias, params)
     version = next_version(model_dir, name)
     manifest = ModelManifest(

@@ -24,9 +24,11 @@ def test_leave_one_out_is_chronological_per_user() -> None:
 
 def test_train_writes_next_version_with_metrics(tmp_path: Path) -> None:
     params = ItemSvdParams(dim=16)
-    first = train_itemsvd(tmp_path, params=params)
-    second = train_itemsvd(tmp_path, params=params)
+    first = train_itemsvd(tmp_path, params=params, progress=False)
+    second = train_itemsvd(tmp_path, params=params, progress=False)
     assert (first.name, second.name) == ("1", "2")
+    # Deterministic: the same data and parameters give the same model, byte for byte.
+    assert (first / "model.onnx").read_bytes() == (second / "model.onnx").read_bytes()
     assert sorted(p.name for p in (tmp_path / "itemsvd").iterdir()) == ["1", "2"]
     manifest = read_manifest(second)
     assert manifest.training["data_sha256"]
@@ -37,6 +39,6 @@ def test_train_writes_next_version_with_metrics(tmp_path: Path) -> None:
 
 
 def test_versions_are_immutable(tmp_path: Path) -> None:
-    path = train_itemsvd(tmp_path, params=ItemSvdParams(dim=8))
+    path = train_itemsvd(tmp_path, params=ItemSvdParams(dim=8), progress=False)
     with pytest.raises(FileExistsError):
         write_version(tmp_path, read_manifest(path), b"", [])
