@@ -16,7 +16,7 @@ import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["ItemSvdParams", "build_onnx", "fit"]
+__all__ = ["ItemSvdParams", "build_onnx", "fit", "reference_scores"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,19 @@ def fit(
     bias = params.popularity_weight * np.log1p(pop)
     bias[0] = 0.0
     return emb.astype(np.float32), bias.astype(np.float32)
+
+
+def reference_scores(
+    emb: npt.NDArray[np.float32],
+    bias: npt.NDArray[np.float32],
+    history: npt.NDArray[np.int64],
+    params: ItemSvdParams,
+) -> npt.NDArray[np.float32]:
+    """The model in numpy, term by term: what the ONNX graph must compute."""
+    weights = params.recency_decay ** np.arange(params.max_len)[::-1]
+    w = (history > 0) * weights[None, :]
+    user = (emb[history] * w[:, :, None]).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-6)[:, None]
+    return np.asarray(user @ emb.T + bias[None, :], dtype=np.float32)
 
 
 def build_onnx(
