@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint unit integration train broker clean
+.PHONY: install run test lint unit integration train broker bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ broker: install
 
 train: install
 	$(BIN)/faust -A app train
+
+# Throughput, latency and footprint vs a plain aiokafka loop; writes BENCHMARKS.md/.json.
+bench: install
+	$(BIN)/faust -A app bench
 
 lint: install
 	$(BIN)/ruff check app tests

@@ -92,6 +92,9 @@ class RecommendPipeline:
         m = self.metrics
         m.events_in.inc(len(events))
         m.batch_size.observe(len(events))
+        # Queue wait: from the records' timestamps (produce time) until their batch starts.
+        stamps = [e.message.timestamp for e in events]
+        m.stage_seconds.labels("queue").observe(max(0.0, time.time() - sum(stamps) / len(stamps)))
         try:
             pending = await self._process(stream, events)
         except Exception as exc:

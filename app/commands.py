@@ -1,4 +1,4 @@
-"""Faust CLI commands: ``faust -A app broker | demo | evaluate | replay | train``."""
+"""Faust CLI commands: ``faust -A app bench | broker | demo | evaluate | replay | train``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from app.broker import EmbeddedBroker, is_reachable
 from app.main import app
 from app.settings import get_settings
 
-__all__ = ["broker", "demo", "evaluate", "replay", "train"]
+__all__ = ["bench", "broker", "demo", "evaluate", "replay", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -146,3 +146,31 @@ async def demo(self: AppCommand, rate: float, count: int) -> None:
         worker.stop()
         if embedded is not None:
             embedded.stop()
+
+
+@app.command(
+    option("--events", default=60_000, type=int, show_default=True,
+           help="Events for the throughput runs."),
+    option("--latency-seconds", default=15.0, type=float, show_default=True,
+           help="Length of each constant-rate latency run."),
+    option("--table-users", default=1_000_000, type=int, show_default=True,
+           help="Distinct users for the footprint run (0 skips it)."),
+    option("--out", default=".", show_default=True, help="Where BENCHMARKS.md/.json go."),
+)  # fmt: skip
+async def bench(
+    self: AppCommand, events: int, latency_seconds: float, table_users: int, out: str
+) -> None:
+    """Throughput, latency and footprint of the pipeline vs a plain aiokafka loop (one run)."""
+    from app.bench.report import machine_info, write_report
+    from app.bench.runner import BenchConfig, run_bench
+
+    config = BenchConfig(
+        events=events,
+        unbatched_events=max(1000, events // 10),
+        latency_seconds=latency_seconds,
+        table_users=table_users,
+    )
+    result = await run_bench(config, self.say)
+    result["machine"] = machine_info()
+    result["config"] = vars(config)
+    self.say(write_report(result, Path(out)))

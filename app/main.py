@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from app.agents import RecommendPipeline
 from app.codecs import StructCodec
+from app.consumer_tuning import use_fetch_max_wait
 from app.features import UserFeatureState
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
@@ -23,6 +24,7 @@ __all__ = ["app", "features", "latest", "pipeline"]
 logger = logging.getLogger(__name__)
 
 settings = get_settings()
+use_fetch_max_wait(settings.fetch_max_wait_ms)
 
 app = faust.App(
     settings.app_id,

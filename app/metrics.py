@@ -57,7 +57,7 @@ class AppMetrics(NamedTuple):
             ),
             stage_seconds=Histogram(
                 f"{prefix}_stage_seconds",
-                "Time per micro-batch spent in each pipeline stage.",
+                "Time per micro-batch in each stage (queue: mean wait of its records before it).",
                 ["stage"],
                 buckets=_LATENCY_BUCKETS,
                 registry=registry,

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(default=10.0, gt=0)
     """Consumer group session timeout (the embedded broker's first join waits half of it)."""
 
+    fetch_max_wait_ms: int = Field(default=10, ge=0, le=60_000)
+    """Longest a consumer fetch waits for data. Faust's 1500 ms is harmless on Kafka (it answers
+    as soon as data arrives) but the embedded broker holds fetches for part of it."""
+
     onnx_threads: int = Field(default=1, ge=0)
     """onnxruntime intra-op threads per worker (0 = onnxruntime's own choice)."""
 

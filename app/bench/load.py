@@ -1,0 +1,70 @@
+"""Benchmark load: real MovieLens events, users replicated to any scale, sent flat out or at a
+constant open-loop rate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import msgspec
+from aiokafka import AIOKafkaProducer
+
+from app.movielens import Rating
+
+__all__ = ["Event", "make_events", "send_events"]
+
+logger = logging.getLogger(__name__)
+
+_encode = msgspec.json.Encoder().encode
+
+Event = tuple[bytes, bytes, str]
+"""(key, value, event_id)."""
+
+
+def make_events(
+    ratings: Sequence[Rating], count: int, *, distinct_users: int = 0, tag: str = "b"
+) -> list[Event]:
+    """``count`` input records cycling through ml-100k in time order; copy ``k`` of the data
+    renames user ``u`` to ``u#k``. ``distinct_users`` > 0 instead gives every event its own
+    user among that many (to fill the table)."""
+    events: list[Event] = []
+    n = len(ratings)
+    for i in range(count):
+        r = ratings[i % n]
+        if distinct_users:
+            user = f"u{i % distinct_users}"
+        else:
+            copy = i // n
+            user = r.user_id if copy == 0 else f"{r.user_id}#{copy}"
+        event_id = f"{tag}-{i}"
+        value = {"user_id": user, "item_id": r.item_id, "event": "rate", "rating": r.rating,
+                 "event_id": event_id}  # fmt: skip
+        events.append((user.encode(), _encode(value), event_id))
+    return events
+
+
+async def send_events(
+    bootstrap: list[str], topic: str, events: Sequence[Event], *, rate: float = 0.0
+) -> float:
+    """Produce ``events`` (rate 0 = flat out; else open loop: event i is due at i/rate, late
+    sends are not skipped) and return the achieved rate."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, acks=1)
+    await producer.start()
+    try:
+        start = time.monotonic()
+        pending = []
+        for i, (key, value, _) in enumerate(events):
+            if rate > 0:
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            pending.append(await producer.send(topic, value, key=key))
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        return len(events) / max(time.monotonic() - start, 1e-9)
+    finally:
+        await producer.stop()

@@ -1,0 +1,246 @@
+"""Run every benchmark scenario in one invocation on a fresh embedded broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+from aiokafka import AIOKafkaConsumer
+
+from app.bench.load import Event, make_events, send_events
+from app.bench.procstat import cpu_seconds, memory_bytes
+from app.broker import EmbeddedBroker
+from app.movielens import load_ratings
+from app.processes import WorkerProcess, http_get
+from app.topics import ensure_topics
+
+__all__ = ["BenchConfig", "run_bench"]
+
+logger = logging.getLogger(__name__)
+
+PARTITIONS = 8
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """How much load each scenario gets."""
+
+    events: int = 60_000
+    unbatched_events: int = 6_000
+    latency_seconds: float = 15.0
+    load_levels: tuple[float, ...] = (0.25, 0.5, 0.8)
+    table_users: int = 1_000_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class _Namespace:
+    broker: EmbeddedBroker
+    root: Path
+    name: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    @property
+    def bootstrap(self) -> list[str]:
+        return [f"{self.broker.host}:{self.broker.port}"]
+
+    def topic(self, kind: str) -> str:
+        return f"bench-{self.name}.{kind}"
+
+    async def create(self) -> None:
+        names = [self.topic(k) for k in ("in", "out", "dlq", "ref")]
+        await ensure_topics(self.bootstrap, names, PARTITIONS)
+
+    def worker(self, **env: str) -> WorkerProcess:
+        return WorkerProcess(
+            {
+                "STREAMREC_BROKER": self.broker.url,
+                "STREAMREC_APP_ID": f"bench-{self.name}",
+                "STREAMREC_INPUT_TOPIC": self.topic("in"),
+                "STREAMREC_OUTPUT_TOPIC": self.topic("out"),
+                "STREAMREC_DLQ_TOPIC": self.topic("dlq"),
+                "STREAMREC_PARTITIONS": str(PARTITIONS),
+                "STREAMREC_WEB_PORT": str(_free_port()),
+                "STREAMREC_DATA_DIR": str(self.root / self.name),
+                "STREAMREC_SESSION_TIMEOUT_S": "4",
+                **env,
+            },
+            log=self.root / f"{self.name}.log",
+        )
+
+
+async def _collect(
+    bootstrap: list[str], topic: str, count: int, within_s: float
+) -> list[tuple[int, bytes]]:
+    """(timestamp ms, value) of the first ``count`` records of ``topic``."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 << 20,
+    )  # fmt: skip
+    await consumer.start()
+    got: list[tuple[int, bytes]] = []
+    deadline = time.monotonic() + within_s
+    try:
+        while len(got) < count and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                got.extend((r.timestamp, r.value) for r in batch if r.value is not None)
+    finally:
+        await consumer.stop()
+    return got
+
+
+def _throughput(stamps_ms: list[int]) -> float:
+    span = (max(stamps_ms) - min(stamps_ms)) / 1000
+    return (len(stamps_ms) - 1) / span if span > 0 else float("nan")
+
+
+def _stage_sums(url: str) -> dict[str, tuple[float, float]]:
+    """(sum, count) per stage from the worker's /metrics."""
+    _, body = http_get(url + "/metrics")
+    out: dict[str, list[float]] = {}
+    for line in body.decode().splitlines():
+        if line.startswith(("streamrec_stage_seconds_sum", "streamrec_stage_seconds_count")):
+            name, value = line.rsplit(" ", 1)
+            stage = name.split('stage="', 1)[1].split('"', 1)[0]
+            out.setdefault(stage, [0.0, 0.0])[0 if "_sum" in name else 1] = float(value)
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+async def _drain(
+    ns: _Namespace, events: list[Event], say: Callable[[str], None], label: str, **env: str
+) -> dict[str, Any]:
+    """Pre-load the input topic, start a worker, measure how fast it turns it into outputs."""
+    await send_events(ns.bootstrap, ns.topic("in"), events)
+    worker = ns.worker(**env).start()
+    try:
+        await asyncio.to_thread(worker.wait_ready, 120)
+        assert worker.process is not None
+        pid = worker.process.pid
+        cpu0 = cpu_seconds(pid)
+        out = await _collect(ns.bootstrap, ns.topic("out"), len(events), within_s=900)
+        cpu = cpu_seconds(pid) - cpu0
+        mem = memory_bytes(pid)
+    finally:
+        worker.stop()
+    ids = {msgspec.json.decode(v)["event_id"] for _, v in out}
+    complete = ids == {e[2] for e in events}
+    rate = _throughput([t for t, _ in out])
+    say(f"  {label}: {rate:,.0f} events/s, {len(out)} outputs, complete={complete}")
+    return {"events": len(events), "outputs": len(out), "complete": complete,
+            "events_per_s": rate, "cpu_s_per_1k": 1000 * cpu / len(events), **mem}  # fmt: skip
+
+
+async def _reference(ns: _Namespace, count: int, say: Callable[[str], None]) -> dict[str, Any]:
+    """The plain aiokafka loop over the same (already loaded) input topic."""
+    cmd = [sys.executable, "-m", "app.bench.reference", ns.bootstrap[0], ns.topic("in"),
+           ns.topic("ref"), str(count)]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    out = await _collect(ns.bootstrap, ns.topic("ref"), count, within_s=600)
+    stdout, _ = await proc.communicate()
+    usage = msgspec.json.decode(stdout.strip().splitlines()[-1])
+    rate = _throughput([t for t, _ in out])
+    say(f"  aiokafka reference loop: {rate:,.0f} events/s, {len(out)} outputs")
+    cpu_per_1k = 1000 * usage["cpu_s"] / count
+    return {"events": count, "outputs": len(out), "events_per_s": rate,
+            "cpu_s_per_1k": cpu_per_1k, "peak_rss": usage["peak_rss"]}  # fmt: skip
+
+
+async def _latency(
+    ns: _Namespace, ratings: Any, rates: list[float], seconds: float, say: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """Open-loop constant-rate load; end-to-end latency = output time - input time."""
+    worker = ns.worker().start()
+    results = []
+    try:
+        await asyncio.to_thread(worker.wait_ready, 120)
+        sent_total = 0
+        for level, rate in enumerate(rates):
+            count = int(rate * seconds)
+            events = make_events(ratings, count, tag=f"l{level}")
+            before = _stage_sums(worker.web_url)
+            sent_at: dict[str, float] = {}
+            achieved = await send_events(ns.bootstrap, ns.topic("in"), events, rate=rate)
+            sent_total += count
+            out = await _collect(ns.bootstrap, ns.topic("out"), sent_total, within_s=120)
+            inputs = await _collect(ns.bootstrap, ns.topic("in"), sent_total, within_s=60)
+            for ts, value in inputs:
+                sent_at[msgspec.json.decode(value)["event_id"]] = ts
+            lat = []
+            for ts, value in out:
+                event_id = msgspec.json.decode(value)["event_id"]
+                if event_id.startswith(f"l{level}-"):
+                    lat.append(ts - sent_at[event_id])
+            after = _stage_sums(worker.web_url)
+            stages = {}
+            for stage, (total, n) in after.items():
+                t0, n0 = before.get(stage, (0.0, 0.0))
+                stages[stage] = 1000 * (total - t0) / max(n - n0, 1)
+            p = [
+                float(x) for x in np.percentile(np.array(lat, dtype=np.float64), [50, 95, 99, 99.9])
+            ]
+            row = {"target_rate": rate, "achieved_rate": achieved, "events": count,
+                   "outputs": len(lat), "p50_ms": p[0], "p95_ms": p[1], "p99_ms": p[2],
+                   "p999_ms": p[3], "stage_ms_per_batch": stages}  # fmt: skip
+            say(f"  {rate:,.0f}/s: p50 {p[0]:.1f} ms, p99 {p[2]:.1f} ms, p99.9 {p[3]:.1f} ms")
+            results.append(row)
+    finally:
+        worker.stop()
+    return results
+
+
+async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str, Any]:
+    """All scenarios; figures are meant to be compared as ratios within this one run."""
+    ratings = load_ratings()
+    with tempfile.TemporaryDirectory(prefix="streamrec-bench-") as tmp:
+        root = Path(tmp)
+        with EmbeddedBroker("127.0.0.1", _free_port(), log=root / "broker.log") as broker:
+            result: dict[str, Any] = {}
+            say("throughput (pre-loaded topic, one worker, outputs verified):")
+            ns = _Namespace(broker, root)
+            await ns.create()
+            events = make_events(ratings, config.events, tag="t")
+            result["pipeline"] = await _drain(ns, events, say, "full pipeline")
+            result["reference"] = await _reference(ns, config.events, say)
+
+            ns = _Namespace(broker, root)
+            await ns.create()
+            events = make_events(ratings, config.unbatched_events, tag="u")
+            result["unbatched"] = await _drain(
+                ns, events, say, "batching disabled (MAX_BATCH=1)", STREAMREC_MAX_BATCH="1"
+            )
+
+            say("latency (open loop, constant rate):")
+            ns = _Namespace(broker, root)
+            await ns.create()
+            top = result["pipeline"]["events_per_s"]
+            rates = [round(top * level) for level in config.load_levels]
+            result["latency"] = await _latency(ns, ratings, rates, config.latency_seconds, say)
+
+            if config.table_users:
+                say(f"footprint with {config.table_users:,} distinct users in the table:")
+                ns = _Namespace(broker, root)
+                await ns.create()
+                events = make_events(
+                    ratings, config.table_users, distinct_users=config.table_users, tag="m"
+                )
+                result["table"] = await _drain(ns, events, say, "fill")
+                result["table"]["users"] = config.table_users
+    return result
