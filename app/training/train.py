@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,34 +53,8 @@ def train_itemsvd(
     split = leave_one_out(load_ratings())
     emb, bias = fit(list(split.train.values()), vocab, params, progress=progress)
     onnx_bytes = build_onnx(emb, bias, params)
-    version = next_version(model_dir, name)
-    manifest = ModelManifest(
-        name=name,
-        version=version,
-        inputs=[TensorSpec("history", "INT64", [-1, params.max_len])],
-        outputs=[TensorSpec("scores", "FP32", [-1, len(items) + 1])],
-        feature_spec=FeatureSpec(kind="recent_items", max_len=params.max_len),
-        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        training={
-            "algorithm": "itemsvd",
-            "data": "ml-100k (recbole==1.2.1 wheel)",
-            "data_sha256": dataset_digest(),
-            "split": "chronological leave-one-out per user",
-            "params": params.as_dict(),
-        },
-    )
-    # Score through the real serving path before publishing, and record what it achieved.
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = write_version(Path(tmp), manifest, onnx_bytes, items)
-        scorer = OnnxScorer(staged)
-        scorer.warm_up()
-        valid = ranking_metrics(scorer, split.train, split.valid)
-        full = {u: [*split.train[u], split.valid[u]] for u in split.test}
-        test = ranking_metrics(scorer, full, split.test)
-        scorer.close()
-    manifest = msgspec.structs.replace(manifest, metrics={"valid": valid, "test": test})
-    logger.info("itemsvd valid %s test %s", valid, test)
-    return write_version(model_dir, manifest, onnx_bytes, items)
+    training = {"algorithm": "itemsvd", "params": params.as_dict()}
+    return _publish(model_dir, name, params.max_len, onnx_bytes, items, split, training)
 
 
 def train_sasrec(
@@ -128,40 +103,71 @@ def train_sasrec(
     )
     bar.close()
     onnx_bytes = export_onnx(model)
-    version = next_version(model_dir, name)
+    training = {
+        "algorithm": "sasrec",
+        "framework": f"torch {torch.__version__}",
+        "users": len(split.train),
+        "params": msgspec.structs.asdict(params),
+        **summary,
+    }
+
+    def export_gap(scorer: OnnxScorer) -> dict[str, Any]:
+        full = [[*split.train[u], split.valid[u]] for u in split.test]
+        probe = history_matrix(full[:256], vocab, params.max_len)
+        return {
+            "onnx_max_abs_diff": float(
+                np.abs(scorer.score(probe) - torch_scorer.score(probe)).max()
+            )
+        }
+
+    return _publish(
+        model_dir, name, params.max_len, onnx_bytes, items, split, training, check=export_gap
+    )
+
+
+def _publish(
+    model_dir: Path,
+    name: str,
+    max_len: int,
+    onnx_bytes: bytes,
+    items: list[str],
+    split: LeaveOneOut,
+    training: dict[str, Any],
+    *,
+    check: Callable[[OnnxScorer], dict[str, Any]] | None = None,
+) -> Path:
+    """Stage the version, score it through the serving path (validation and test metrics,
+    plus ``check``'s findings), then write it as the next version of ``name``."""
     manifest = ModelManifest(
         name=name,
-        version=version,
-        inputs=[TensorSpec("history", "INT64", [-1, params.max_len])],
+        version=next_version(model_dir, name),
+        inputs=[TensorSpec("history", "INT64", [-1, max_len])],
         outputs=[TensorSpec("scores", "FP32", [-1, len(items) + 1])],
-        feature_spec=FeatureSpec(kind="recent_items", max_len=params.max_len),
+        feature_spec=FeatureSpec(kind="recent_items", max_len=max_len),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         training={
-            "algorithm": "sasrec",
-            "framework": f"torch {torch.__version__}",
             "data": "ml-100k (recbole==1.2.1 wheel)",
             "data_sha256": dataset_digest(),
             "split": "chronological leave-one-out per user",
-            "users": len(split.train),
-            "params": msgspec.structs.asdict(params),
-            **summary,
+            **training,
         },
     )
-    full = {u: [*split.train[u], split.valid[u]] for u in split.test}
     with tempfile.TemporaryDirectory() as tmp:
-        staged = write_version(Path(tmp), manifest, onnx_bytes, items)
-        scorer = OnnxScorer(staged)
-        scorer.warm_up()
-        probe = history_matrix(list(full.values())[:256], vocab, params.max_len)
-        diff = float(np.abs(scorer.score(probe) - torch_scorer.score(probe)).max())
-        valid = ranking_metrics(scorer, split.train, split.valid)
-        test = ranking_metrics(scorer, full, split.test)
-        scorer.close()
-    training = {**manifest.training, "onnx_max_abs_diff": diff}
+        scorer = OnnxScorer(write_version(Path(tmp), manifest, onnx_bytes, items))
+        try:
+            scorer.warm_up()
+            found = check(scorer) if check else {}
+            valid = ranking_metrics(scorer, split.train, split.valid)
+            full = {u: [*split.train[u], split.valid[u]] for u in split.test}
+            test = ranking_metrics(scorer, full, split.test)
+        finally:
+            scorer.close()
     manifest = msgspec.structs.replace(
-        manifest, training=training, metrics={"valid": valid, "test": test}
+        manifest,
+        training={**manifest.training, **found},
+        metrics={"valid": valid, "test": test},
     )
-    logger.info("sasrec valid %s test %s (onnx vs torch max diff %.2e)", valid, test, diff)
+    logger.info("%s valid %s test %s %s", name, valid, test, found)
     return write_version(model_dir, manifest, onnx_bytes, items)
 
 
