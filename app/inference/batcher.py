@@ -56,9 +56,15 @@ def top_k(
     scores[:, 0] = -np.inf
     scores[mask_rows, mask_cols] = -np.inf
     k = min(k, scores.shape[1] - 1)
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part = np.argpartition(scores, -k, axis=1)[:, -k:]
     vals = np.take_along_axis(scores, part, axis=1)
-    # Best first; equal scores in column order, so the same scores always read the same.
+    # Equal scores rank by column, also across the k-th place: argpartition picks an arbitrary
+    # subset of a tie there, so rows with such a tie (rare: floats rarely tie) are redone.
+    kth = vals.min(axis=1)
+    for row in np.nonzero((scores >= kth[:, None]).sum(axis=1) > k)[0]:
+        cols = np.nonzero(scores[row] >= kth[row])[0]
+        part[row] = cols[np.lexsort((cols, -scores[row, cols]))[:k]]
+        vals[row] = scores[row, part[row]]
     order = np.lexsort((part, -vals), axis=1)
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
 

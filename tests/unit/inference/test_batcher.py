@@ -43,3 +43,10 @@ def test_merge_and_split_keep_rows_in_order() -> None:
     assert [i.item_id for i in ranked[0]] == ["b", "c"]
     assert [i.item_id for i in ranked[1]] == ["a", "b"]
     assert all(i.item_id != "a" for i in ranked[0])
+
+
+def test_ties_at_the_cut_go_to_the_lower_column() -> None:
+    scores = np.array([[0.0, 1.0, 5.0, 1.0, 1.0, 1.0, 1.0]], dtype=np.float32)
+    for k in (2, 3, 4):
+        idx, _ = top_k(scores, np.array([], dtype=np.int64), np.array([], dtype=np.int64), k)
+        assert idx.tolist() == [[2, 1, 3, 4][:k]]
