@@ -154,9 +154,13 @@ class RecommendPipeline:
 
         scorer = self.model.current
         assert scorer is not None, "the agent loads the model before its first batch"
-        batch = merge(states, scorer)
+        # Which events get an update: all (the contract), or with COALESCE each user's last.
+        emit: Sequence[int] = range(len(valid))
+        if s.coalesce:
+            emit = sorted({i.user_id: n for n, (_, i) in enumerate(valid)}.values())
+        batch = merge([states[n] for n in emit], scorer)
         scores = await scorer.score_async(batch.history)
-        ranked = split_top_k(scores, batch, scorer, s.top_k)
+        ranked = dict(zip(emit, split_top_k(scores, batch, scorer, s.top_k), strict=True))
         t3 = time.perf_counter()
         m.stage_seconds.labels("inference").observe(t3 - t2)
 
@@ -166,11 +170,14 @@ class RecommendPipeline:
         # Prequential quality: was each event's item in the user's previous update? Walked in
         # input order, so a user's second event in the batch is judged by the first's update.
         eligible = hits = 0
-        for (event, interaction), items in zip(valid, ranked, strict=True):
+        for n, (event, interaction) in enumerate(valid):
             before = shown.get(interaction.user_id)
             if before:
                 eligible += 1
                 hits += interaction.item_id in before
+            items = ranked.get(n)
+            if items is None:  # coalesced into the user's later event
+                continue
             shown[interaction.user_id] = tuple(i.item_id for i in items)
             value = self._encode(
                 Recommendation(
@@ -192,7 +199,7 @@ class RecommendPipeline:
             with as_current_event(stream, event):
                 self.features[user_id] = state
                 self.latest[user_id] = latest_value[user_id]
-        m.recommendations_out.inc(len(valid))
+        m.recommendations_out.inc(len(ranked))
         m.prequential_events.inc(eligible)
         m.prequential_hits.inc(hits)
         return pending

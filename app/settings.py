@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(default=10.0, gt=0, le=60_000)
     """Longest an event waits for its micro-batch to fill before it is scored anyway."""
 
+    coalesce: bool = False
+    """One update per user per micro-batch (for its latest event) instead of one per event.
+    Off by default: the output contract is one update per event."""
+
     partitions: int = Field(default=8, ge=1, le=10_000)
     """Partitions of the topics and tables streamrec creates (the scaling unit)."""
 

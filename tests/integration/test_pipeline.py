@@ -98,3 +98,31 @@ async def test_every_event_gets_one_correct_update(
     status, models = d.get_json(worker, "/models/")
     assert status == 200 and isinstance(models, dict)
     assert models["serving"]["version"] == "1"
+
+
+async def test_coalescing_gives_one_update_per_user_per_batch(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    # Loaded before the worker starts, the events arrive together: one micro-batch.
+    d = deployment_factory(STREAMREC_COALESCE="true")
+    await d.create_topics()
+    records = []
+    for n in range(5):
+        for user in ("a", "b"):
+            event = {
+                "user_id": user,
+                "item_id": str(n + 1),
+                "event": "view",
+                "event_id": f"{user}{n}",
+            }
+            records.append((user.encode(), msgspec.json.encode(event)))
+    await d.produce(records)
+    worker = d.start_worker()
+
+    outputs = await d.consume(d.output_topic, 2, settle=2.0)
+    assert sorted(msgspec.json.decode(o.value)["event_id"] for o in outputs) == ["a4", "b4"]
+    for user in ("a", "b"):
+        status, state = d.get_json(worker, f"/features/{user}/")
+        assert status == 200 and isinstance(state, dict)
+        assert state["n_events"] == 5, "every event still updates the state"
+        assert state["recent"] == ["1", "2", "3", "4", "5"]
