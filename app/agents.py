@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,11 +19,12 @@ import faust
 import msgspec
 from faust.types import EventT
 
+from app.emit import BatchSender, OutRecord
 from app.errors import InvalidInteraction, StreamrecError
 from app.features import UserFeatureState, apply
 from app.inference.batcher import merge, split_top_k
 from app.inference.serving import ServedModel
-from app.ingest import DeadLetter, RecordSource, dead_letter, decode_interaction
+from app.ingest import RecordSource, dead_letter, decode_interaction
 from app.metrics import AppMetrics
 from app.records import Interaction, Recommendation
 from app.settings import Settings
@@ -63,8 +64,10 @@ class RecommendPipeline:
         latest: faust.Table[str, bytes],
         model: ServedModel,
         metrics: AppMetrics,
+        sender: BatchSender,
     ) -> None:
         self.app = app
+        self.sender = sender
         self.settings = settings
         self.features = features
         self.latest = latest
@@ -82,8 +85,12 @@ class RecommendPipeline:
             except StreamrecError as exc:
                 logger.error("cannot serve yet: %s; retrying in %.0fs", exc, s.model_retry_s)
                 await asyncio.sleep(s.model_retry_s)
-        async for events in stream.take_events(s.max_batch, within=s.max_wait_ms / 1000):
-            await self.process_batch(stream, events)
+        await self.sender.start()
+        try:
+            async for events in stream.take_events(s.max_batch, within=s.max_wait_ms / 1000):
+                await self.process_batch(stream, events)
+        finally:
+            await self.sender.stop()
 
     async def process_batch(
         self, stream: faust.Stream[bytes], events: Sequence[EventT[Any]]
@@ -95,24 +102,53 @@ class RecommendPipeline:
         # Queue wait: from the records' timestamps (produce time) until their batch starts.
         stamps = [e.message.timestamp for e in events]
         m.stage_seconds.labels("queue").observe(max(0.0, time.time() - sum(stamps) / len(stamps)))
+        outputs: list[OutRecord] = []
+        dead: list[OutRecord] = []
         try:
-            pending = await self._process(stream, events)
+            await self._process(stream, events, outputs, dead)
         except Exception as exc:
             # A bug or a model failure must not kill the agent and silently ack the batch:
             # every event of it goes to the dead-letter topic with the reason.
             logger.exception("batch of %d events failed; sending it to the DLQ", len(events))
-            pending = [self._send_dead(e, exc) for e in events]
+            outputs.clear()
+            dead[:] = [self._dead_letter(e, exc) for e in events]
         t0 = time.perf_counter()
-        await asyncio.gather(*pending)
+        await self._deliver(outputs, dead)
         m.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
 
+    async def _deliver(self, outputs: list[OutRecord], dead: list[OutRecord]) -> None:
+        """Deliver the batch's records before take_events acks it (at-least-once).
+
+        Failures are retried until they pass: raising here would let Faust ack the batch
+        and restart the agent, losing its outputs. A stuck worker shows in the logs and the
+        ``produce_errors`` metric; records delivered before a retry may be sent twice.
+        """
+        s = self.settings
+        backoff = 0.2
+        while True:
+            try:
+                futures = await self.sender.send_many(s.output_topic, outputs)
+                futures += await self.sender.send_many(s.dlq_topic, dead)
+                await asyncio.gather(*futures)
+                return
+            except Exception:
+                self.metrics.produce_errors.inc()
+                logger.exception("cannot deliver %d records; retrying in %.1fs",
+                                 len(outputs) + len(dead), backoff)  # fmt: skip
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
     async def _process(
-        self, stream: faust.Stream[bytes], events: Sequence[EventT[Any]]
-    ) -> list[Awaitable[Any]]:
+        self,
+        stream: faust.Stream[bytes],
+        events: Sequence[EventT[Any]],
+        outputs: list[OutRecord],
+        dead: list[OutRecord],
+    ) -> None:
+        """Fill ``outputs`` and ``dead`` with the batch's records and update the tables."""
         s, m = self.settings, self.metrics
         t0 = time.perf_counter()
         valid: list[tuple[EventT[Any], Interaction]] = []
-        pending: list[Awaitable[Any]] = []
         for event in events:
             msg = event.message
             source = RecordSource(msg.topic, msg.partition, msg.offset, msg.timestamp)
@@ -125,13 +161,13 @@ class RecommendPipeline:
                     max_future_skew_s=s.max_future_skew_s,
                 )
             except InvalidInteraction as exc:
-                pending.append(self._send_dead(event, exc))
+                dead.append(self._dead_letter(event, exc))
             else:
                 valid.append((event, interaction))
         t1 = time.perf_counter()
         m.stage_seconds.labels("decode").observe(t1 - t0)
         if not valid:
-            return pending
+            return
 
         # State: one table read per user; later events of a user in the batch see earlier ones.
         # ``shown``: each user's latest recommended items, from the table, then this batch's.
@@ -165,7 +201,6 @@ class RecommendPipeline:
         m.stage_seconds.labels("inference").observe(t3 - t2)
 
         now = time.time()
-        send = self.app.producer.send
         latest_value: dict[str, bytes] = {}
         # Prequential quality: was each event's item in the user's previous update? Walked in
         # input order, so a user's second event in the batch is judged by the first's update.
@@ -191,7 +226,7 @@ class RecommendPipeline:
                 )
             )
             latest_value[interaction.user_id] = value
-            pending.append(await send(s.output_topic, event.message.key, value, None, None, None))
+            outputs.append((event.message.key, value, []))
             m.end_to_end_seconds.observe(max(0.0, now - event.message.timestamp))
         # One changelog write per user and table, attributed to the user's newest event.
         for user_id, (event, state) in newest.items():
@@ -202,21 +237,14 @@ class RecommendPipeline:
         m.recommendations_out.inc(len(ranked))
         m.prequential_events.inc(eligible)
         m.prequential_hits.inc(hits)
-        return pending
 
-    def _send_dead(self, event: EventT[Any], error: BaseException) -> Awaitable[Any]:
+    def _dead_letter(self, event: EventT[Any], error: BaseException) -> OutRecord:
         msg = event.message
         source = RecordSource(msg.topic, msg.partition, msg.offset, msg.timestamp)
-        letter: DeadLetter = dead_letter(msg.key, msg.value, source, error)
+        letter = dead_letter(msg.key, msg.value, source, error)
         reason = error.reason if isinstance(error, InvalidInteraction) else "processing_error"
         self.metrics.dead_letters.labels(reason).inc()
         logger.warning(
             "dead letter %s-%d-%d: %s: %s", msg.topic, msg.partition, msg.offset, reason, error
         )
-        return self._produce_dead(letter)
-
-    async def _produce_dead(self, letter: DeadLetter) -> Any:
-        fut = await self.app.producer.send(
-            self.settings.dlq_topic, letter.key, letter.value, None, None, letter.headers
-        )
-        return await fut
+        return (letter.key, letter.value, letter.headers)

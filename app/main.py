@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from app.agents import RecommendPipeline
 from app.codecs import StructCodec
 from app.consumer_tuning import use_fetch_max_wait
+from app.emit import BatchSender
 from app.features import UserFeatureState
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
@@ -89,7 +90,10 @@ metrics = AppMetrics.create(metrics_registry)
 model = ServedModel(
     ModelRegistry(settings.model_dir), settings.model_name, metrics, threads=settings.onnx_threads
 )
-pipeline = RecommendPipeline(app, settings, features, latest, model, metrics)
+# Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
+# the broker's own message size limit is what bounds them.
+sender = BatchSender(settings.bootstrap_servers, max_request_bytes=32 << 20)
+pipeline = RecommendPipeline(app, settings, features, latest, model, metrics, sender)
 app.agent(input_topic, name="recommend")(pipeline.run)  # type: ignore[arg-type]
 register_views(app, features, latest, model, metrics_registry)
 

@@ -32,6 +32,7 @@ class AppMetrics(NamedTuple):
     model_loads: Counter
     prequential_events: Counter
     prequential_hits: Counter
+    produce_errors: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
@@ -88,6 +89,11 @@ class AppMetrics(NamedTuple):
             prequential_hits=Counter(
                 f"{prefix}_prequential_hits",
                 "Events whose item was in the user's latest recommendations before it.",
+                registry=registry,
+            ),
+            produce_errors=Counter(
+                f"{prefix}_produce_errors",
+                "Failed attempts to deliver a batch's outputs (retried until they pass).",
                 registry=registry,
             ),
         )

@@ -1,0 +1,78 @@
+"""Produce a micro-batch's records with aiokafka's batch API: one await per partition.
+
+Records are partitioned like any Kafka client does it (murmur2 of the key), so outputs land
+on the user's partition. The caller awaits the returned futures before the batch's input
+offsets are acked: delivery before commit, i.e. at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
+
+__all__ = ["BatchSender", "OutRecord"]
+
+logger = logging.getLogger(__name__)
+
+OutRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+"""(key, value, headers); aiokafka wants the headers as a list."""
+
+
+class BatchSender:
+    """A producer for streamrec's own output and dead-letter records."""
+
+    def __init__(self, bootstrap_servers: list[str], *, max_request_bytes: int) -> None:
+        self._bootstrap = bootstrap_servers
+        self._max_request_bytes = max_request_bytes
+        self._partitioner = DefaultPartitioner()
+        self._producer: AIOKafkaProducer | None = None
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("BatchSender.start() first")
+        return self._producer
+
+    async def start(self) -> None:
+        # aiokafka binds a producer to the running loop, so it is made here, not at import.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            acks="all",
+            linger_ms=0,
+            max_request_size=self._max_request_bytes,
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def send_many(
+        self, topic: str, records: Sequence[OutRecord]
+    ) -> list[asyncio.Future[object]]:
+        """Queue ``records`` for ``topic``; one future per record batch sent."""
+        if not records:
+            return []
+        partitions = sorted(await self.producer.partitions_for(topic))
+        open_batches: dict[int, BatchBuilder] = {}
+        futures = []
+        for key, value, headers in records:
+            partition = self._partitioner(key, partitions, partitions)
+            batch = open_batches.get(partition)
+            if batch is None:
+                batch = open_batches[partition] = self.producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                # Full: send it and start the next one with this record.
+                futures.append(await self.producer.send_batch(batch, topic, partition=partition))
+                batch = open_batches[partition] = self.producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    raise ValueError(f"a record of {len(value or b'')} bytes fits no batch")
+        for partition, batch in open_batches.items():
+            futures.append(await self.producer.send_batch(batch, topic, partition=partition))
+        return futures
