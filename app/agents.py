@@ -58,7 +58,6 @@ class RecommendPipeline:
 
     def __init__(
         self,
-        app: faust.App,
         settings: Settings,
         features: faust.Table[str, UserFeatureState],
         latest: faust.Table[str, bytes],
@@ -66,9 +65,8 @@ class RecommendPipeline:
         metrics: AppMetrics,
         sender: BatchSender,
     ) -> None:
-        self.app = app
-        self.sender = sender
         self.settings = settings
+        self.sender = sender
         self.features = features
         self.latest = latest
         self.model = model

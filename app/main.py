@@ -93,7 +93,7 @@ model = ServedModel(
 # Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
 # the broker's own message size limit is what bounds them.
 sender = BatchSender(settings.bootstrap_servers, max_request_bytes=32 << 20)
-pipeline = RecommendPipeline(app, settings, features, latest, model, metrics, sender)
+pipeline = RecommendPipeline(settings, features, latest, model, metrics, sender)
 app.agent(input_topic, name="recommend")(pipeline.run)  # type: ignore[arg-type]
 register_views(app, features, latest, model, metrics_registry)
 

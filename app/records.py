@@ -11,7 +11,6 @@ import msgspec
 from msgspec import Meta
 
 __all__ = [
-    "EVENT_TYPES",
     "Interaction",
     "InteractionPayload",
     "Recommendation",
@@ -19,7 +18,6 @@ __all__ = [
 ]
 
 EventType = Literal["view", "click", "cart", "purchase", "rate"]
-EVENT_TYPES: tuple[str, ...] = ("view", "click", "cart", "purchase", "rate")
 
 # Ids are opaque but printable: control characters in an id are a producer bug, not data.
 _IdStr = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
