@@ -127,15 +127,17 @@ class Deployment:
         got: list[ConsumerRecord[bytes, bytes]] = []
         try:
             deadline = time.monotonic() + timeout
+            settling = False
             while time.monotonic() < deadline:
                 batch = await consumer.getmany(timeout_ms=200)
                 for records in batch.values():
                     got.extend(records)
-                if len(got) >= count:
+                if len(got) >= count and not settling:
                     if settle <= 0:
                         break
+                    # Keep reading a little longer: extra records (duplicates) must show too.
                     deadline = min(deadline, time.monotonic() + settle)
-                    settle = 0
+                    settling = True
         finally:
             await consumer.stop()
         return got

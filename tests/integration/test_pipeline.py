@@ -103,8 +103,9 @@ async def test_every_event_gets_one_correct_update(
 async def test_coalescing_gives_one_update_per_user_per_batch(
     deployment_factory: Callable[..., Deployment],
 ) -> None:
-    # Loaded before the worker starts, the events arrive together: one micro-batch.
-    d = deployment_factory(STREAMREC_COALESCE="true")
+    # Loaded before the worker starts and given a long batch window, the ten events land in
+    # one micro-batch (a fetch may bring them in pieces, the window waits for the rest).
+    d = deployment_factory(STREAMREC_COALESCE="true", STREAMREC_MAX_WAIT_MS="3000")
     await d.create_topics()
     records = []
     for n in range(5):
@@ -119,7 +120,7 @@ async def test_coalescing_gives_one_update_per_user_per_batch(
     await d.produce(records)
     worker = d.start_worker()
 
-    outputs = await d.consume(d.output_topic, 2, settle=2.0)
+    outputs = await d.consume(d.output_topic, 2, settle=4.0)
     assert sorted(msgspec.json.decode(o.value)["event_id"] for o in outputs) == ["a4", "b4"]
     for user in ("a", "b"):
         status, state = d.get_json(worker, f"/features/{user}/")
