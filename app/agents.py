@@ -101,17 +101,19 @@ class RecommendPipeline:
         stamps = [e.message.timestamp for e in events]
         m.stage_seconds.labels("queue").observe(max(0.0, time.time() - sum(stamps) / len(stamps)))
         outputs: list[OutRecord] = []
-        dead: list[OutRecord] = []
+        dead: dict[int, OutRecord] = {}
         try:
             await self._process(stream, events, outputs, dead)
         except Exception as exc:
             # A bug or a model failure must not kill the agent and silently ack the batch:
-            # every event of it goes to the dead-letter topic with the reason.
+            # its events go to the dead-letter topic; those already rejected keep their reason.
             logger.exception("batch of %d events failed; sending it to the DLQ", len(events))
             outputs.clear()
-            dead[:] = [self._dead_letter(e, exc) for e in events]
+            for n, event in enumerate(events):
+                if n not in dead:
+                    dead[n] = self._dead_letter(event, exc)
         t0 = time.perf_counter()
-        await self._deliver(outputs, dead)
+        await self._deliver(outputs, [dead[n] for n in sorted(dead)])
         m.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
 
     async def _deliver(self, outputs: list[OutRecord], dead: list[OutRecord]) -> None:
@@ -141,13 +143,13 @@ class RecommendPipeline:
         stream: faust.Stream[bytes],
         events: Sequence[EventT[Any]],
         outputs: list[OutRecord],
-        dead: list[OutRecord],
+        dead: dict[int, OutRecord],
     ) -> None:
-        """Fill ``outputs`` and ``dead`` with the batch's records and update the tables."""
+        """Fill ``outputs`` and ``dead`` (by position in the batch) and update the tables."""
         s, m = self.settings, self.metrics
         t0 = time.perf_counter()
         valid: list[tuple[EventT[Any], Interaction]] = []
-        for event in events:
+        for n, event in enumerate(events):
             msg = event.message
             source = RecordSource(msg.topic, msg.partition, msg.offset, msg.timestamp)
             try:
@@ -159,7 +161,7 @@ class RecommendPipeline:
                     max_future_skew_s=s.max_future_skew_s,
                 )
             except InvalidInteraction as exc:
-                dead.append(self._dead_letter(event, exc))
+                dead[n] = self._dead_letter(event, exc)
             else:
                 valid.append((event, interaction))
         t1 = time.perf_counter()
