@@ -126,6 +126,7 @@ async def demo(self: AppCommand, rate: float, count: int) -> None:
     task = asyncio.current_task()
     if task is not None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    feeding: asyncio.Task[int] | None = None
     try:
         self.say("starting a worker (log: var/worker.log) ...")
         await asyncio.to_thread(worker.wait_ready)
@@ -139,11 +140,16 @@ async def demo(self: AppCommand, rate: float, count: int) -> None:
         )
         from app.replay import replay_movielens
 
-        await replay_movielens(s, rate=rate, count=count)
+        feeding = asyncio.create_task(replay_movielens(s, rate=rate, count=count))
+        await feeding
         self.say("replay finished; the worker keeps serving until Ctrl-C.")
         await asyncio.Event().wait()
     finally:
-        worker.stop()
+        # Stop in dependency order: the replay's producer, the worker, then the broker.
+        if feeding is not None:
+            feeding.cancel()
+            await asyncio.gather(feeding, return_exceptions=True)
+        await asyncio.to_thread(worker.stop)
         if embedded is not None:
             embedded.stop()
 
