@@ -72,6 +72,7 @@ class RecommendPipeline:
         self.model = model
         self.metrics = metrics
         self._encode = msgspec.json.Encoder().encode
+        self._batch_started: float | None = None
 
     async def run(self, stream: faust.Stream[bytes]) -> None:
         """Agent body: load the model, then process micro-batches until the worker stops."""
@@ -90,10 +91,24 @@ class RecommendPipeline:
         finally:
             await self.sender.stop()
 
+    def stalled_for(self) -> float:
+        """Seconds the batch in progress has been running (0 when none is)."""
+        started = self._batch_started
+        return 0.0 if started is None else time.monotonic() - started
+
     async def process_batch(
         self, stream: faust.Stream[bytes], events: Sequence[EventT[Any]]
     ) -> None:
         """Decode, update state, score and emit one batch; a failure sends it to the DLQ."""
+        self._batch_started = time.monotonic()
+        try:
+            await self._process_batch(stream, events)
+        finally:
+            self._batch_started = None
+
+    async def _process_batch(
+        self, stream: faust.Stream[bytes], events: Sequence[EventT[Any]]
+    ) -> None:
         m = self.metrics
         m.events_in.inc(len(events))
         m.batch_size.observe(len(events))
@@ -120,8 +135,9 @@ class RecommendPipeline:
         """Deliver the batch's records before take_events acks it (at-least-once).
 
         Failures are retried until they pass: raising here would let Faust ack the batch
-        and restart the agent, losing its outputs. A stuck worker shows in the logs and the
-        ``produce_errors`` metric; records delivered before a retry may be sent twice.
+        and restart the agent, losing its outputs. A stuck worker shows in the logs, the
+        ``produce_errors`` metric and, after STALL_TIMEOUT_S, a failing /health/live; records
+        delivered before a retry may be sent twice.
         """
         s = self.settings
         backoff = 0.2

@@ -95,7 +95,7 @@ model = ServedModel(
 sender = BatchSender(settings.bootstrap_servers, max_request_bytes=32 << 20)
 pipeline = RecommendPipeline(settings, features, latest, model, metrics, sender)
 app.agent(input_topic, name="recommend")(pipeline.run)  # type: ignore[arg-type]
-register_views(app, features, latest, model, metrics_registry)
+register_views(app, features, latest, model, metrics_registry, pipeline, settings.stall_timeout_s)
 
 # Commands register on import; they only import their heavy parts when run.
 from app import commands  # noqa: E402,F401

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     """Longest a consumer fetch waits for data. Faust's 1500 ms is harmless on Kafka (it answers
     as soon as data arrives) but the embedded broker holds fetches for part of it."""
 
+    stall_timeout_s: float = Field(default=60.0, gt=0)
+    """/health/live turns 503 once one micro-batch has been in progress this long (stuck)."""
+
     onnx_threads: int = Field(default=1, ge=0)
     """onnxruntime intra-op threads per worker (0 = onnxruntime's own choice)."""
 

@@ -11,6 +11,7 @@ import msgspec
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from app.agents import RecommendPipeline
 from app.features import UserFeatureState
 from app.inference.serving import ServedModel
 
@@ -33,6 +34,8 @@ def register_views(
     latest: faust.Table[str, bytes],
     model: ServedModel,
     registry: CollectorRegistry,
+    pipeline: RecommendPipeline,
+    stall_timeout_s: float,
 ) -> None:
     """Add streamrec's views to ``app``'s web server."""
 
@@ -60,10 +63,14 @@ def register_views(
 
     @app.page("/health/live")
     class LiveView(View):
-        """200 while the worker process runs its event loop."""
+        """200 while the worker makes progress; 503 once one batch has been stuck (for example
+        in delivery retries) longer than STALL_TIMEOUT_S, so an orchestrator restarts it."""
 
         async def get(self, request: Request) -> Response:
-            return self.json({"status": "alive"})
+            stalled = pipeline.stalled_for()
+            alive = stalled <= stall_timeout_s
+            body = {"alive": alive, "batch_running_s": round(stalled, 3)}
+            return self.json(body, status=200 if alive else 503)
 
     @app.page("/health/ready")
     class ReadyView(View):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,3 +46,22 @@ async def test_not_ready_without_a_model_then_ready_once_one_appears(
     assert msgspec.json.decode(output.value)["event_id"] == "early"
     _, metrics = http_get(worker.web_url + "/metrics")
     assert 'streamrec_model_loads_total{result="failure"}' in metrics.decode()
+
+
+async def test_liveness_fails_while_a_batch_is_stuck(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    # Outputs addressed to a topic name Kafka refuses: delivery is retried and never passes.
+    d = deployment_factory(STREAMREC_OUTPUT_TOPIC="no such topic!", STREAMREC_STALL_TIMEOUT_S="2")
+    await d.create_topics()
+    worker = d.start_worker()
+    assert http_get(worker.web_url + "/health/live")[0] == 200
+
+    event = {"user_id": "7", "item_id": "50", "event": "view"}
+    await d.produce([(b"7", msgspec.json.encode(event))])
+    assert wait_for(lambda: http_get(worker.web_url + "/health/live")[0] == 503, 60)
+    _, body = http_get(worker.web_url + "/health/live")
+    assert msgspec.json.decode(body)["batch_running_s"] > 2
+    assert worker.alive()
+    # What an orchestrator does next (a stuck worker may not finish a graceful stop).
+    worker.stop(signal.SIGKILL)
