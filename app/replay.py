@@ -16,7 +16,7 @@ from app.movielens import Rating, load_ratings
 from app.settings import Settings
 from app.topics import ensure_topics
 
-__all__ = ["interaction_value", "replay", "replay_movielens"]
+__all__ = ["interaction_value", "produce_open_loop", "replay", "replay_movielens"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,37 @@ def interaction_value(r: Rating) -> bytes:
     )
 
 
+async def produce_open_loop(
+    records: Sequence[tuple[bytes, bytes]],
+    *,
+    bootstrap_servers: list[str],
+    topic: str,
+    rate: float = 0.0,
+    progress: bool = False,
+) -> float:
+    """Produce (key, value) records in order at ``rate`` per second (0 = flat out) and return
+    the achieved rate. Open loop: record i is due at start + i/rate, however long sends take."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, linger_ms=2, acks="all")
+    await producer.start()
+    try:
+        start = time.monotonic()
+        pending = []
+        bar = tqdm(records, unit="ev", disable=not progress, desc=f"replay -> {topic}")
+        for i, (key, value) in enumerate(bar):
+            if rate > 0:
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            pending.append(await producer.send(topic, value, key=key))
+            if len(pending) >= 1000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        return len(records) / max(time.monotonic() - start, 1e-9)
+    finally:
+        await producer.stop()
+
+
 async def replay(
     ratings: Sequence[Rating],
     *,
@@ -45,27 +76,11 @@ async def replay(
     progress: bool = True,
 ) -> int:
     """Produce ``ratings`` keyed by user id; ``rate`` events/s (0 = as fast as possible)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, linger_ms=5, acks="all")
-    await producer.start()
-    sent = 0
-    try:
-        start = time.monotonic()
-        pending = []
-        for r in tqdm(ratings, unit="ev", disable=not progress, desc=f"replay -> {topic}"):
-            if rate > 0:
-                # Open loop: event i is due at start + i/rate, however long sends take.
-                delay = start + sent / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            pending.append(await producer.send(topic, interaction_value(r), key=r.user_id.encode()))
-            sent += 1
-            if len(pending) >= 1000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-    return sent
+    records = [(r.user_id.encode(), interaction_value(r)) for r in ratings]
+    await produce_open_loop(
+        records, bootstrap_servers=bootstrap_servers, topic=topic, rate=rate, progress=progress
+    )
+    return len(records)
 
 
 async def replay_movielens(

@@ -3,15 +3,13 @@ constant open-loop rate."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Sequence
 
 import msgspec
-from aiokafka import AIOKafkaProducer
 
 from app.movielens import Rating
+from app.replay import produce_open_loop
 
 __all__ = ["Event", "make_events", "send_events"]
 
@@ -48,23 +46,6 @@ def make_events(
 async def send_events(
     bootstrap: list[str], topic: str, events: Sequence[Event], *, rate: float = 0.0
 ) -> float:
-    """Produce ``events`` (rate 0 = flat out; else open loop: event i is due at i/rate, late
-    sends are not skipped) and return the achieved rate."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2, acks=1)
-    await producer.start()
-    try:
-        start = time.monotonic()
-        pending = []
-        for i, (key, value, _) in enumerate(events):
-            if rate > 0:
-                delay = start + i / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            pending.append(await producer.send(topic, value, key=key))
-            if len(pending) >= 2000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-        return len(events) / max(time.monotonic() - start, 1e-9)
-    finally:
-        await producer.stop()
+    """Produce ``events`` (rate 0 = flat out, else open loop) and return the achieved rate."""
+    records = [(key, value) for key, value, _ in events]
+    return await produce_open_loop(records, bootstrap_servers=bootstrap, topic=topic, rate=rate)
