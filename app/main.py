@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from app.agents import RecommendPipeline
 from app.codecs import StructCodec
-from app.consumer_tuning import use_fetch_max_wait
+from app.consumer_tuning import tune_consumer
 from app.emit import BatchSender
 from app.features import UserFeatureState
 from app.inference.registry import ModelRegistry
@@ -25,7 +25,7 @@ __all__ = ["app", "features", "latest", "pipeline"]
 logger = logging.getLogger(__name__)
 
 settings = get_settings()
-use_fetch_max_wait(settings.fetch_max_wait_ms)
+tune_consumer(settings.fetch_max_wait_ms)
 
 app = faust.App(
     settings.app_id,
