@@ -74,9 +74,14 @@ def split_top_k(
 ) -> list[list[ScoredItem]]:
     """Per row, the top-``k`` unseen items with their scores (fewer if fewer remain)."""
     idx, vals = top_k(scores, batch.mask_rows, batch.mask_cols, k)
-    items = scorer.items
+    names = np.asarray(scorer.items, dtype=object)[idx].tolist()
+    full = [bool(b) for b in np.isfinite(vals).min(axis=1)]
     out: list[list[ScoredItem]] = []
-    for row_idx, row_vals in zip(idx.tolist(), vals.tolist(), strict=True):
-        pairs = zip(row_idx, row_vals, strict=True)
-        out.append([ScoredItem(items[i], v) for i, v in pairs if v != -np.inf])
+    # map() over the constructor: this runs for every item of every update in the batch.
+    for row_names, row_vals, whole in zip(names, vals.tolist(), full, strict=True):
+        if not whole:  # fewer than k unseen items: drop the masked (-inf) places
+            kept = [n for n, v in enumerate(row_vals) if v != -np.inf]
+            row_names = [row_names[n] for n in kept]
+            row_vals = [row_vals[n] for n in kept]
+        out.append(list(map(ScoredItem, row_names, row_vals)))
     return out
