@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=500, ge=1, le=100_000)
     """Most events scored in one micro-batch (one ``session.run``)."""
 
-    max_wait_ms: float = Field(default=10.0, gt=0, le=60_000)
-    """Longest an event waits for its micro-batch to fill before it is scored anyway."""
+    max_wait_ms: float = Field(default=5.0, gt=0, le=60_000)
+    """How long the agent waits for a micro-batch to fill before scoring what it has. Faust
+    starts this wait after each batch, so it adds up to this much to every event's latency."""
 
     coalesce: bool = False
     """One update per user per micro-batch (for its latest event) instead of one per event.
