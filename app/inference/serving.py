@@ -40,16 +40,35 @@ class ServedModel:
         return self.current is not None
 
     async def load(self) -> OnnxScorer:
-        """Load and warm up the configured version on a thread; keep the old one on failure."""
+        """Load and warm up a version on a thread; keep the old one on failure.
+
+        A pinned version is that version or nothing. Otherwise the newest version that loads:
+        a broken newest version (corrupt, incompatible) is logged, counted and skipped, so a
+        bad drop into the registry never takes serving down, also not at the next restart.
+        """
         async with self._lock:
-            try:
-                scorer = await asyncio.to_thread(
-                    self.registry.load, self.name, self.version, threads=self.threads
-                )
-            except StreamrecError:
-                # The caller logs and decides (retry, keep the old model); here it is counted.
-                self.metrics.model_loads.labels("failure").inc()
-                raise
+            # Newest first; [None] when there is none, to let the registry say why.
+            candidates: list[str | None] = (
+                [self.version] if self.version else [*reversed(self.registry.versions(self.name))]
+            ) or [None]
+            scorer: OnnxScorer | None = None
+            error: StreamrecError | None = None
+            for n, version in enumerate(candidates):
+                try:
+                    scorer = await asyncio.to_thread(
+                        self.registry.load, self.name, version, threads=self.threads
+                    )
+                    break
+                except StreamrecError as exc:
+                    self.metrics.model_loads.labels("failure").inc()
+                    error = error or exc
+                    if n + 1 < len(candidates):
+                        logger.error("cannot load %s/%s, trying an older version: %s",
+                                     self.name, version, exc)  # fmt: skip
+            if scorer is None:
+                # The caller logs and decides (retry, keep the old model).
+                assert error is not None
+                raise error
             old, self.current = self.current, scorer
             self.metrics.model_loads.labels("success").inc()
             if old is not None:

@@ -1,0 +1,53 @@
+"""The served model: a broken newest version is skipped, a pinned one is not replaced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+from prometheus_client import CollectorRegistry
+
+from app.errors import ModelLoadError
+from app.inference.manifest import MANIFEST_FILE
+from app.inference.registry import ModelRegistry
+from app.inference.serving import ServedModel
+from app.metrics import AppMetrics
+from tests.unit.inference.test_registry import copy_model
+
+
+def add_version(tmp_path: Path, version: str, corrupt: bool) -> None:
+    path = copy_model(tmp_path, version)
+    manifest = msgspec.json.decode((path / MANIFEST_FILE).read_bytes())
+    manifest["version"] = version
+    (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
+    if corrupt:
+        (path / "model.onnx").write_bytes(b"\x08\x07not a model")
+
+
+def served(tmp_path: Path, version: str | None = None) -> tuple[ServedModel, CollectorRegistry]:
+    registry = CollectorRegistry()
+    model = ServedModel(
+        ModelRegistry(tmp_path), "itemsvd", AppMetrics.create(registry), version=version
+    )
+    return model, registry
+
+
+async def test_a_broken_newest_version_is_skipped_and_counted(tmp_path: Path) -> None:
+    copy_model(tmp_path, "1")
+    add_version(tmp_path, "2", corrupt=True)
+    model, registry = served(tmp_path)
+    scorer = await model.load()
+    assert scorer.version == "1"
+    assert registry.get_sample_value("streamrec_model_loads_total", {"result": "failure"}) == 1
+    assert registry.get_sample_value("streamrec_model_loads_total", {"result": "success"}) == 1
+    scorer.close()
+
+
+async def test_a_pinned_version_is_that_version_or_nothing(tmp_path: Path) -> None:
+    copy_model(tmp_path, "1")
+    add_version(tmp_path, "2", corrupt=True)
+    model, _ = served(tmp_path, version="2")
+    with pytest.raises(ModelLoadError):
+        await model.load()
+    assert model.current is None
