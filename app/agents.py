@@ -21,7 +21,7 @@ from faust.types import EventT
 
 from app.emit import BatchSender, OutRecord
 from app.errors import InvalidInteraction, StreamrecError
-from app.features import UserFeatureState, apply
+from app.features import UserFeatureState, apply, is_duplicate, is_replay
 from app.inference.batcher import merge, split_top_k
 from app.inference.serving import ServedModel
 from app.ingest import RecordSource, dead_letter, decode_interaction
@@ -109,26 +109,46 @@ class RecommendPipeline:
     async def _process_batch(
         self, stream: faust.Stream[bytes], events: Sequence[EventT[Any]]
     ) -> None:
-        m = self.metrics
+        s, m = self.settings, self.metrics
         m.events_in.inc(len(events))
         m.batch_size.observe(len(events))
         # Queue wait: from the records' timestamps (produce time) until their batch starts.
         stamps = [e.message.timestamp for e in events]
         m.stage_seconds.labels("queue").observe(max(0.0, time.time() - sum(stamps) / len(stamps)))
         outputs: list[OutRecord] = []
-        dead: dict[int, OutRecord] = {}
-        try:
-            await self._process(stream, events, outputs, dead)
-        except Exception as exc:
-            # A bug or a model failure must not kill the agent and silently ack the batch:
-            # its events go to the dead-letter topic; those already rejected keep their reason.
-            logger.exception("batch of %d events failed; sending it to the DLQ", len(events))
+        dead: dict[int, tuple[str, OutRecord]] = {}
+        for attempt in range(s.batch_retries + 1):
             outputs.clear()
-            for n, event in enumerate(events):
-                if n not in dead:
-                    dead[n] = self._dead_letter(event, exc)
+            dead.clear()
+            try:
+                await self._process(stream, events, outputs, dead)
+                break
+            except Exception as exc:
+                # Tables are written last and replays are not applied twice, so a retry
+                # after a partial write is safe.
+                if attempt < s.batch_retries:
+                    m.batch_failures.labels("retried").inc()
+                    delay = 0.5 * 2**attempt
+                    logger.exception(
+                        "batch of %d events failed; retrying in %.1fs", len(events), delay
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                # Never kill the agent nor ack the batch silently: the events go to the DLQ;
+                # those already rejected keep their own reason.
+                m.batch_failures.labels("dead_lettered").inc()
+                logger.exception("batch of %d events failed; sending it to the DLQ", len(events))
+                outputs.clear()
+                for n, event in enumerate(events):
+                    if n not in dead:
+                        dead[n] = self._dead_letter(event, exc)
+        letters = []
+        for n in sorted(dead):
+            reason, letter = dead[n]
+            m.dead_letters.labels(reason).inc()
+            letters.append(letter)
         t0 = time.perf_counter()
-        await self._deliver(outputs, [dead[n] for n in sorted(dead)])
+        await self._deliver(outputs, letters)
         m.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
 
     async def _deliver(self, outputs: list[OutRecord], dead: list[OutRecord]) -> None:
@@ -159,12 +179,12 @@ class RecommendPipeline:
         stream: faust.Stream[bytes],
         events: Sequence[EventT[Any]],
         outputs: list[OutRecord],
-        dead: dict[int, OutRecord],
+        dead: dict[int, tuple[str, OutRecord]],
     ) -> None:
         """Fill ``outputs`` and ``dead`` (by position in the batch) and update the tables."""
         s, m = self.settings, self.metrics
         t0 = time.perf_counter()
-        valid: list[tuple[EventT[Any], Interaction]] = []
+        decoded: list[tuple[int, EventT[Any], Interaction]] = []
         for n, event in enumerate(events):
             msg = event.message
             source = RecordSource(msg.topic, msg.partition, msg.offset, msg.timestamp)
@@ -179,30 +199,40 @@ class RecommendPipeline:
             except InvalidInteraction as exc:
                 dead[n] = self._dead_letter(event, exc)
             else:
-                valid.append((event, interaction))
+                decoded.append((n, event, interaction))
         t1 = time.perf_counter()
         m.stage_seconds.labels("decode").observe(t1 - t0)
-        if not valid:
-            return
 
         # State: one table read per user; later events of a user in the batch see earlier ones.
         # ``shown``: each user's latest recommended items, from the table, then this batch's.
         shown: dict[str, tuple[str, ...]] = {}
         newest: dict[str, tuple[EventT[Any], UserFeatureState]] = {}
+        valid: list[tuple[EventT[Any], Interaction]] = []
         states: list[UserFeatureState] = []
-        for event, interaction in valid:
-            prev = newest.get(interaction.user_id)
+        replays: set[int] = set()  # positions in ``valid``
+        for n, event, interaction in decoded:
+            user_id = interaction.user_id
+            prev = newest.get(user_id)
             if prev is not None:
                 state = prev[1]
             else:
                 with as_current_event(stream, event):
-                    state = self.features.get(interaction.user_id) or UserFeatureState()
-                shown[interaction.user_id] = state.recommended
+                    state = self.features.get(user_id) or UserFeatureState()
+                shown[user_id] = state.recommended
+            if is_duplicate(state, interaction):
+                dead[n] = self._dead_letter(event, _duplicate(interaction))
+                newest.setdefault(user_id, (event, state))
+                continue
+            if is_replay(state, interaction):
+                replays.add(len(valid))
             state = apply(state, interaction)
-            newest[interaction.user_id] = (event, state)
+            newest[user_id] = (event, state)
+            valid.append((event, interaction))
             states.append(state)
         t2 = time.perf_counter()
         m.stage_seconds.labels("state").observe(t2 - t1)
+        if not valid:
+            return
 
         scorer = self.model.current
         assert scorer is not None, "the agent loads the model before its first batch"
@@ -222,14 +252,14 @@ class RecommendPipeline:
         # input order, so a user's second event in the batch is judged by the first's update.
         eligible = hits = 0
         for n, (event, interaction) in enumerate(valid):
+            replay = n in replays
             before = shown.get(interaction.user_id)
-            if before:
+            if before and not replay:
                 eligible += 1
                 hits += interaction.item_id in before
             items = ranked.get(n)
             if items is None:  # coalesced into the user's later event
                 continue
-            shown[interaction.user_id] = tuple(i.item_id for i in items)
             value = self._encode(
                 Recommendation(
                     user_id=interaction.user_id,
@@ -241,26 +271,39 @@ class RecommendPipeline:
                     emitted_ts=now,
                 )
             )
-            latest_value[interaction.user_id] = value
             outputs.append((event.message.key, value, []))
             m.end_to_end_seconds.observe(max(0.0, now - event.message.timestamp))
-        # One changelog write per user and table, attributed to the user's newest event.
-        for user_id, (event, state) in newest.items():
+            # A replayed record's update goes out again (its first copy may be lost) but
+            # leaves the tables alone: the latest update stays the newest event's.
+            if not replay:
+                shown[interaction.user_id] = tuple(i.item_id for i in items)
+                latest_value[interaction.user_id] = value
+        # One changelog write per user and table, attributed to the user's newest event;
+        # users whose every event was a replay or a duplicate have nothing new to write.
+        for user_id, value in latest_value.items():
+            event, state = newest[user_id]
             state = msgspec.structs.replace(state, recommended=shown[user_id])
             with as_current_event(stream, event):
                 self.features[user_id] = state
-                self.latest[user_id] = latest_value[user_id]
+                self.latest[user_id] = value
         m.recommendations_out.inc(len(ranked))
         m.prequential_events.inc(eligible)
         m.prequential_hits.inc(hits)
 
-    def _dead_letter(self, event: EventT[Any], error: BaseException) -> OutRecord:
+    def _dead_letter(self, event: EventT[Any], error: BaseException) -> tuple[str, OutRecord]:
         msg = event.message
         source = RecordSource(msg.topic, msg.partition, msg.offset, msg.timestamp)
         letter = dead_letter(msg.key, msg.value, source, error)
         reason = error.reason if isinstance(error, InvalidInteraction) else "processing_error"
-        self.metrics.dead_letters.labels(reason).inc()
         logger.warning(
             "dead letter %s-%d-%d: %s: %s", msg.topic, msg.partition, msg.offset, reason, error
         )
-        return (letter.key, letter.value, letter.headers)
+        return reason, (letter.key, letter.value, letter.headers)
+
+
+def _duplicate(interaction: Interaction) -> InvalidInteraction:
+    return InvalidInteraction(
+        "duplicate_event",
+        f"event id {interaction.event_id!r} was already applied for user "
+        f"{interaction.user_id!r} (a record sent twice); it is not applied again",
+    )

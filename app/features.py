@@ -17,11 +17,14 @@ import numpy.typing as npt
 from app.records import Interaction
 
 __all__ = [
+    "MAX_EVENT_IDS",
     "MAX_RECENT",
     "MAX_SEEN",
     "UserFeatureState",
     "apply",
     "history_matrix",
+    "is_duplicate",
+    "is_replay",
     "seen_coordinates",
 ]
 
@@ -31,6 +34,8 @@ logger = logging.getLogger(__name__)
 MAX_RECENT = 200
 # Items remembered for masking already-seen items; bounded so state cannot grow without end.
 MAX_SEEN = 2000
+# Event ids remembered to reject a record sent twice (a producer retry lands close behind).
+MAX_EVENT_IDS = 16
 
 
 class UserFeatureState(msgspec.Struct, frozen=True):
@@ -50,11 +55,27 @@ class UserFeatureState(msgspec.Struct, frozen=True):
     """Input position of the last applied event: a replayed record is not applied twice."""
     recommended: tuple[str, ...] = ()
     """Item ids of the last update emitted for the user (for prequential quality)."""
+    event_ids: tuple[str, ...] = ()
+    """Ids of the last ``MAX_EVENT_IDS`` applied events, oldest first."""
+
+
+def is_replay(state: UserFeatureState, event: Interaction) -> bool:
+    """Was this very record (same partition, not past the last offset) applied already?
+
+    After a crash Faust re-delivers records since the last commit: they are not applied
+    twice, but their updates are emitted again (the first copies may not have left).
+    """
+    return event.partition == state.last_partition and event.offset <= state.last_offset
+
+
+def is_duplicate(state: UserFeatureState, event: Interaction) -> bool:
+    """Is this a new record carrying an event id the user already sent (a producer retry)?"""
+    return not is_replay(state, event) and event.event_id in state.event_ids
 
 
 def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
     """Return the state after ``event``; a record already applied (a replay) changes nothing."""
-    if event.partition == state.last_partition and event.offset <= state.last_offset:
+    if is_replay(state, event):
         return state
     recent = (*state.recent[-(MAX_RECENT - 1) :], event.item_id)
     seen = state.seen
@@ -72,6 +93,7 @@ def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
         last_partition=event.partition,
         last_offset=event.offset,
         recommended=state.recommended,
+        event_ids=(*state.event_ids[-(MAX_EVENT_IDS - 1) :], event.event_id),
     )
 
 

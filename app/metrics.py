@@ -33,6 +33,7 @@ class AppMetrics(NamedTuple):
     prequential_events: Counter
     prequential_hits: Counter
     produce_errors: Counter
+    batch_failures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
@@ -94,6 +95,12 @@ class AppMetrics(NamedTuple):
             produce_errors=Counter(
                 f"{prefix}_produce_errors",
                 "Failed attempts to deliver a batch's outputs (retried until they pass).",
+                registry=registry,
+            ),
+            batch_failures=Counter(
+                f"{prefix}_batch_failures",
+                "Micro-batches whose processing raised, by what happened next.",
+                ["outcome"],
                 registry=registry,
             ),
         )

@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     """Longest a consumer fetch waits for data. Faust's 1500 ms is harmless on Kafka (it answers
     as soon as data arrives) but the embedded broker holds fetches for part of it."""
 
+    batch_retries: int = Field(default=2, ge=0, le=10)
+    """Times a micro-batch whose processing raised is tried again (after 0.5 s, 1 s, ...)
+    before its events go to the dead-letter topic as ``processing_error``."""
+
     stall_timeout_s: float = Field(default=60.0, gt=0)
     """/health/live turns 503 once one micro-batch has been in progress this long (stuck)."""
 

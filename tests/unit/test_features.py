@@ -5,22 +5,31 @@ from __future__ import annotations
 import numpy as np
 
 from app.features import (
+    MAX_EVENT_IDS,
     MAX_RECENT,
     MAX_SEEN,
     UserFeatureState,
     apply,
     history_matrix,
+    is_duplicate,
+    is_replay,
     seen_coordinates,
 )
 from app.records import Interaction
 
 
 def event(
-    item: str, offset: int, *, kind: str = "view", partition: int = 0, ts: float = 10.0
+    item: str,
+    offset: int,
+    *,
+    kind: str = "view",
+    partition: int = 0,
+    ts: float = 10.0,
+    event_id: str | None = None,
 ) -> Interaction:
     return Interaction(
         user_id="u", item_id=item, event=kind, rating=None, ts=ts,
-        event_id=f"e{offset}", partition=partition, offset=offset,
+        event_id=event_id or f"e{offset}", partition=partition, offset=offset,
     )  # fmt: skip
 
 
@@ -49,6 +58,25 @@ def test_replayed_record_is_not_applied_twice() -> None:
     assert apply(state, event("a", 5)) is state
     # Same offset on another partition is another record.
     assert apply(state, event("c", 6, partition=1)).recent == ("a", "b", "c")
+
+
+def test_a_record_sent_twice_is_a_duplicate_but_a_replay_is_not() -> None:
+    state = apply(apply(UserFeatureState(), event("a", 5)), event("b", 6))
+    # Faust re-delivering offset 6 after a crash: a replay, emitted again, not applied.
+    assert is_replay(state, event("b", 6)) and not is_duplicate(state, event("b", 6))
+    # A producer retry: same event id, new offset.
+    resent = event("b", 7, event_id="e6")
+    assert is_duplicate(state, resent) and not is_replay(state, resent)
+    assert not is_duplicate(state, event("c", 7))
+
+
+def test_remembered_event_ids_are_bounded() -> None:
+    state = UserFeatureState()
+    for i in range(MAX_EVENT_IDS + 5):
+        state = apply(state, event(str(i), i))
+    assert len(state.event_ids) == MAX_EVENT_IDS
+    assert state.event_ids[-1] == f"e{MAX_EVENT_IDS + 4}"
+    assert not is_duplicate(state, event("x", 10_000, event_id="e0"))  # forgotten by now
 
 
 def test_state_is_bounded() -> None:
