@@ -1,4 +1,4 @@
-"""Faust CLI commands: ``faust -A app bench | broker | demo | evaluate | replay | train``."""
+"""Faust CLI commands: ``faust -A app <bench|broker|demo|evaluate|replay|train|verify>``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from app.broker import EmbeddedBroker, is_reachable
 from app.main import app
 from app.settings import get_settings
 
-__all__ = ["bench", "broker", "demo", "evaluate", "replay", "train"]
+__all__ = ["bench", "broker", "demo", "evaluate", "replay", "train", "verify"]
 
 logger = logging.getLogger(__name__)
 
@@ -180,3 +180,43 @@ async def bench(
     result["machine"] = machine_info()
     result["config"] = vars(config)
     self.say(write_report(result, Path(out)))
+
+
+@app.command(
+    option("--users", default=100, type=int, show_default=True, help="Distinct users."),
+    option("--per-user", default=20, type=int, show_default=True,
+           help="Valid events per user, sequence-numbered."),
+    option("--bad-users", default=1, type=int, show_default=True,
+           help="Users that also get the malformed-input corpus mixed in (0 = none)."),
+    option("--rate", default=1000.0, type=float, show_default=True,
+           help="Records/s (0 = as fast as possible)."),
+    option("--timeout", "within_s", default=120.0, type=float, show_default=True,
+           help="Seconds to wait for every event to be accounted for."),
+)  # fmt: skip
+async def verify(
+    self: AppCommand, users: int, per_user: int, bad_users: int, rate: float, within_s: float
+) -> None:
+    """Send sequence-numbered events (and malformed ones) to the running deployment, read
+    the output and dead-letter topics, report lost / duplicated / DLQ by reason / order.
+
+    Exits 1 if anything was lost, misrouted or reordered. Run it against workers that are up.
+    """
+    from app.training.train import catalogue
+    from app.verify.check import make_traffic
+    from app.verify.run import collect, send
+
+    s = get_settings()
+    traffic = make_traffic(
+        users, per_user, catalogue(), bad_users=bad_users, max_bytes=s.max_message_bytes
+    )
+    self.say(f"run {traffic.run}: sending {len(traffic.records)} records to {s.input_topic}")
+    await send(s.bootstrap_servers, s.input_topic, traffic, rate=rate)
+    got = await collect(
+        s.bootstrap_servers, s.output_topic, s.dlq_topic, traffic, within_s=within_s
+    )
+    report = got.report(traffic)
+    self.say(report.summary())
+    if report.lost:
+        self.say(f"first lost event ids: {', '.join(report.lost[:10])}")
+    if not report.ok:
+        raise SystemExit(1)

@@ -32,8 +32,11 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 class WorkerProcess:
     """``faust -A app worker`` with its own environment (``STREAMREC_*``) and log file."""
 
-    def __init__(self, env: dict[str, str], log: Path, cwd: Path | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, cwd: Path | None = None, app_module: str = "app"
+    ) -> None:
         self.env = {**os.environ, **env}
+        self.app_module = app_module
         self.log = log
         self.cwd = cwd or Path(__file__).resolve().parent.parent
         self.process: subprocess.Popen[bytes] | None = None
@@ -49,7 +52,7 @@ class WorkerProcess:
         self._log_file = self.log.open("ab")
         faust_bin = Path(sys.executable).with_name("faust")
         self.process = subprocess.Popen(
-            [str(faust_bin), "-A", "app", "worker", "-l", "info"],
+            [str(faust_bin), "-A", self.app_module, "worker", "-l", "info"],
             cwd=self.cwd,
             env=self.env,
             stdout=self._log_file,

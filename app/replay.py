@@ -37,7 +37,7 @@ def interaction_value(r: Rating) -> bytes:
 
 
 async def produce_open_loop(
-    records: Sequence[tuple[bytes, bytes]],
+    records: Sequence[tuple[bytes | None, bytes | None]],
     *,
     bootstrap_servers: list[str],
     topic: str,
@@ -46,7 +46,9 @@ async def produce_open_loop(
 ) -> float:
     """Produce (key, value) records in order at ``rate`` per second (0 = flat out) and return
     the achieved rate. Open loop: record i is due at start + i/rate, however long sends take."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, linger_ms=2, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, linger_ms=2, acks="all", max_request_size=8 << 20
+    )
     await producer.start()
     try:
         start = time.monotonic()

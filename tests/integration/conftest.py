@@ -22,6 +22,8 @@ from aiokafka.structs import ConsumerRecord
 from app.broker import EmbeddedBroker
 from app.processes import WorkerProcess, http_get
 from app.topics import ensure_topics
+from app.verify.check import Report, Traffic
+from app.verify.run import collect, send
 
 pytestmark = pytest.mark.integration
 
@@ -81,10 +83,16 @@ class Deployment:
             **self.extra_env,
         }
 
-    def start_worker(self, wait: bool = True, **env: str) -> WorkerProcess:
+    def start_worker(
+        self, wait: bool = True, app_module: str = "app", data_dir: str | None = None, **env: str
+    ) -> WorkerProcess:
+        """Start a worker (``data_dir``: an earlier worker's, to restart it where it was)."""
         index = len(self.workers)
+        settings = {**self.env(index, free_port()), **env}
+        if data_dir is not None:
+            settings["STREAMREC_DATA_DIR"] = data_dir
         worker = WorkerProcess(
-            {**self.env(index, free_port()), **env}, log=self.root / f"worker{index}.log"
+            settings, log=self.root / f"worker{index}.log", app_module=app_module
         ).start()
         self.workers.append(worker)
         if wait:
@@ -100,7 +108,9 @@ class Deployment:
         self, records: list[tuple[bytes | None, bytes | None]], topic: str | None = None
     ) -> None:
         """Send (key, value) records with a plain Kafka client, in order, and wait for acks."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", max_request_size=8 << 20
+        )
         await producer.start()
         try:
             futures = [
@@ -141,6 +151,15 @@ class Deployment:
         finally:
             await consumer.stop()
         return got
+
+    async def verify(self, traffic: Traffic, rate: float = 0.0, within_s: float = 120.0) -> Report:
+        """Send ``traffic`` (unless ``rate`` < 0: already sent) and report what became of it."""
+        if rate >= 0:
+            await send(self.bootstrap, self.input_topic, traffic, rate=rate)
+        got = await collect(
+            self.bootstrap, self.output_topic, self.dlq_topic, traffic, within_s=within_s
+        )
+        return got.report(traffic)
 
     def get_json(self, worker: WorkerProcess, path: str) -> tuple[int, object]:
         status, body = http_get(worker.web_url + path)

@@ -10,6 +10,7 @@ import pytest
 from app.errors import InvalidInteraction
 from app.ingest import RecordSource, dead_letter, decode_interaction
 from app.records import Interaction
+from app.verify.corpus import BadRecord, malformed_records
 
 SOURCE = RecordSource(topic="interactions", partition=3, offset=42, timestamp=1_700_000_000.5)
 
@@ -44,46 +45,31 @@ def test_unknown_fields_are_ignored() -> None:
     assert got.event == "click"
 
 
-@pytest.mark.parametrize(
-    ("key", "value", "reason"),
-    [
-        (None, b'{"user_id":"7","item_id":"1","event":"view"}', "missing_key"),
-        (b"", b'{"user_id":"7","item_id":"1","event":"view"}', "missing_key"),
-        (b"7", None, "missing_value"),
-        (b"7", b"", "missing_value"),
-        (b"7", b'{"user_id":"7","item_id":"1","event":"view"', "invalid_json"),
-        (b"7", b"not json", "invalid_json"),
-        (b"7", b'{"user_id":"\xff","item_id":"1","event":"view"}', "invalid_json"),
-        (b"7", b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}", "invalid_json"),
-        (b"7", b'{"user_id":"7","item_id":"1","event":"rate","rating":NaN}', "invalid_json"),
-        (b"7", b"[1, 2]", "not_object"),
-        (b"7", b"null", "not_object"),
-        (b"7", b'"text"', "not_object"),
-        (b"7", b'{"item_id":"1","event":"view"}', "missing_field"),
-        (b"7", b'{"user_id":"7","event":"view"}', "missing_field"),
-        (b"7", b'{"user_id":"7","item_id":"1"}', "missing_field"),
-        (b"7", b'{"user_id":"7","item_id":"1","event":"like"}', "invalid_field"),
-        (b"7", b'{"user_id":7.5,"item_id":"1","event":"view"}', "invalid_field"),
-        (b"7", b'{"user_id":true,"item_id":"1","event":"view"}', "invalid_field"),
-        (b"7", b'{"user_id":"","item_id":"1","event":"view"}', "invalid_field"),
-        (b"7", b'{"user_id":"7","item_id":"a\\u0000b","event":"view"}', "invalid_field"),
-        (b"7", b'{"user_id":"7","item_id":[1],"event":"view"}', "invalid_field"),
-        (b"7", b'{"user_id":"7","item_id":"1","event":"rate","rating":1e999}', "invalid_field"),
-        (b"7", b'{"user_id":"7","item_id":"1","event":"rate","rating":"5"}', "invalid_field"),
-        (b"7", b'{"user_id":"7","item_id":"1","event":"view","ts":-1}', "invalid_field"),
-        (b"7", b'{"user_id":"7","item_id":"1","event":"view","ts":4102444800}', "bad_timestamp"),
-        (b"7", b'{"user_id":99999999999999999999,"item_id":"1","event":"view"}', "invalid_field"),
-        (b"8", b'{"user_id":"7","item_id":"1","event":"view"}', "key_mismatch"),
-        (b"\xff", b'{"user_id":"7","item_id":"1","event":"view"}', "invalid_key"),
-    ],
-)
-def test_contract_violations_name_their_reason(
-    key: bytes | None, value: bytes | None, reason: str
-) -> None:
+CORPUS = [r for r in malformed_records("7", duplicate_of="e-1") if r.reason != "duplicate_event"]
+
+
+@pytest.mark.parametrize("record", CORPUS, ids=[r.what for r in CORPUS])
+def test_contract_violations_name_their_reason(record: BadRecord) -> None:
     with pytest.raises(InvalidInteraction) as info:
-        decode(value, key=key)
-    assert info.value.reason == reason
+        decode(record.value, key=record.key)
+    assert info.value.reason == record.reason
     assert str(info.value)
+
+
+def test_corpus_covers_every_kind_of_bad_input() -> None:
+    records = malformed_records("7", duplicate_of="e-1")
+    assert len(records) >= 40
+    assert {r.reason for r in records} == {
+        "missing_key", "invalid_key", "key_mismatch", "missing_value", "too_large",
+        "invalid_json", "not_object", "missing_field", "invalid_field", "bad_timestamp",
+        "duplicate_event",
+    }  # fmt: skip
+
+
+def test_valid_unicode_ids_are_accepted() -> None:
+    user = "użytkownik-😀-\u202e"
+    value = msgspec.json.encode({"user_id": user, "item_id": "項目", "event": "view"})
+    assert decode(value, key=user.encode()).user_id == user
 
 
 def test_oversized_value_is_rejected_unread() -> None:

@@ -1,0 +1,1 @@
+"""Delivery verification: sequence-numbered traffic, a malformed-input corpus, and a checker."""
