@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.types.codecs import CodecArg
@@ -18,6 +18,7 @@ from app.features import UserFeatureState
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
+from app.progress import ProgressMonitor
 from app.settings import get_settings
 from app.views import register_views
 
@@ -96,7 +97,18 @@ model = ServedModel(
 sender = BatchSender(settings.bootstrap_servers, max_request_bytes=32 << 20)
 pipeline = RecommendPipeline(settings, features, latest, model, metrics, sender)
 app.agent(input_topic, name="recommend")(pipeline.run)  # type: ignore[arg-type]
-register_views(app, features, latest, model, metrics_registry, pipeline, settings.stall_timeout_s)
+progress = ProgressMonitor(app, settings.input_topic, metrics)
+
+
+async def _sample_progress() -> None:
+    recovering = not cast(Any, app.tables).recovery.completed.is_set()
+    progress.sample(busy_elsewhere=app.rebalancing or recovering or not model.ready)
+
+
+app.timer(1.0, name="streamrec.progress")(_sample_progress)
+register_views(
+    app, features, latest, model, metrics_registry, pipeline, progress, settings.stall_timeout_s
+)
 
 # Commands register on import; they only import their heavy parts when run.
 from app import commands  # noqa: E402,F401

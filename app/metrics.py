@@ -34,6 +34,7 @@ class AppMetrics(NamedTuple):
     prequential_hits: Counter
     produce_errors: Counter
     batch_failures: Counter
+    consumer_lag: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
@@ -101,6 +102,13 @@ class AppMetrics(NamedTuple):
                 f"{prefix}_batch_failures",
                 "Micro-batches whose processing raised, by what happened next.",
                 ["outcome"],
+                registry=registry,
+            ),
+            consumer_lag=Gauge(
+                f"{prefix}_consumer_lag",
+                "Input records not yet committed, per partition this worker owns "
+                "(fetch high watermark - committed offset).",
+                ["partition"],
                 registry=registry,
             ),
         )

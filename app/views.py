@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from app.agents import RecommendPipeline
 from app.features import UserFeatureState
 from app.inference.serving import ServedModel
+from app.progress import ProgressMonitor
 
 __all__ = ["register_views"]
 
@@ -35,6 +36,7 @@ def register_views(
     model: ServedModel,
     registry: CollectorRegistry,
     pipeline: RecommendPipeline,
+    progress: ProgressMonitor,
     stall_timeout_s: float,
 ) -> None:
     """Add streamrec's views to ``app``'s web server."""
@@ -64,12 +66,18 @@ def register_views(
     @app.page("/health/live")
     class LiveView(View):
         """200 while the worker makes progress; 503 once one batch has been stuck (for example
-        in delivery retries) longer than STALL_TIMEOUT_S, so an orchestrator restarts it."""
+        in delivery retries), or the worker has had lag without committing, for longer than
+        STALL_TIMEOUT_S, so an orchestrator restarts it."""
 
         async def get(self, request: Request) -> Response:
-            stalled = pipeline.stalled_for()
-            alive = stalled <= stall_timeout_s
-            body = {"alive": alive, "batch_running_s": round(stalled, 3)}
+            stalled, stuck = pipeline.stalled_for(), progress.stuck_for()
+            alive = stalled <= stall_timeout_s and stuck <= stall_timeout_s
+            body = {
+                "alive": alive,
+                "batch_running_s": round(stalled, 3),
+                "lag_without_commit_s": round(stuck, 3),
+                "lag": sum(progress.lag.values()),
+            }
             return self.json(body, status=200 if alive else 503)
 
     @app.page("/health/ready")

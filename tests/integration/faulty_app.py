@@ -2,10 +2,13 @@
 
 STREAMREC_TEST_FAULT=once: the third micro-batch raises once (a transient failure).
 STREAMREC_TEST_FAULT=poison: every attempt at a batch holding an item "poison" raises.
+STREAMREC_TEST_FAULT=hang: the agent stops taking batches after its first one (no batch is
+running, so only the lag-without-commits check can see it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -30,3 +33,16 @@ async def _faulty_process(stream: Any, events: Sequence[Any], *args: Any) -> Non
 
 
 pipeline._process = _faulty_process  # type: ignore[method-assign]
+
+_process_batch = pipeline.process_batch
+
+
+async def _hanging_process_batch(stream: Any, events: Sequence[Any]) -> None:
+    global _calls
+    if _calls >= 1:
+        await asyncio.Event().wait()
+    await _process_batch(stream, events)
+
+
+if os.environ.get("STREAMREC_TEST_FAULT") == "hang":
+    pipeline.process_batch = _hanging_process_batch  # type: ignore[method-assign]

@@ -104,6 +104,37 @@ async def test_bad_input_corpus_mixed_into_valid_traffic(
     for reason, n in expected.items():
         assert metric(worker, f'streamrec_dead_letters_total{{reason="{reason}"}}') == n
     assert await wait_lag_zero(d) == 0
+    # The worker's own lag gauge (fetch high watermark - committed) agrees.
+    assert await asyncio.to_thread(wait_for, lambda: lag_gauge(worker) == (PARTITIONS, 0), 15)
+    assert http_get(worker.web_url + "/health/live")[0] == 200
+
+
+def lag_gauge(worker: WorkerProcess) -> tuple[int, float]:
+    """(partitions reported, total lag) from the worker's streamrec_consumer_lag."""
+    _, body = http_get(worker.web_url + "/metrics")
+    values = [float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+              if line.startswith("streamrec_consumer_lag{")]  # fmt: skip
+    return len(values), sum(values)
+
+
+async def test_liveness_fails_when_the_worker_has_lag_and_commits_nothing(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    d = deployment_factory(STREAMREC_TEST_FAULT="hang", STREAMREC_STALL_TIMEOUT_S="3")
+    await d.create_topics()
+    worker = d.start_worker(app_module="tests.integration.faulty_app")
+    await send(d.bootstrap, d.input_topic, make_traffic(5, 2, ITEMS))
+    assert await asyncio.to_thread(
+        wait_for, lambda: metric(worker, "streamrec_events_in_total") > 0, 30
+    )
+    # The agent now hangs between batches; more events arrive and nothing is committed.
+    await send(d.bootstrap, d.input_topic, make_traffic(5, 2, ITEMS))
+    assert await asyncio.to_thread(
+        wait_for, lambda: http_get(worker.web_url + "/health/live")[0] == 503, 30
+    )
+    _, body = d.get_json(worker, "/health/live")
+    assert isinstance(body, dict) and body["lag"] > 0 and body["batch_running_s"] == 0
+    worker.stop(signal.SIGKILL)
 
 
 async def test_worker_killed_mid_stream_loses_nothing_and_keeps_its_state(
