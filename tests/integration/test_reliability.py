@@ -93,7 +93,9 @@ async def test_bad_input_corpus_mixed_into_valid_traffic(
     await d.create_topics()
     worker = d.start_worker()
     traffic = make_traffic(30, 20, ITEMS, bad_users=2)
+    started = time.monotonic()
     report = await d.verify(traffic)
+    print(f"corpus: {report.summary()} ({time.monotonic() - started:.1f}s)")
 
     assert report.ok, report.summary()
     assert report.lost == [] and report.dlq_missing == 0 and report.dlq_wrong_reason == 0
@@ -176,6 +178,7 @@ async def test_a_transient_batch_failure_is_retried(
     worker = d.start_worker(app_module="tests.integration.faulty_app")
     traffic = make_traffic(10, 30, ITEMS)
     report = await d.verify(traffic, rate=300)
+    print(f"transient failure: {report.summary()}")
 
     assert report.ok and report.duplicates == 0, report.summary()
     assert sum(report.dlq_by_reason.values()) == 0
@@ -196,6 +199,7 @@ async def test_a_batch_that_keeps_failing_goes_to_the_dlq_and_the_stream_goes_on
     traffic.records.insert(middle, (user.encode(), poison))
     traffic.bad.append(((user.encode(), poison), "processing_error"))
     report = await d.verify(traffic, rate=300)
+    print(f"poisoned batch: {report.summary()}")
 
     # The poisoned batch's valid events are dead-lettered with it, none is silently dropped.
     assert report.lost == [] and report.dlq_missing == 0, report.summary()
@@ -227,8 +231,34 @@ async def test_a_corrupt_newest_model_does_not_take_serving_down(
     restarted = d.start_worker(data_dir=d.env(0, 0)["STREAMREC_DATA_DIR"])
     second = make_traffic(5, 10, ITEMS)
     report = await d.verify(second)
+    print(f"corrupt model: {report.summary()}")
 
     assert report.ok, report.summary()
     assert metric(restarted, 'streamrec_model_loads_total{result="failure"}') == 1
     assert metric(restarted, 'streamrec_model_info{name="itemsvd",version="1"}') == 1
     assert "cannot load itemsvd/2" in restarted.tail(400)
+
+
+async def test_scale_out_then_stop_the_first_worker(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    d = deployment_factory()
+    await d.create_topics()
+    first = d.start_worker()
+    traffic = make_traffic(40, 60, ITEMS)
+    sending = asyncio.create_task(send(d.bootstrap, d.input_topic, traffic, rate=200))
+    assert await asyncio.to_thread(
+        wait_for, lambda: metric(first, "streamrec_events_in_total") >= 400, 30
+    )
+    # Two rebalances while events flow: a second worker joins, then the first one leaves.
+    second = await asyncio.to_thread(d.start_worker)
+    await asyncio.to_thread(first.stop)
+    await sending
+    report = await d.verify(traffic, rate=-1)
+    print(f"scale out, stop first: {report.summary()}")
+
+    assert report.lost == [] and report.order_violations == 0, report.summary()
+    assert report.unexpected == 0, report.summary()
+    # The state moved with the partitions (changelog restore / standby): each event once.
+    assert states(d, second, traffic) == Counter({60: 40}), report.summary()
+    assert await wait_lag_zero(d) == 0
