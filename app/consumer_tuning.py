@@ -1,4 +1,4 @@
-"""Two changes to Faust's Kafka consumer.
+"""Three changes to Faust's Kafka consumer.
 
 1. The fetch wait is a setting: Faust hard-codes ``fetch_max_wait_ms=1500``. A real Kafka
    broker answers a fetch as soon as data arrives, whatever the wait; the embedded broker
@@ -11,6 +11,14 @@
    the last batch's base offset + 1, so a worker restarted on its own data dir crashed, and
    one recovering from the changelog stopped short. A fetch's high watermark is right on
    both, so it is asked for whenever a partition is not empty (once per recovery).
+3. After a rebalance, stream partitions are resumed only once they are sought to their
+   committed offsets and the stream queues are cleared. Faust resumes them first, while the
+   fetcher already runs (it read the changelogs), then seeks, then clears the queues.
+   Records fetched meanwhile were processed or cleared away, and moved the consumer's read
+   offset on: refetched after the seek, they were dropped as already read, and the commit
+   later skipped them. Measured with a second worker joining and the first leaving: 8-30
+   of 2,400 events lost in 2 of 5 runs; resuming after the seek alone still lost one
+   record now and then (fetched between the seek and the clearing).
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer
+from faust.tables import manager as table_manager
+from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
@@ -63,8 +73,36 @@ async def fetched_highwaters(
     return result
 
 
+class SeekBeforeResumeRecovery(Recovery):  # type: ignore[misc]
+    """Faust's table recovery, with stream partitions resumed only once the hand-over is done.
+
+    Both hand-overs to the streams (after a recovery, or with nothing to recover) call
+    ``consumer.resume_partitions``, then seek, then resume the flow control, which clears
+    the stream queues. Resuming the partitions after all of that means nothing is fetched
+    before the seek, and nothing fetched after it is cleared away.
+    """
+
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        await self._resume_partitions_last(super().on_recovery_completed, generation_id)
+
+    async def _resume_streams(self, generation_id: int = 0) -> None:
+        await self._resume_partitions_last(super()._resume_streams, generation_id)
+
+    async def _resume_partitions_last(self, hand_over: Any, generation_id: int) -> None:
+        consumer = cast(Any, self.app.consumer)  # the method is shadowed for the hand-over
+        held: list[set[TP]] = []
+        consumer.resume_partitions = lambda tps: held.append(set(tps))
+        try:
+            await hand_over(generation_id)
+        finally:
+            del consumer.resume_partitions
+            for tps in held:
+                consumer.resume_partitions(tps)
+
+
 def tune_consumer(fetch_max_wait_ms: int) -> None:
-    """Install both changes in Faust's aiokafka driver (stream and changelog consumers)."""
+    """Install the three changes in Faust (stream and changelog consumers, table recovery)."""
+    table_manager.Recovery = SeekBeforeResumeRecovery  # type: ignore[attr-defined]
 
     class ConsumerThread(driver.AIOKafkaConsumerThread):  # type: ignore[misc]
         def _create_worker_consumer(self, transport: Any) -> Any:
