@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint unit integration train broker bench clean
+.PHONY: install tools run test lint unit integration train broker bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian programs the integration tests run for real: a private redis-server they can stop.
+tools:
+	@command -v redis-server >/dev/null || { apt-get update -q && apt-get install -y -q redis-server; }
 
 run: install
 	$(BIN)/faust -A app demo
@@ -39,10 +43,10 @@ lint: install
 unit: install
 	$(BIN)/pytest -q tests/unit
 
-integration: install
+integration: install tools
 	$(BIN)/pytest -q tests/integration
 
-test: lint
+test: lint tools
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 clean:

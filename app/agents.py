@@ -23,10 +23,12 @@ from app.emit import BatchSender, OutRecord
 from app.errors import InvalidInteraction, StreamrecError
 from app.features import UserFeatureState, apply, is_duplicate, is_replay
 from app.inference.batcher import merge, split_top_k
+from app.inference.cache import PredictionCache
+from app.inference.scorer import OnnxScorer
 from app.inference.serving import ServedModel
 from app.ingest import RecordSource, dead_letter, decode_interaction
 from app.metrics import AppMetrics
-from app.records import Interaction, Recommendation
+from app.records import Interaction, Recommendation, ScoredItem
 from app.settings import Settings
 
 __all__ = ["RecommendPipeline", "as_current_event"]
@@ -64,9 +66,11 @@ class RecommendPipeline:
         model: ServedModel,
         metrics: AppMetrics,
         sender: BatchSender,
+        cache: PredictionCache,
     ) -> None:
         self.settings = settings
         self.sender = sender
+        self.cache = cache
         self.features = features
         self.latest = latest
         self.model = model
@@ -90,6 +94,7 @@ class RecommendPipeline:
                 await self.process_batch(stream, events)
         finally:
             await self.sender.stop()
+            await self.cache.close()
 
     def stalled_for(self) -> float:
         """Seconds the batch in progress has been running (0 when none is)."""
@@ -240,9 +245,7 @@ class RecommendPipeline:
         emit: Sequence[int] = range(len(valid))
         if s.coalesce:
             emit = sorted({i.user_id: n for n, (_, i) in enumerate(valid)}.values())
-        batch = merge([states[n] for n in emit], scorer)
-        scores = await scorer.score_async(batch.history)
-        ranked = dict(zip(emit, split_top_k(scores, batch, scorer, s.top_k), strict=True))
+        ranked = await self._rank(scorer, [(n, states[n]) for n in emit])
         t3 = time.perf_counter()
         m.stage_seconds.labels("inference").observe(t3 - t2)
 
@@ -289,6 +292,28 @@ class RecommendPipeline:
         m.recommendations_out.inc(len(ranked))
         m.prequential_events.inc(eligible)
         m.prequential_hits.inc(hits)
+
+    async def _rank(
+        self, scorer: OnnxScorer, rows: list[tuple[int, UserFeatureState]]
+    ) -> dict[int, list[ScoredItem]]:
+        """Top-K per row: from the prediction cache, the misses in one model call."""
+        k = self.settings.top_k
+        keys = [self.cache.key(scorer.name, scorer.version, k, state) for _, state in rows]
+        ranked: dict[int, list[ScoredItem]] = {}
+        misses: list[int] = []  # positions in ``rows``
+        for i, items in enumerate(await self.cache.get_many(keys)):
+            if items is None:
+                misses.append(i)
+            else:
+                ranked[rows[i][0]] = items
+        if misses:
+            batch = merge([rows[i][1] for i in misses], scorer)
+            scores = await scorer.score_async(batch.history)
+            fresh = split_top_k(scores, batch, scorer, k)
+            for i, items in zip(misses, fresh, strict=True):
+                ranked[rows[i][0]] = items
+            await self.cache.put_many([(keys[i], ranked[rows[i][0]]) for i in misses])
+        return ranked
 
     def _dead_letter(self, event: EventT[Any], error: BaseException) -> tuple[str, OutRecord]:
         msg = event.message

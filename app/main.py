@@ -15,6 +15,7 @@ from app.codecs import StructCodec
 from app.consumer_tuning import tune_consumer
 from app.emit import BatchSender
 from app.features import UserFeatureState
+from app.inference.cache import PredictionCache
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
@@ -95,7 +96,8 @@ model = ServedModel(
 # Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
 # the broker's own message size limit is what bounds them.
 sender = BatchSender(settings.bootstrap_servers, max_request_bytes=32 << 20)
-pipeline = RecommendPipeline(settings, features, latest, model, metrics, sender)
+cache = PredictionCache(settings.cache_url, settings.cache_ttl_s, settings.cache_timeout_s, metrics)
+pipeline = RecommendPipeline(settings, features, latest, model, metrics, sender, cache)
 app.agent(input_topic, name="recommend")(pipeline.run)  # type: ignore[arg-type]
 progress = ProgressMonitor(app, settings.input_topic, metrics)
 

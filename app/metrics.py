@@ -35,6 +35,8 @@ class AppMetrics(NamedTuple):
     produce_errors: Counter
     batch_failures: Counter
     consumer_lag: Gauge
+    cache_requests: Counter
+    cache_errors: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
@@ -109,6 +111,18 @@ class AppMetrics(NamedTuple):
                 "Input records not yet committed, per partition this worker owns "
                 "(fetch high watermark - committed offset).",
                 ["partition"],
+                registry=registry,
+            ),
+            cache_requests=Counter(
+                f"{prefix}_cache_requests",
+                "Prediction cache lookups by result (hit, miss).",
+                ["result"],
+                registry=registry,
+            ),
+            cache_errors=Counter(
+                f"{prefix}_cache_errors",
+                "Prediction cache calls that failed or timed out, by operation (get, set).",
+                ["op"],
                 registry=registry,
             ),
         )

@@ -106,6 +106,17 @@ class Settings(BaseSettings):
     max_future_skew_s: float = Field(default=86_400.0, ge=0)
     """An event timestamp further than this in the future is rejected as malformed."""
 
+    cache_url: str = "memory://"
+    """Prediction cache (aiocache): ``memory://`` per worker, or ``redis://host:port/db``
+    shared by all workers. Keys hold the model version and a hash of the inputs."""
+
+    cache_ttl_s: float = Field(default=10.0, gt=0)
+    """How long a cached prediction is kept. It bounds the memory backend to about
+    (events per second x TTL) entries of ~600 bytes: 80k at 8k events/s. Longer with Redis."""
+
+    cache_timeout_s: float = Field(default=0.05, gt=0)
+    """Longest one cache call may take; a slower or failing backend counts as a miss."""
+
     @property
     def bootstrap_servers(self) -> list[str]:
         """``host:port`` list for plain Kafka clients, from the Faust-style ``broker`` URL."""

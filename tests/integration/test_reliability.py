@@ -23,7 +23,7 @@ from app.processes import WorkerProcess, http_get
 from app.training.train import catalogue
 from app.verify.check import Traffic, make_traffic
 from app.verify.run import send
-from tests.integration.conftest import PARTITIONS, Deployment, wait_for
+from tests.integration.conftest import PARTITIONS, Deployment, RedisServer, wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 ITEMS = catalogue()
@@ -168,6 +168,36 @@ async def test_worker_killed_mid_stream_loses_nothing_and_keeps_its_state(
     assert states(d, second, traffic) == Counter({40: 40}), report.summary()
     assert await wait_lag_zero(d) == 0
     print(f"kill -9: {report.summary()}; back to zero lag {recovery_s:.1f}s after the kill")
+
+
+async def test_redis_stopped_and_started_again_while_events_flow(
+    deployment_factory: Callable[..., Deployment], redis_server: RedisServer
+) -> None:
+    d = deployment_factory(STREAMREC_CACHE_URL=redis_server.url)
+    await d.create_topics()
+    worker = d.start_worker()
+    traffic = make_traffic(30, 60, ITEMS)
+    sending = asyncio.create_task(send(d.bootstrap, d.input_topic, traffic, rate=300))
+
+    def events_in() -> float:
+        return metric(worker, "streamrec_events_in_total")
+
+    assert await asyncio.to_thread(wait_for, lambda: events_in() >= 300, 30)
+    redis_server.stop()
+    assert await asyncio.to_thread(wait_for, lambda: events_in() >= 900, 30)
+    errors = metric(worker, 'streamrec_cache_errors_total{op="get"}')
+    redis_server.start()  # same port, empty
+    misses_back = metric(worker, 'streamrec_cache_requests_total{result="miss"}')
+    await sending
+    report = await d.verify(traffic, rate=-1)
+    print(f"redis stopped and started: {report.summary()}; cache errors while down: {errors:.0f}")
+
+    assert report.ok and report.duplicates == 0, report.summary()
+    assert errors >= 1  # counted while Redis was down...
+    assert worker.alive() and await wait_lag_zero(d) == 0  # ...and processing went on
+    # Answered again once it is back: lookups since then returned (misses: it came back empty).
+    assert metric(worker, 'streamrec_cache_requests_total{result="miss"}') > misses_back
+    assert "prediction cache answers again" in worker.tail(2000)
 
 
 async def test_a_transient_batch_failure_is_retried(
