@@ -296,24 +296,22 @@ class RecommendPipeline:
     async def _rank(
         self, scorer: OnnxScorer, rows: list[tuple[int, UserFeatureState]]
     ) -> dict[int, list[ScoredItem]]:
-        """Top-K per row: from the prediction cache, the misses in one model call."""
+        """Top-K per row in one model call; with CACHE_IN_STREAM, cache hits skip the model."""
         k = self.settings.top_k
+        if not self.settings.cache_in_stream:
+            ranked = await _score(scorer, [state for _, state in rows], k)
+            return {n: items for (n, _), items in zip(rows, ranked, strict=True)}
         keys = [self.cache.key(scorer.name, scorer.version, k, state) for _, state in rows]
-        ranked: dict[int, list[ScoredItem]] = {}
-        misses: list[int] = []  # positions in ``rows``
-        for i, items in enumerate(await self.cache.get_many(keys)):
-            if items is None:
-                misses.append(i)
-            else:
-                ranked[rows[i][0]] = items
+        found = await self.cache.get_many(keys)
+        misses = [i for i, items in enumerate(found) if items is None]
         if misses:
-            batch = merge([rows[i][1] for i in misses], scorer)
-            scores = await scorer.score_async(batch.history)
-            fresh = split_top_k(scores, batch, scorer, k)
+            fresh = await _score(scorer, [rows[i][1] for i in misses], k)
+            stored = []
             for i, items in zip(misses, fresh, strict=True):
-                ranked[rows[i][0]] = items
-            await self.cache.put_many([(keys[i], ranked[rows[i][0]]) for i in misses])
-        return ranked
+                found[i] = items
+                stored.append((keys[i], items))
+            await self.cache.put_many(stored)
+        return {n: items for (n, _), items in zip(rows, found, strict=True) if items is not None}
 
     def _dead_letter(self, event: EventT[Any], error: BaseException) -> tuple[str, OutRecord]:
         msg = event.message
@@ -324,6 +322,13 @@ class RecommendPipeline:
             "dead letter %s-%d-%d: %s: %s", msg.topic, msg.partition, msg.offset, reason, error
         )
         return reason, (letter.key, letter.value, letter.headers)
+
+
+async def _score(
+    scorer: OnnxScorer, states: list[UserFeatureState], k: int
+) -> list[list[ScoredItem]]:
+    batch = merge(states, scorer)
+    return split_top_k(await scorer.score_async(batch.history), batch, scorer, k)
 
 
 def _duplicate(interaction: Interaction) -> InvalidInteraction:

@@ -173,7 +173,7 @@ async def test_worker_killed_mid_stream_loses_nothing_and_keeps_its_state(
 async def test_redis_stopped_and_started_again_while_events_flow(
     deployment_factory: Callable[..., Deployment], redis_server: RedisServer
 ) -> None:
-    d = deployment_factory(STREAMREC_CACHE_URL=redis_server.url)
+    d = deployment_factory(STREAMREC_CACHE_URL=redis_server.url, STREAMREC_CACHE_IN_STREAM="1")
     await d.create_topics()
     worker = d.start_worker()
     traffic = make_traffic(30, 60, ITEMS)
