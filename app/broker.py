@@ -39,11 +39,22 @@ def is_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 class EmbeddedBroker:
-    """A Tansu subprocess on ``host:port``; use as a context manager or start/stop."""
+    """A Tansu subprocess on ``host:port``; use as a context manager or start/stop.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 9092, log: Path | None = None) -> None:
+    ``listen_port``: where Tansu itself listens, when clients reach it at ``port`` through
+    something in between (a test's TCP proxy that cuts the network); it advertises ``port``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9092,
+        log: Path | None = None,
+        listen_port: int | None = None,
+    ) -> None:
         self.host = host
         self.port = port
+        self.listen_port = listen_port or port
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
@@ -54,15 +65,16 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         """Start the broker and return once it accepts connections."""
-        if is_reachable(self.host, self.port):
-            raise BrokerUnavailable(f"{self.host}:{self.port} is already in use")
-        listener = f"tcp://{self.host}:{self.port}"
+        if is_reachable(self.host, self.listen_port):
+            raise BrokerUnavailable(f"{self.host}:{self.listen_port} is already in use")
+        listener = f"tcp://{self.host}:{self.listen_port}"
+        advertised = f"tcp://{self.host}:{self.port}"
         if self.log is not None:
             self.log.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = self.log.open("ab")
         self.process = subprocess.Popen(
             [broker_binary(), "broker", "--listener-url", listener,
-             "--advertised-listener-url", listener],
+             "--advertised-listener-url", advertised],
             stdout=self._log_file or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             # Own session: a terminal Ctrl-C reaches only the parent, which stops children
@@ -70,7 +82,7 @@ class EmbeddedBroker:
             start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
-        while not is_reachable(self.host, self.port):
+        while not is_reachable(self.host, self.listen_port):
             if self.process.poll() is not None:
                 raise BrokerUnavailable(f"broker exited with code {self.process.returncode}")
             if time.monotonic() > deadline:

@@ -18,12 +18,20 @@ import msgspec
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from app.broker import EmbeddedBroker
 from app.inference.manifest import MANIFEST_FILE
 from app.processes import WorkerProcess, http_get
 from app.training.train import catalogue
 from app.verify.check import Traffic, make_traffic
 from app.verify.run import send
-from tests.integration.conftest import PARTITIONS, Deployment, RedisServer, wait_for
+from tests.integration.conftest import (
+    PARTITIONS,
+    Deployment,
+    RedisServer,
+    TcpProxy,
+    free_port,
+    wait_for,
+)
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 ITEMS = catalogue()
@@ -198,6 +206,72 @@ async def test_redis_stopped_and_started_again_while_events_flow(
     # Answered again once it is back: lookups since then returned (misses: it came back empty).
     assert metric(worker, 'streamrec_cache_requests_total{result="miss"}') > misses_back
     assert "prediction cache answers again" in worker.tail(2000)
+
+
+async def test_broker_unreachable_for_10_s_then_back(tmp_path: Path) -> None:
+    # A broker of its own, reached through a proxy that can cut the network. Everything
+    # blocking runs on a thread: the proxy forwards on this test's event loop.
+    listen_port = free_port()
+    proxy = await TcpProxy(listen_port).start()
+    broker = EmbeddedBroker(port=proxy.port, listen_port=listen_port, log=tmp_path / "b.log")
+    d = Deployment(broker.start(), tmp_path, "cut", {})
+    try:
+        await d.create_topics()
+        worker = await asyncio.to_thread(d.start_worker)  # the proxy runs on this event loop
+        before, after = make_traffic(30, 30, ITEMS, run="a"), make_traffic(30, 30, ITEMS, run="b")
+        await send(d.bootstrap, d.input_topic, before, rate=300)
+        await proxy.cut()  # while the worker is still busy with what was just sent
+        cut_at = time.monotonic()
+        await asyncio.sleep(10)
+        await proxy.start()
+        await send(d.bootstrap, d.input_topic, after, rate=300)
+        reports = [await d.verify(t, rate=-1) for t in (before, after)]
+        recovery_s = time.monotonic() - cut_at - 10
+        for report in reports:
+            print(f"broker cut 10 s: {report.summary()}")
+            assert report.lost == [] and report.order_violations == 0, report.summary()
+        assert worker.alive(), worker.tail()  # resumed without a restart
+        assert await wait_lag_zero(d) == 0
+        print(f"broker cut 10 s: all out {recovery_s:.1f} s after it was back")
+    finally:
+        for w in d.workers:
+            w.stop()
+        broker.stop()
+        await proxy.cut()
+
+
+async def test_memory_broker_restarted_empty_the_worker_exits_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    # The embedded broker keeps nothing: restarted, its topics come back empty. The worker's
+    # RocksDB then holds changelog offsets the broker no longer has, and it must say so and
+    # exit (a supervisor restarts it), not hang. Started on an empty data dir it works again.
+    broker = EmbeddedBroker(port=free_port(), log=tmp_path / "b.log")
+    d = Deployment(broker.start(), tmp_path, "wipe", {})
+    try:
+        await d.create_topics()
+        worker = d.start_worker()
+        first = make_traffic(20, 10, ITEMS, run="a")
+        assert (await d.verify(first)).ok
+        broker.stop()
+        await asyncio.sleep(10)
+        broker.start()
+        await d.create_topics()
+        assert await asyncio.to_thread(wait_for, lambda: not worker.alive(), 60), worker.tail()
+        assert worker.process is not None and worker.process.returncode != 0
+        assert "ConsistencyError" in worker.tail(400), worker.tail(400)
+
+        restarted = d.start_worker()  # a fresh data dir: the state went with the broker's data
+        second = make_traffic(20, 10, ITEMS, run="b")
+        report = await d.verify(second)
+        print(f"memory broker restarted empty: worker exit code {worker.process.returncode}, "
+              f"then on a new data dir: {report.summary()}")  # fmt: skip
+        assert report.ok, report.summary()
+        assert restarted.alive()
+    finally:
+        for w in d.workers:
+            w.stop()
+        broker.stop()
 
 
 async def test_a_transient_batch_failure_is_retried(
