@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian programs the integration tests run for real: a private redis-server they can stop.
+# Debian programs the tests run for real: a private redis-server they can stop, promtool and
+# a Prometheus server.
 tools:
-	@command -v redis-server >/dev/null || { apt-get update -q && apt-get install -y -q redis-server; }
+	@command -v redis-server >/dev/null && command -v promtool >/dev/null || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends redis-server prometheus; }
 
 run: install
 	$(BIN)/faust -A app demo

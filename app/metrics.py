@@ -35,13 +35,14 @@ class AppMetrics(NamedTuple):
     produce_errors: Counter
     batch_failures: Counter
     consumer_lag: Gauge
+    lag_without_commit: Gauge
     cache_requests: Counter
     cache_errors: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
         """Build and register the metrics on ``registry``."""
-        return cls(
+        metrics = cls(
             events_in=Counter(f"{prefix}_events_in", "Input records read.", registry=registry),
             recommendations_out=Counter(
                 f"{prefix}_recommendations_out",
@@ -113,6 +114,12 @@ class AppMetrics(NamedTuple):
                 ["partition"],
                 registry=registry,
             ),
+            lag_without_commit=Gauge(
+                f"{prefix}_lag_without_commit_seconds",
+                "How long this worker has had consumer lag and committed nothing (0 while it "
+                "keeps up); /health/live fails past STREAMREC_STALL_TIMEOUT_S.",
+                registry=registry,
+            ),
             cache_requests=Counter(
                 f"{prefix}_cache_requests",
                 "Prediction cache lookups by result (hit, miss).",
@@ -126,3 +133,13 @@ class AppMetrics(NamedTuple):
                 registry=registry,
             ),
         )
+        # Known label values start at 0, so a first failure is an increase() alerts can see.
+        for counter, values in (
+            (metrics.model_loads, ("success", "failure")),
+            (metrics.batch_failures, ("retried", "dead_lettered")),
+            (metrics.cache_requests, ("hit", "miss")),
+            (metrics.cache_errors, ("get", "set")),
+        ):
+            for value in values:
+                counter.labels(value)
+        return metrics

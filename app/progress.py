@@ -64,6 +64,7 @@ class ProgressMonitor:
         for partition, n in lag.items():
             self.metrics.consumer_lag.labels(str(partition)).set(n)
         self.lag, self._committed = lag, committed
+        self.metrics.lag_without_commit.set(self.stuck_for())
 
     def stuck_for(self) -> float:
         """Seconds with lag and without a commit (0 while the worker keeps up)."""

@@ -1,4 +1,4 @@
-"""Two workers: a per-user view answers the owner's value whichever worker is asked."""
+"""Two workers: per-user views answer the owner's value whichever worker is asked."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ async def test_views_route_to_the_partition_owner(
         for worker in (first, second):
             status, body = http_get(f"{worker.web_url}/recommendations/{user}/")
             if status != 200 or msgspec.json.decode(body) != latest[user]:
+                return False
+            # The owner's state: three events, its last update's items.
+            status, body = http_get(f"{worker.web_url}/features/{user}/")
+            state = msgspec.json.decode(body) if status == 200 else {}
+            shown = [i["item_id"] for i in latest[user]["items"]]
+            if state.get("n_events") != 3 or state.get("recommended") != shown:
                 return False
         return True
 
