@@ -22,7 +22,7 @@ from faust.types import EventT
 from app.emit import BatchSender, OutRecord
 from app.errors import InvalidInteraction, StreamrecError
 from app.features import UserFeatureState, apply, is_duplicate, is_replay
-from app.inference.batcher import merge, split_top_k
+from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
 from app.inference.scorer import OnnxScorer
 from app.inference.serving import ServedModel
@@ -299,13 +299,13 @@ class RecommendPipeline:
         """Top-K per row in one model call; with CACHE_IN_STREAM, cache hits skip the model."""
         k = self.settings.top_k
         if not self.settings.cache_in_stream:
-            ranked = await _score(scorer, [state for _, state in rows], k)
+            ranked = await rank_states(scorer, [state for _, state in rows], k)
             return {n: items for (n, _), items in zip(rows, ranked, strict=True)}
         keys = [self.cache.key(scorer.name, scorer.version, k, state) for _, state in rows]
         found = await self.cache.get_many(keys)
         misses = [i for i, items in enumerate(found) if items is None]
         if misses:
-            fresh = await _score(scorer, [rows[i][1] for i in misses], k)
+            fresh = await rank_states(scorer, [rows[i][1] for i in misses], k)
             stored = []
             for i, items in zip(misses, fresh, strict=True):
                 found[i] = items
@@ -322,13 +322,6 @@ class RecommendPipeline:
             "dead letter %s-%d-%d: %s: %s", msg.topic, msg.partition, msg.offset, reason, error
         )
         return reason, (letter.key, letter.value, letter.headers)
-
-
-async def _score(
-    scorer: OnnxScorer, states: list[UserFeatureState], k: int
-) -> list[list[ScoredItem]]:
-    batch = merge(states, scorer)
-    return split_top_k(await scorer.score_async(batch.history), batch, scorer, k)
 
 
 def _duplicate(interaction: Interaction) -> InvalidInteraction:

@@ -5,8 +5,10 @@ from __future__ import annotations
 __all__ = [
     "BrokerUnavailable",
     "InvalidInteraction",
+    "InvalidRequest",
     "ModelLoadError",
     "ModelNotFound",
+    "ModelNotReady",
     "StreamrecError",
 ]
 
@@ -48,4 +50,19 @@ class BrokerUnavailable(StreamrecError):
 
     Operator action: check STREAMREC_BROKER and that the broker is up
     (``faust -A app broker`` starts the embedded one for development).
+    """
+
+
+class ModelNotReady(StreamrecError):
+    """A request came before any model version was loaded (the worker is starting).
+
+    Operator action: none if it passes; otherwise see why no version loads (worker log,
+    ``streamrec_model_loads_total{result="failure"}``).
+    """
+
+
+class InvalidRequest(StreamrecError):
+    """An inference API request breaks the Open Inference Protocol contract (HTTP 400).
+
+    Operator action: none; the caller fixes its request (the message says what is wrong).
     """

@@ -26,6 +26,7 @@ __all__ = [
     "is_duplicate",
     "is_replay",
     "seen_coordinates",
+    "state_from_items",
 ]
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,13 @@ def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
         recommended=state.recommended,
         event_ids=(*state.event_ids[-(MAX_EVENT_IDS - 1) :], event.event_id),
     )
+
+
+def state_from_items(items: Sequence[str]) -> UserFeatureState:
+    """The model inputs of a user whose history is ``items`` (oldest first), for a request
+    that sends a history instead of naming a user."""
+    seen = tuple(dict.fromkeys(items))
+    return UserFeatureState(recent=tuple(items[-MAX_RECENT:]), seen=seen[-MAX_SEEN:])
 
 
 def history_matrix(

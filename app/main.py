@@ -16,12 +16,14 @@ from app.consumer_tuning import tune_consumer
 from app.emit import BatchSender
 from app.features import UserFeatureState
 from app.inference.cache import PredictionCache
+from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
+from app.oip import register_oip
 from app.progress import ProgressMonitor
 from app.settings import get_settings
-from app.views import register_views
+from app.views import readiness, register_views
 
 __all__ = ["app", "features", "latest", "pipeline"]
 
@@ -111,6 +113,8 @@ app.timer(1.0, name="streamrec.progress")(_sample_progress)
 register_views(
     app, features, latest, model, metrics_registry, pipeline, progress, settings.stall_timeout_s
 )
+ranker = OnlineRanker(model, cache, settings.max_batch)
+register_oip(app, features, model, ranker, settings.top_k, lambda: readiness(app, model)["ready"])
 
 # Commands register on import; they only import their heavy parts when run.
 from app import commands  # noqa: E402,F401

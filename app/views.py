@@ -16,7 +16,7 @@ from app.features import UserFeatureState
 from app.inference.serving import ServedModel
 from app.progress import ProgressMonitor
 
-__all__ = ["register_views"]
+__all__ = ["readiness", "register_views"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,17 @@ def _json(view: View, body: bytes, status: int = 200) -> Response:
 
 def _not_found(view: View, what: str, user_id: str) -> Response:
     return _json(view, msgspec.json.encode({"error": f"no {what} for user {user_id!r}"}), 404)
+
+
+def readiness(app: faust.App, model: ServedModel) -> dict[str, bool]:
+    """Ready: tables recovered, the model warm, no rebalance in progress; and each check."""
+    checks = {
+        "model_loaded": model.ready,
+        "tables_recovered": cast(Any, app.tables).recovery.completed.is_set(),
+        "rebalancing": app.rebalancing,
+    }
+    ready = checks["model_loaded"] and checks["tables_recovered"] and not checks["rebalancing"]
+    return {"ready": ready, **checks}
 
 
 def register_views(
@@ -85,13 +96,8 @@ def register_views(
         """200 once tables are recovered and the model is warm; 503 before (and in rebalances)."""
 
         async def get(self, request: Request) -> Response:
-            checks: dict[str, Any] = {
-                "model_loaded": model.ready,
-                "tables_recovered": cast(Any, app.tables).recovery.completed.is_set(),
-                "rebalancing": app.rebalancing,
-            }
-            ready = checks["model_loaded"] and checks["tables_recovered"] and not app.rebalancing
-            return self.json({"ready": ready, **checks}, status=200 if ready else 503)
+            checks = readiness(app, model)
+            return self.json(checks, status=200 if checks["ready"] else 503)
 
     @app.page("/metrics")
     class MetricsView(View):

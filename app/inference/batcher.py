@@ -15,7 +15,7 @@ from app.features import UserFeatureState, history_matrix, seen_coordinates
 from app.inference.scorer import Scorer
 from app.records import ScoredItem
 
-__all__ = ["ModelBatch", "merge", "split_top_k", "top_k"]
+__all__ = ["ModelBatch", "merge", "rank_states", "split_top_k", "top_k"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,3 +85,11 @@ def split_top_k(
             row_vals = [row_vals[n] for n in kept]
         out.append(list(map(ScoredItem, row_names, row_vals)))
     return out
+
+
+async def rank_states(
+    scorer: Scorer, states: Sequence[UserFeatureState], k: int
+) -> list[list[ScoredItem]]:
+    """Top-``k`` per state, in one model call (on the scorer's thread)."""
+    batch = merge(states, scorer)
+    return split_top_k(await scorer.score_async(batch.history), batch, scorer, k)
