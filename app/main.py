@@ -23,6 +23,7 @@ from app.metrics import AppMetrics
 from app.oip import register_oip
 from app.progress import ProgressMonitor
 from app.settings import get_settings
+from app.table_stats import estimated_keys
 from app.views import readiness, register_views
 
 __all__ = ["app", "features", "latest", "pipeline"]
@@ -110,6 +111,14 @@ async def _sample_progress() -> None:
 
 
 app.timer(1.0, name="streamrec.progress")(_sample_progress)
+
+
+async def _sample_tables() -> None:
+    for table in (features, latest):
+        metrics.table_keys.labels(table.name).set(estimated_keys(table))
+
+
+app.timer(10.0, name="streamrec.tables")(_sample_tables)
 register_views(
     app, features, latest, model, metrics_registry, pipeline, progress, settings.stall_timeout_s
 )

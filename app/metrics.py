@@ -36,6 +36,7 @@ class AppMetrics(NamedTuple):
     batch_failures: Counter
     consumer_lag: Gauge
     lag_without_commit: Gauge
+    table_keys: Gauge
     cache_requests: Counter
     cache_errors: Counter
 
@@ -76,8 +77,8 @@ class AppMetrics(NamedTuple):
             ),
             model_info=Gauge(
                 f"{prefix}_model_info",
-                "The served model (1 for the version in service).",
-                ["name", "version"],
+                "The served model (1 for the version in service), by traffic arm (variant).",
+                ["name", "version", "variant"],
                 registry=registry,
             ),
             model_loads=Counter(
@@ -118,6 +119,13 @@ class AppMetrics(NamedTuple):
                 f"{prefix}_lag_without_commit_seconds",
                 "How long this worker has had consumer lag and committed nothing (0 while it "
                 "keeps up); /health/live fails past STREAMREC_STALL_TIMEOUT_S.",
+                registry=registry,
+            ),
+            table_keys=Gauge(
+                f"{prefix}_table_keys",
+                "Keys (users) in the table partitions this worker serves. On RocksDB its estimate, "
+                "which counts updates not yet compacted: high while users are being updated.",
+                ["table"],
                 registry=registry,
             ),
             cache_requests=Counter(

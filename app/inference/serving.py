@@ -72,7 +72,7 @@ class ServedModel:
             old, self.current = self.current, scorer
             self.metrics.model_loads.labels("success").inc()
             if old is not None:
-                self.metrics.model_info.labels(old.name, old.version).set(0)
+                self.metrics.model_info.labels(old.name, old.version, "main").set(0)
                 old.close()
-            self.metrics.model_info.labels(scorer.name, scorer.version).set(1)
+            self.metrics.model_info.labels(scorer.name, scorer.version, "main").set(1)
             return scorer

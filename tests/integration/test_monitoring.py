@@ -71,9 +71,8 @@ async def test_every_rule_and_panel_names_a_metric_the_worker_exports(
     # Traffic with a malformed record, so the labelled series (DLQ reason, stage) exist too.
     traffic = make_traffic(5, 4, catalogue(), bad_users=1)
     assert (await d.verify(traffic)).ok
-    assert await asyncio.to_thread(
-        wait_for, lambda: "streamrec_consumer_lag" in exported_names(worker), 20
-    )
+    sampled = {"streamrec_consumer_lag", "streamrec_table_keys"}  # by timers, 1 s and 10 s
+    assert await asyncio.to_thread(wait_for, lambda: sampled <= exported_names(worker), 30)
     exported = exported_names(worker)
     queried = queried_names()
     assert len(queried) >= 12, queried
@@ -168,7 +167,12 @@ async def test_a_real_prometheus_scrapes_a_worker_and_the_series_move(
         'streamrec_model_info{name="itemsvd"}': lambda v: v == 1,
         "sum(streamrec_consumer_lag)": lambda v: v >= 0,
         "sum(streamrec_recommendations_out_total)": lambda v: v == 400,
+        'streamrec_table_keys{table="features"}': lambda v: v >= 20,  # (an estimate)
     }  # fmt: skip
+    # Table sizes are sampled every 10 s: wait for a sample taken after all 20 users.
+    assert await asyncio.to_thread(
+        wait_for, lambda: prom.value('streamrec_table_keys{table="features"}') >= 20, 30
+    ), prom.log()
     answers = {q: prom.value(q) for q in queries}
     print("PromQL answered by Prometheus:", json.dumps(answers, indent=1))
     for q, ok in queries.items():
