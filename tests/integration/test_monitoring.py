@@ -32,8 +32,13 @@ def tool(name: str) -> str:
     return path
 
 
-def test_the_alert_rules_are_valid_and_their_unit_tests_pass() -> None:
-    for args in (["check", "rules", str(RULES)], ["test", "rules", str(RULE_TESTS)]):
+def test_the_alert_rules_and_config_are_valid_and_the_rule_tests_pass() -> None:
+    config = DEPLOY / "prometheus" / "prometheus.yml"  # deploy/compose.yml's, with the rules
+    for args in (
+        ["check", "rules", str(RULES)],
+        ["test", "rules", str(RULE_TESTS)],
+        ["check", "config", str(config)],
+    ):
         done = subprocess.run(
             [tool("promtool"), *args], capture_output=True, text=True, cwd=RULE_TESTS.parent
         )
