@@ -339,7 +339,7 @@ async def test_a_corrupt_newest_model_does_not_take_serving_down(
 
     assert report.ok, report.summary()
     assert metric(restarted, 'streamrec_model_loads_total{result="failure"}') == 1
-    assert metric(restarted, 'streamrec_model_info{name="itemsvd",version="1",variant="main"}') == 1
+    assert metric(restarted, 'streamrec_model_info{name="itemsvd",variant="main",version="1"}') == 1
     assert "cannot load itemsvd/2" in restarted.tail(400)
 
 
