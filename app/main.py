@@ -94,7 +94,11 @@ latest: faust.Table[str, bytes] = _table(
 metrics_registry = CollectorRegistry()
 metrics = AppMetrics.create(metrics_registry)
 model = ServedModel(
-    ModelRegistry(settings.model_dir), settings.model_name, metrics, threads=settings.onnx_threads
+    ModelRegistry(settings.model_dir),
+    settings.model_name,
+    metrics,
+    version=settings.model_version,
+    threads=settings.onnx_threads,
 )
 # Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
 # the broker's own message size limit is what bounds them.

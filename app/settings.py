@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     model_name: str = "itemsvd"
     """Which model in the registry to serve; its newest version is loaded."""
 
+    model_version: str | None = None
+    """Serve this version only (pinned), also after a reload; unset: the newest that loads."""
+
     model_retry_s: float = Field(default=5.0, gt=0)
     """While no model can be loaded the worker stays up, not ready, and retries this often."""
 

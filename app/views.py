@@ -12,6 +12,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from app.agents import RecommendPipeline
+from app.errors import StreamrecError
 from app.features import UserFeatureState
 from app.inference.serving import ServedModel
 from app.progress import ProgressMonitor
@@ -118,3 +119,27 @@ def register_views(
             if scorer is None:
                 return _json(self, msgspec.json.encode({"error": "no model loaded yet"}), 503)
             return _json(self, msgspec.json.encode({"serving": scorer.manifest}))
+
+    @app.page("/models/{name}/{action}")
+    class ModelActionView(View):
+        """POST reload (serve the newest version) or rollback (the one served before).
+
+        The new version is loaded, checked and warmed up off the event loop, then swapped in
+        between batches; if anything fails, the current model keeps serving (409 and why).
+        """
+
+        async def post(self, request: Request, name: str, action: str) -> Response:
+            if name != model.name:
+                return _json(self, msgspec.json.encode({"error": f"unknown model {name!r}"}), 404)
+            actions = {"reload": model.reload, "rollback": model.rollback}
+            if action not in actions:
+                error = {"error": f"unknown action {action!r}: reload or rollback"}
+                return _json(self, msgspec.json.encode(error), 404)
+            before = model.current.version if model.current else None
+            try:
+                scorer = await actions[action]()
+            except StreamrecError as exc:
+                logger.error("model %s of %s refused: %s", action, name, exc)
+                body = {"error": str(exc), "serving": before}
+                return _json(self, msgspec.json.encode(body), 409)
+            return _json(self, msgspec.json.encode({"serving": scorer.version, "before": before}))

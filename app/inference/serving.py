@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from app.errors import StreamrecError
+from app.errors import ModelLoadError, StreamrecError
 from app.inference.registry import ModelRegistry
 from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
@@ -26,13 +26,17 @@ class ServedModel:
         *,
         version: str | None = None,
         threads: int = 1,
+        retire_after_s: float = 30.0,
     ) -> None:
         self.registry = registry
         self.name = name
         self.version = version
         self.threads = threads
         self.metrics = metrics
+        self.retire_after_s = retire_after_s
         self.current: OnnxScorer | None = None
+        self.served: list[str] = []
+        """Versions put in service, oldest first (what a rollback goes back through)."""
         self._lock = asyncio.Lock()
 
     @property
@@ -46,11 +50,32 @@ class ServedModel:
         a broken newest version (corrupt, incompatible) is logged, counted and skipped, so a
         bad drop into the registry never takes serving down, also not at the next restart.
         """
+        # Newest first; [None] when there is none, to let the registry say why.
+        candidates: list[str | None] = (
+            [self.version] if self.version else [*reversed(self.registry.versions(self.name))]
+        ) or [None]
+        return await self._load_first(candidates)
+
+    async def reload(self) -> OnnxScorer:
+        """Serve the newest version now (or the pinned one); on failure keep the current one.
+
+        Unlike the start-up load there is no falling back to older versions: an operator
+        asked for the newest, and a failure says why while the current model keeps serving.
+        """
+        candidates: list[str | None] = [self.version or self.registry.newest(self.name)]
+        return await self._load_first(candidates)
+
+    async def rollback(self) -> OnnxScorer:
+        """Serve the version that served before the current one, the same way as a reload."""
+        if len(self.served) < 2:
+            raise ModelLoadError(f"{self.name}: no earlier version served by this worker")
+        return await self._load_first([self.served[-2]], rolling_back=True)
+
+    async def _load_first(
+        self, candidates: list[str | None], rolling_back: bool = False
+    ) -> OnnxScorer:
+        """Load the first candidate that loads (warmed up, off the loop) and swap it in."""
         async with self._lock:
-            # Newest first; [None] when there is none, to let the registry say why.
-            candidates: list[str | None] = (
-                [self.version] if self.version else [*reversed(self.registry.versions(self.name))]
-            ) or [None]
             scorer: OnnxScorer | None = None
             error: StreamrecError | None = None
             for n, version in enumerate(candidates):
@@ -71,8 +96,15 @@ class ServedModel:
                 raise error
             old, self.current = self.current, scorer
             self.metrics.model_loads.labels("success").inc()
+            if rolling_back:
+                self.served.pop()
+            else:
+                self.served.append(scorer.version)
             if old is not None:
                 self.metrics.model_info.labels(old.name, old.version, "main").set(0)
-                old.close()
+                # A batch may have picked the old scorer just before the swap: it is closed
+                # once such a batch has surely finished, not under it.
+                asyncio.get_running_loop().call_later(self.retire_after_s, old.close)
             self.metrics.model_info.labels(scorer.name, scorer.version, "main").set(1)
+            logger.info("serving %s/%s", scorer.name, scorer.version)
             return scorer
