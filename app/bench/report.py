@@ -69,7 +69,7 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
                        ("streamrec worker, MAX_BATCH=1", unb)):  # fmt: skip
         ratio = row["events_per_s"] / ref["events_per_s"]
         lines.append(
-            f"| {label} | {row['events']:,} | {row['events_per_s']:,.0f} | {ratio:.2f}x "
+            f"| {label} | {row['events']:,} | {row['events_per_s']:,.0f} | {ratio:.3f}x "
             f"| {row['cpu_s_per_1k']:.2f} | {_mib(row.get('peak_rss', 0))} |"
         )
     lines += [
