@@ -298,20 +298,11 @@ class RecommendPipeline:
     ) -> dict[int, list[ScoredItem]]:
         """Top-K per row in one model call; with CACHE_IN_STREAM, cache hits skip the model."""
         k = self.settings.top_k
-        if not self.settings.cache_in_stream:
+        if self.settings.cache_in_stream:
+            ranked = await self.cache.rank(scorer, [(state, k) for _, state in rows])
+        else:
             ranked = await rank_states(scorer, [state for _, state in rows], k)
-            return {n: items for (n, _), items in zip(rows, ranked, strict=True)}
-        keys = [self.cache.key(scorer.name, scorer.version, k, state) for _, state in rows]
-        found = await self.cache.get_many(keys)
-        misses = [i for i, items in enumerate(found) if items is None]
-        if misses:
-            fresh = await rank_states(scorer, [rows[i][1] for i in misses], k)
-            stored = []
-            for i, items in zip(misses, fresh, strict=True):
-                found[i] = items
-                stored.append((keys[i], items))
-            await self.cache.put_many(stored)
-        return {n: items for (n, _), items in zip(rows, found, strict=True) if items is not None}
+        return {n: items for (n, _), items in zip(rows, ranked, strict=True)}
 
     def _dead_letter(self, event: EventT[Any], error: BaseException) -> tuple[str, OutRecord]:
         msg = event.message

@@ -21,6 +21,8 @@ from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer
 
 from app.features import UserFeatureState
+from app.inference.batcher import rank_states
+from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
 from app.records import ScoredItem
 
@@ -89,6 +91,24 @@ class PredictionCache:
             self._failed("set", exc)
         else:
             self._recovered()
+
+    async def rank(
+        self, scorer: OnnxScorer, requests: Sequence[tuple[UserFeatureState, int]]
+    ) -> list[list[ScoredItem]]:
+        """Top-K per (state, K): hits from the cache, the misses in one model call (at the
+        largest K asked, each answer cut to its own K), then stored."""
+        keys = [self.key(scorer.name, scorer.version, k, state) for state, k in requests]
+        found = await self.get_many(keys)
+        misses = [i for i, items in enumerate(found) if items is None]
+        if misses:
+            k_max = max(requests[i][1] for i in misses)
+            fresh = await rank_states(scorer, [requests[i][0] for i in misses], k_max)
+            stored = []
+            for i, items in zip(misses, fresh, strict=True):
+                found[i] = items = items[: requests[i][1]]
+                stored.append((keys[i], items))
+            await self.put_many(stored)
+        return [items or [] for items in found]
 
     async def close(self) -> None:
         await self._cache.close()

@@ -14,7 +14,6 @@ import logging
 
 from app.errors import ModelNotReady
 from app.features import UserFeatureState
-from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
 from app.inference.scorer import OnnxScorer
 from app.inference.serving import ServedModel
@@ -62,18 +61,7 @@ class OnlineRanker:
         scorer = self.model.current
         if scorer is None:
             raise ModelNotReady("no model is loaded yet; retry once /v2/health/ready is 200")
-        keys = [self.cache.key(scorer.name, scorer.version, k, s) for s, k, _ in batch]
-        found = await self.cache.get_many(keys)
-        misses = [i for i, items in enumerate(found) if items is None]
-        if misses:
-            # One call for all misses at the largest K asked; each answer cut to its own K.
-            k_max = max(batch[i][1] for i in misses)
-            fresh = await rank_states(scorer, [batch[i][0] for i in misses], k_max)
-            stored = []
-            for i, items in zip(misses, fresh, strict=True):
-                found[i] = items[: batch[i][1]]
-                stored.append((keys[i], items[: batch[i][1]]))
-            await self.cache.put_many(stored)
-        for (_, _, future), answer in zip(batch, found, strict=True):
-            if not future.done() and answer is not None:
-                future.set_result((scorer, answer))
+        ranked = await self.cache.rank(scorer, [(state, k) for state, k, _ in batch])
+        for (_, _, future), items in zip(batch, ranked, strict=True):
+            if not future.done():
+                future.set_result((scorer, items))
