@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,8 +25,8 @@ from app.errors import InvalidInteraction, StreamrecError
 from app.features import UserFeatureState, apply, is_duplicate, is_replay
 from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
+from app.inference.rollout import MAIN, SHADOW, Arms, Rollout
 from app.inference.scorer import OnnxScorer
-from app.inference.serving import ServedModel
 from app.ingest import RecordSource, dead_letter, decode_interaction
 from app.metrics import AppMetrics
 from app.records import Interaction, Recommendation, ScoredItem
@@ -63,7 +64,7 @@ class RecommendPipeline:
         settings: Settings,
         features: faust.Table[str, UserFeatureState],
         latest: faust.Table[str, bytes],
-        model: ServedModel,
+        rollout: Rollout,
         metrics: AppMetrics,
         sender: BatchSender,
         cache: PredictionCache,
@@ -73,7 +74,8 @@ class RecommendPipeline:
         self.cache = cache
         self.features = features
         self.latest = latest
-        self.model = model
+        self.rollout = rollout
+        self.model = rollout.main
         self.metrics = metrics
         self._encode = msgspec.json.Encoder().encode
         self._batch_started: float | None = None
@@ -88,6 +90,7 @@ class RecommendPipeline:
             except StreamrecError as exc:
                 logger.error("cannot serve yet: %s; retrying in %.0fs", exc, s.model_retry_s)
                 await asyncio.sleep(s.model_retry_s)
+        await self.rollout.load_candidates()
         await self.sender.start()
         try:
             async for events in stream.take_events(s.max_batch, within=s.max_wait_ms / 1000):
@@ -121,12 +124,14 @@ class RecommendPipeline:
         stamps = [e.message.timestamp for e in events]
         m.stage_seconds.labels("queue").observe(max(0.0, time.time() - sum(stamps) / len(stamps)))
         outputs: list[OutRecord] = []
+        shadows: list[OutRecord] = []
         dead: dict[int, tuple[str, OutRecord]] = {}
         for attempt in range(s.batch_retries + 1):
             outputs.clear()
+            shadows.clear()
             dead.clear()
             try:
-                await self._process(stream, events, outputs, dead)
+                await self._process(stream, events, outputs, shadows, dead)
                 break
             except Exception as exc:
                 # Tables are written last and replays are not applied twice, so a retry
@@ -144,6 +149,7 @@ class RecommendPipeline:
                 m.batch_failures.labels("dead_lettered").inc()
                 logger.exception("batch of %d events failed; sending it to the DLQ", len(events))
                 outputs.clear()
+                shadows.clear()
                 for n, event in enumerate(events):
                     if n not in dead:
                         dead[n] = self._dead_letter(event, exc)
@@ -153,10 +159,12 @@ class RecommendPipeline:
             m.dead_letters.labels(reason).inc()
             letters.append(letter)
         t0 = time.perf_counter()
-        await self._deliver(outputs, letters)
+        await self._deliver(outputs, letters, shadows)
         m.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
 
-    async def _deliver(self, outputs: list[OutRecord], dead: list[OutRecord]) -> None:
+    async def _deliver(
+        self, outputs: list[OutRecord], dead: list[OutRecord], shadows: list[OutRecord]
+    ) -> None:
         """Deliver the batch's records before take_events acks it (at-least-once).
 
         Failures are retried until they pass: raising here would let Faust ack the batch
@@ -170,6 +178,7 @@ class RecommendPipeline:
             try:
                 futures = await self.sender.send_many(s.output_topic, outputs)
                 futures += await self.sender.send_many(s.dlq_topic, dead)
+                futures += await self.sender.send_many(s.shadow_topic, shadows)
                 await asyncio.gather(*futures)
                 return
             except Exception:
@@ -184,9 +193,11 @@ class RecommendPipeline:
         stream: faust.Stream[bytes],
         events: Sequence[EventT[Any]],
         outputs: list[OutRecord],
+        shadows: list[OutRecord],
         dead: dict[int, tuple[str, OutRecord]],
     ) -> None:
-        """Fill ``outputs`` and ``dead`` (by position in the batch) and update the tables."""
+        """Fill ``outputs``, ``shadows`` and ``dead`` (by position in the batch) and update
+        the tables."""
         s, m = self.settings, self.metrics
         t0 = time.perf_counter()
         decoded: list[tuple[int, EventT[Any], Interaction]] = []
@@ -209,8 +220,10 @@ class RecommendPipeline:
         m.stage_seconds.labels("decode").observe(t1 - t0)
 
         # State: one table read per user; later events of a user in the batch see earlier ones.
-        # ``shown``: each user's latest recommended items, from the table, then this batch's.
+        # ``shown``: each user's latest recommended items, from the table, then this batch's
+        # (``shadow_shown``: the same for the shadow arm).
         shown: dict[str, tuple[str, ...]] = {}
+        shadow_shown: dict[str, tuple[str, ...]] = {}
         newest: dict[str, tuple[EventT[Any], UserFeatureState]] = {}
         valid: list[tuple[EventT[Any], Interaction]] = []
         states: list[UserFeatureState] = []
@@ -224,6 +237,7 @@ class RecommendPipeline:
                 with as_current_event(stream, event):
                     state = self.features.get(user_id) or UserFeatureState()
                 shown[user_id] = state.recommended
+                shadow_shown[user_id] = state.shadow_recommended
             if is_duplicate(state, interaction):
                 dead[n] = self._dead_letter(event, _duplicate(interaction))
                 newest.setdefault(user_id, (event, state))
@@ -239,13 +253,17 @@ class RecommendPipeline:
         if not valid:
             return
 
-        scorer = self.model.current
-        assert scorer is not None, "the agent loads the model before its first batch"
+        # One snapshot of the arms for the whole batch: a reload lands between batches.
+        arms = self.rollout.arms()
         # Which events get an update: all (the contract), or with COALESCE each user's last.
         emit: Sequence[int] = range(len(valid))
         if s.coalesce:
             emit = sorted({i.user_id: n for n, (_, i) in enumerate(valid)}.values())
-        ranked = await self._rank(scorer, [(n, states[n]) for n in emit])
+        rows = [(n, valid[n][1].user_id, states[n]) for n in emit]
+        ranked = await self._rank(arms, rows)
+        shadow_ranked = await self._rank_shadow(arms, rows)
+        # Users are sticky to an arm, so a user's earlier update came from the same one.
+        user_variant = {user_id: ranked[n][0] for n, user_id, _ in rows}
         t3 = time.perf_counter()
         m.stage_seconds.labels("inference").observe(t3 - t2)
 
@@ -253,27 +271,31 @@ class RecommendPipeline:
         latest_value: dict[str, bytes] = {}
         # Prequential quality: was each event's item in the user's previous update? Walked in
         # input order, so a user's second event in the batch is judged by the first's update.
-        eligible = hits = 0
+        eligible: dict[str, int] = {}
+        hits: dict[str, int] = {}
         for n, (event, interaction) in enumerate(valid):
             replay = n in replays
-            before = shown.get(interaction.user_id)
-            if before and not replay:
-                eligible += 1
-                hits += interaction.item_id in before
-            items = ranked.get(n)
-            if items is None:  # coalesced into the user's later event
+            user_id = interaction.user_id
+            if not replay:
+                for variant, before in (
+                    (user_variant[user_id], shown.get(user_id)),
+                    (SHADOW, shadow_shown.get(user_id)),
+                ):
+                    if before:
+                        eligible[variant] = eligible.get(variant, 0) + 1
+                        hits[variant] = hits.get(variant, 0) + (interaction.item_id in before)
+            if n in shadow_ranked:
+                shadow_items = shadow_ranked[n]
+                shadows.append(
+                    (event.message.key, self._output(arms.scorer(SHADOW), SHADOW, shadow_items,
+                                                     interaction, now), [])
+                )  # fmt: skip
+                if not replay:
+                    shadow_shown[user_id] = tuple(i.item_id for i in shadow_items)
+            if n not in ranked:  # coalesced into the user's later event
                 continue
-            value = self._encode(
-                Recommendation(
-                    user_id=interaction.user_id,
-                    items=items,
-                    model=scorer.name,
-                    model_version=scorer.version,
-                    event_id=interaction.event_id,
-                    event_ts=interaction.ts,
-                    emitted_ts=now,
-                )
-            )
+            variant, scorer, items = ranked[n]
+            value = self._output(scorer, variant, items, interaction, now)
             outputs.append((event.message.key, value, []))
             m.end_to_end_seconds.observe(max(0.0, now - event.message.timestamp))
             # A replayed record's update goes out again (its first copy may be lost) but
@@ -285,24 +307,101 @@ class RecommendPipeline:
         # users whose every event was a replay or a duplicate have nothing new to write.
         for user_id, value in latest_value.items():
             event, state = newest[user_id]
-            state = msgspec.structs.replace(state, recommended=shown[user_id])
+            state = msgspec.structs.replace(
+                state,
+                recommended=shown[user_id],
+                shadow_recommended=shadow_shown.get(user_id, state.shadow_recommended),
+            )
             with as_current_event(stream, event):
                 self.features[user_id] = state
                 self.latest[user_id] = value
         m.recommendations_out.inc(len(ranked))
-        m.prequential_events.inc(eligible)
-        m.prequential_hits.inc(hits)
+        for variant, count in Counter(v for v, _, _ in ranked.values()).items():
+            m.variant_updates.labels(variant).inc(count)
+        if shadow_ranked:
+            m.variant_updates.labels(SHADOW).inc(len(shadow_ranked))
+        for variant, count in eligible.items():
+            m.prequential_events.labels(variant).inc(count)
+            m.prequential_hits.labels(variant).inc(hits[variant])
+
+    def _output(
+        self,
+        scorer: OnnxScorer,
+        variant: str,
+        items: list[ScoredItem],
+        interaction: Interaction,
+        now: float,
+    ) -> bytes:
+        return self._encode(
+            Recommendation(
+                user_id=interaction.user_id,
+                items=items,
+                model=scorer.name,
+                model_version=scorer.version,
+                variant=variant,
+                event_id=interaction.event_id,
+                event_ts=interaction.ts,
+                emitted_ts=now,
+            )
+        )
 
     async def _rank(
-        self, scorer: OnnxScorer, rows: list[tuple[int, UserFeatureState]]
+        self, arms: Arms, rows: list[tuple[int, str, UserFeatureState]]
+    ) -> dict[int, tuple[str, OnnxScorer, list[ScoredItem]]]:
+        """Top-K per row, one model call per arm: row -> (variant, scorer, items).
+
+        A canary that fails gives its rows to the main model (counted as its error): the
+        candidate must never cost an update. The main model failing fails the batch.
+        """
+        groups: dict[str, list[tuple[int, UserFeatureState]]] = {}
+        for n, user_id, state in rows:
+            groups.setdefault(arms.variant_of(user_id), []).append((n, state))
+        ranked: dict[int, tuple[str, OnnxScorer, list[ScoredItem]]] = {}
+        for variant, group in groups.items():
+            scorer = arms.scorer(variant)
+            try:
+                items = await self._rank_with(variant, scorer, group)
+            except Exception:
+                if variant == MAIN:
+                    raise
+                logger.exception("%s %s/%s failed on %d rows; the main model answers them",
+                                 variant, scorer.name, scorer.version, len(group))  # fmt: skip
+                variant, scorer = MAIN, arms.main
+                items = await self._rank_with(variant, scorer, group)
+            for (n, _), row_items in zip(group, items, strict=True):
+                ranked[n] = (variant, scorer, row_items)
+        return ranked
+
+    async def _rank_shadow(
+        self, arms: Arms, rows: list[tuple[int, str, UserFeatureState]]
     ) -> dict[int, list[ScoredItem]]:
+        """The shadow arm's top-K for the same rows; empty without a shadow or on its failure."""
+        if arms.shadow is None:
+            return {}
+        try:
+            items = await self._rank_with(SHADOW, arms.shadow, [(n, st) for n, _, st in rows])
+        except Exception:
+            logger.exception("shadow %s/%s failed on %d rows; no shadow updates for them",
+                             arms.shadow.name, arms.shadow.version, len(rows))  # fmt: skip
+            return {}
+        return {n: row_items for (n, _, _), row_items in zip(rows, items, strict=True)}
+
+    async def _rank_with(
+        self, variant: str, scorer: OnnxScorer, rows: list[tuple[int, UserFeatureState]]
+    ) -> list[list[ScoredItem]]:
         """Top-K per row in one model call; with CACHE_IN_STREAM, cache hits skip the model."""
-        k = self.settings.top_k
-        if self.settings.cache_in_stream:
-            ranked = await self.cache.rank(scorer, [(state, k) for _, state in rows])
-        else:
-            ranked = await rank_states(scorer, [state for _, state in rows], k)
-        return {n: items for (n, _), items in zip(rows, ranked, strict=True)}
+        k, m = self.settings.top_k, self.metrics
+        t0 = time.perf_counter()
+        try:
+            if self.settings.cache_in_stream:
+                ranked = await self.cache.rank(scorer, [(state, k) for _, state in rows])
+            else:
+                ranked = await rank_states(scorer, [state for _, state in rows], k)
+        except Exception:
+            m.variant_errors.labels(variant).inc()
+            raise
+        m.variant_inference_seconds.labels(variant).observe(time.perf_counter() - t0)
+        return ranked
 
     def _dead_letter(self, event: EventT[Any], error: BaseException) -> tuple[str, OutRecord]:
         msg = event.message

@@ -1,4 +1,4 @@
-"""Faust CLI commands: ``faust -A app <bench|broker|demo|evaluate|replay|train|verify>``."""
+"""Faust CLI commands: ``faust -A app <bench|broker|demo|evaluate|models|replay|train|verify>``."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import logging
 import shutil
 import signal
 from pathlib import Path
+from typing import Literal
 
 import click
 from faust.cli import AppCommand, option
 
 from app.broker import EmbeddedBroker, is_reachable
+from app.errors import StreamrecError
 from app.main import app
 from app.settings import get_settings
 
-__all__ = ["bench", "broker", "demo", "evaluate", "replay", "train", "verify"]
+__all__ = ["bench", "broker", "demo", "evaluate", "models", "replay", "train", "verify"]
 
 logger = logging.getLogger(__name__)
 
@@ -220,3 +222,70 @@ async def verify(
         self.say(f"first lost event ids: {', '.join(report.lost[:10])}")
     if not report.ok:
         raise SystemExit(1)
+
+
+@app.command(
+    option("--reload", "action", flag_value="reload",
+           help="Tell every worker (control topic) to serve the newest version."),
+    option("--rollback", "action", flag_value="rollback",
+           help="Tell every worker to go back to the version it served before."),
+    option("--url", default="", help="A worker to read the served arms from "
+           "(default: http://WEB_HOST:WEB_PORT)."),
+)  # fmt: skip
+async def models(self: AppCommand, action: Literal["reload", "rollback"] | None, url: str) -> None:
+    """streamrec model versions with offline metrics and the arms a running worker serves.
+
+    Replaces Faust's own ``models`` (a list of faust.Record types, which streamrec has none of).
+    """
+    import aiohttp
+    import msgspec
+
+    from app.control import ModelCommand, send_command
+    from app.inference.manifest import read_manifest
+    from app.inference.registry import ModelRegistry
+
+    s = get_settings()
+    if action:
+        await send_command(s.bootstrap_servers, s.control_topic, ModelCommand(s.model_name, action))
+        self.say(f"sent {action} of {s.model_name} to every worker ({s.control_topic})")
+        return
+    url = (url or f"http://{s.web_host}:{s.web_port}").rstrip("/")
+    registry = ModelRegistry(s.model_dir)
+    versions = registry.versions(s.model_name)
+    arms: dict[str, list[str]] = {}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
+            http.get(f"{url}/models/") as resp,
+        ):
+            report = msgspec.json.decode(await resp.read())
+        for arm in report["arms"]:
+            state = f"{arm['variant']} {arm['traffic_percent']:g}%"
+            if not arm["serving"]:
+                state += " (not loaded)"
+            arms.setdefault(str(arm["version"]), []).append(state)
+        served = f"arms served by {url}"
+    except (OSError, aiohttp.ClientError, KeyError, TypeError, msgspec.DecodeError) as exc:
+        served = f"no worker answered at {url} ({type(exc).__name__}): arms as configured here"
+        main = s.model_version or (versions[-1] if versions else "-")
+        arms.setdefault(main, []).append("main")
+        if s.canary_split:
+            arms.setdefault(s.canary_split[0], []).append(f"canary {s.canary_split[1]:g}%")
+        if s.shadow:
+            arms.setdefault(s.shadow, []).append("shadow")
+    self.say(f"{s.model_name} in {s.model_dir}: {len(versions)} version(s); {served}")
+    self.say(f"{'version':>8}  {'test hr@10':>10}  {'ndcg@10':>8}  {'algorithm':<10}  arms")
+    for version in versions:
+        try:
+            manifest = read_manifest(registry.root / s.model_name / version)
+        except StreamrecError as exc:
+            self.say(f"{version:>8}  unreadable: {exc}")
+            continue
+        test = manifest.metrics.get("test", {})
+        hr, ndcg = test.get("hr@10"), test.get("ndcg@10")
+        self.say(
+            f"{version:>8}  {hr if hr is None else f'{hr:.4f}':>10}  "
+            f"{ndcg if ndcg is None else f'{ndcg:.4f}':>8}  "
+            f"{manifest.training.get('algorithm', '?')!s:<10}  "
+            f"{', '.join(arms.get(version, [])) or '-'}"
+        )

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from app.records import Interaction
 
 __all__ = [
+    "FEATURE_KIND",
     "MAX_EVENT_IDS",
     "MAX_RECENT",
     "MAX_SEEN",
@@ -31,6 +32,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# The one feature layout the stream produces (a manifest's feature_spec.kind): item columns
+# of the user's recent events, oldest first, left-padded with 0 to ``max_len``.
+FEATURE_KIND = "recent_items"
 # Longest history any model may ask for; models take the last ``max_len`` <= this.
 MAX_RECENT = 200
 # Items remembered for masking already-seen items; bounded so state cannot grow without end.
@@ -58,6 +62,8 @@ class UserFeatureState(msgspec.Struct, frozen=True):
     """Item ids of the last update emitted for the user (for prequential quality)."""
     event_ids: tuple[str, ...] = ()
     """Ids of the last ``MAX_EVENT_IDS`` applied events, oldest first."""
+    shadow_recommended: tuple[str, ...] = ()
+    """Item ids of the shadow model's last update (its prequential quality), if one runs."""
 
 
 def is_replay(state: UserFeatureState, event: Interaction) -> bool:
@@ -95,6 +101,7 @@ def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
         last_offset=event.offset,
         recommended=state.recommended,
         event_ids=(*state.event_ids[-(MAX_EVENT_IDS - 1) :], event.event_id),
+        shadow_recommended=state.shadow_recommended,
     )
 
 

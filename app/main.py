@@ -13,17 +13,20 @@ from prometheus_client import CollectorRegistry
 from app.agents import RecommendPipeline
 from app.codecs import StructCodec
 from app.consumer_tuning import tune_consumer
+from app.control import ControlListener, ModelCommand
 from app.emit import BatchSender
 from app.features import UserFeatureState
 from app.inference.cache import PredictionCache
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
+from app.inference.rollout import Rollout
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from app.oip import register_oip
 from app.progress import ProgressMonitor
 from app.settings import get_settings
 from app.table_stats import estimated_keys
+from app.topics import ensure_topics
 from app.views import readiness, register_views
 
 __all__ = ["app", "features", "latest", "pipeline"]
@@ -93,18 +96,27 @@ latest: faust.Table[str, bytes] = _table(
 
 metrics_registry = CollectorRegistry()
 metrics = AppMetrics.create(metrics_registry)
+model_registry = ModelRegistry(settings.model_dir)
 model = ServedModel(
-    ModelRegistry(settings.model_dir),
+    model_registry,
     settings.model_name,
     metrics,
     version=settings.model_version,
+    threads=settings.onnx_threads,
+)
+rollout = Rollout(
+    model,
+    model_registry,
+    metrics,
+    canary=settings.canary_split,
+    shadow=settings.shadow,
     threads=settings.onnx_threads,
 )
 # Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
 # the broker's own message size limit is what bounds them.
 sender = BatchSender(settings.bootstrap_servers, max_request_bytes=32 << 20)
 cache = PredictionCache(settings.cache_url, settings.cache_ttl_s, settings.cache_timeout_s, metrics)
-pipeline = RecommendPipeline(settings, features, latest, model, metrics, sender, cache)
+pipeline = RecommendPipeline(settings, features, latest, rollout, metrics, sender, cache)
 app.agent(input_topic, name="recommend")(pipeline.run)  # type: ignore[arg-type]
 progress = ProgressMonitor(app, settings.input_topic, metrics)
 
@@ -123,9 +135,46 @@ async def _sample_tables() -> None:
 
 
 app.timer(10.0, name="streamrec.tables")(_sample_tables)
+
+
+async def _poll_models() -> None:
+    await rollout.poll()
+
+
+if settings.model_poll_s > 0:
+    app.timer(settings.model_poll_s, name="streamrec.model_poll")(_poll_models)
+
+
+async def _on_command(command: ModelCommand) -> None:
+    if command.model != model.name:
+        logger.info("control topic: %s is not served here (%s is)", command.model, model.name)
+        return
+    await (model.reload if command.action == "reload" else model.rollback)()
+
+
+control = ControlListener(settings.bootstrap_servers, settings.control_topic, _on_command)
+
+
+async def _listen_for_model_commands() -> None:
+    try:
+        await ensure_topics(settings.bootstrap_servers, [settings.control_topic], 1)
+        if settings.shadow:
+            await ensure_topics(
+                settings.bootstrap_servers, [settings.shadow_topic], settings.partitions
+            )
+    except Exception as exc:  # the broker may forbid creating topics: say so, keep serving
+        logger.error("cannot create topics %s / %s (create them by hand): %s",
+                     settings.control_topic, settings.shadow_topic, exc)  # fmt: skip
+    await control.run()
+
+
+app.task(_listen_for_model_commands)
+
+
 register_views(
-    app, features, latest, model, metrics_registry, pipeline, progress, settings.stall_timeout_s
-)
+    app, features, latest, rollout, metrics_registry, pipeline, progress,
+    settings.stall_timeout_s, settings.output_topic,
+)  # fmt: skip
 ranker = OnlineRanker(model, cache, settings.max_batch)
 register_oip(app, features, model, ranker, settings.top_k, lambda: readiness(app, model)["ready"])
 

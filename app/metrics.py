@@ -32,6 +32,9 @@ class AppMetrics(NamedTuple):
     model_loads: Counter
     prequential_events: Counter
     prequential_hits: Counter
+    variant_updates: Counter
+    variant_errors: Counter
+    variant_inference_seconds: Histogram
     produce_errors: Counter
     batch_failures: Counter
     consumer_lag: Gauge
@@ -89,12 +92,36 @@ class AppMetrics(NamedTuple):
             ),
             prequential_events=Counter(
                 f"{prefix}_prequential_events",
-                "Events of users who had recommendations already (prequential HR@K denominator).",
+                "Events of users who had recommendations already (prequential HR@K denominator), "
+                "by the traffic arm (variant) that made those recommendations.",
+                ["variant"],
                 registry=registry,
             ),
             prequential_hits=Counter(
                 f"{prefix}_prequential_hits",
-                "Events whose item was in the user's latest recommendations before it.",
+                "Events whose item was in the user's latest recommendations before it, by the "
+                "traffic arm (variant) that made them.",
+                ["variant"],
+                registry=registry,
+            ),
+            variant_updates=Counter(
+                f"{prefix}_variant_updates",
+                "Recommendation updates by traffic arm: main, canary, shadow (on its own topic).",
+                ["variant"],
+                registry=registry,
+            ),
+            variant_errors=Counter(
+                f"{prefix}_variant_errors",
+                "Model calls that failed, by traffic arm. A failing canary's users get the main "
+                "model's answer; a failing shadow's batch has no shadow updates.",
+                ["variant"],
+                registry=registry,
+            ),
+            variant_inference_seconds=Histogram(
+                f"{prefix}_variant_inference_seconds",
+                "Time of one model call (features to top-K) per micro-batch, by traffic arm.",
+                ["variant"],
+                buckets=_LATENCY_BUCKETS,
                 registry=registry,
             ),
             produce_errors=Counter(
@@ -150,4 +177,16 @@ class AppMetrics(NamedTuple):
         ):
             for value in values:
                 counter.labels(value)
+        metrics.init_variant("main")
         return metrics
+
+    def init_variant(self, variant: str) -> None:
+        """Export a traffic arm's series at 0 from the start (rates and alerts see them)."""
+        for metric in (
+            self.prequential_events,
+            self.prequential_hits,
+            self.variant_updates,
+            self.variant_errors,
+            self.variant_inference_seconds,
+        ):
+            metric.labels(variant)

@@ -65,6 +65,8 @@ class Recommendation(msgspec.Struct, frozen=True):
     items: list[ScoredItem]
     model: str
     model_version: str
+    variant: str
+    """Traffic arm that produced it: ``main``, ``canary`` or ``shadow`` (shadow topic only)."""
     event_id: str
     event_ts: float
     emitted_ts: float

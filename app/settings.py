@@ -10,7 +10,7 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -65,6 +65,25 @@ class Settings(BaseSettings):
 
     model_version: str | None = None
     """Serve this version only (pinned), also after a reload; unset: the newest that loads."""
+
+    model_poll_s: float = Field(default=10.0, ge=0)
+    """How often each worker looks in the registry for a newer complete version and hot-reloads
+    it (not when MODEL_VERSION pins one); also when failed canary/shadow loads are retried.
+    0 turns the polling off (reload by POST or the control topic only)."""
+
+    canary: str | None = None
+    """Canary rollout ``"<version>:<percent>"``, e.g. ``"2:20"``: that share of users is scored
+    by that version, the rest by the main model. Users are picked by a hash of the user id
+    and the canary version, so a user sees the same arm on every event, worker and restart,
+    and raising the percent keeps the users already in. Outputs say their ``variant``."""
+
+    shadow: str | None = None
+    """Shadow version: every micro-batch is also scored by it and its updates go to
+    OUTPUT_TOPIC + ``.shadow`` (variant ``shadow``); the main output is unaffected."""
+
+    control_topic: str = "streamrec.control"
+    """Topic every worker listens to for model commands (``{"model": name, "action":
+    "reload" | "rollback"}``), so one message reloads or rolls back the whole deployment."""
 
     model_retry_s: float = Field(default=5.0, gt=0)
     """While no model can be loaded the worker stays up, not ready, and retries this often."""
@@ -125,6 +144,31 @@ class Settings(BaseSettings):
     a forward stream every event changes its user's inputs, so lookups almost never hit, and
     the calls cost ~10% of throughput. On to fill a shared (Redis) cache for other readers,
     or to answer replays after a restart from it."""
+
+    @field_validator("canary")
+    @classmethod
+    def _check_canary(cls, value: str | None) -> str | None:
+        if value:
+            version, sep, percent = value.rpartition(":")
+            try:
+                share = float(percent)
+            except ValueError:
+                share = -1.0
+            if not (sep and version and 0 <= share <= 100):
+                raise ValueError(f"canary {value!r} is not '<version>:<percent 0-100>'")
+        return value or None
+
+    @property
+    def canary_split(self) -> tuple[str, float] | None:
+        """(canary version, percent of users) or None."""
+        if not self.canary:
+            return None
+        version, _, percent = self.canary.rpartition(":")
+        return version, float(percent)
+
+    @property
+    def shadow_topic(self) -> str:
+        return self.output_topic + ".shadow"
 
     @property
     def bootstrap_servers(self) -> list[str]:

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from app.agents import RecommendPipeline
 from app.errors import StreamrecError
 from app.features import UserFeatureState
+from app.inference.rollout import Rollout
 from app.inference.serving import ServedModel
 from app.progress import ProgressMonitor
 
@@ -45,13 +46,15 @@ def register_views(
     app: faust.App,
     features: faust.Table[str, UserFeatureState],
     latest: faust.Table[str, bytes],
-    model: ServedModel,
+    rollout: Rollout,
     registry: CollectorRegistry,
     pipeline: RecommendPipeline,
     progress: ProgressMonitor,
     stall_timeout_s: float,
+    output_topic: str,
 ) -> None:
     """Add streamrec's views to ``app``'s web server."""
+    model = rollout.main
 
     @app.page("/recommendations/{user_id}/")
     class RecommendationsView(View):
@@ -112,13 +115,13 @@ def register_views(
 
     @app.page("/models/")
     class ModelsView(View):
-        """The model in service and its manifest."""
+        """Versions (offline metrics), the arms in service (main, canary, shadow) with traffic
+        shares and this worker's live figures, and the main model's manifest."""
 
         async def get(self, request: Request) -> Response:
-            scorer = model.current
-            if scorer is None:
+            if model.current is None:
                 return _json(self, msgspec.json.encode({"error": "no model loaded yet"}), 503)
-            return _json(self, msgspec.json.encode({"serving": scorer.manifest}))
+            return _json(self, msgspec.json.encode(rollout.report(registry, output_topic)))
 
     @app.page("/models/{name}/{action}")
     class ModelActionView(View):

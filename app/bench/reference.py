@@ -71,7 +71,7 @@ async def reference_loop(bootstrap: str, input_topic: str, output_topic: str, co
             pending = []
             for it, items in zip(valid, ranked, strict=True):
                 value = encode(
-                    Recommendation(it.user_id, items, scorer.name, scorer.version,
+                    Recommendation(it.user_id, items, scorer.name, scorer.version, "main",
                                    it.event_id, it.ts, now)
                 )  # fmt: skip
                 pending.append(await producer.send(output_topic, value, key=it.user_id.encode()))

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from app.errors import ModelLoadError
+from app.features import FEATURE_KIND
 
 __all__ = ["MANIFEST_FILE", "FeatureSpec", "ModelManifest", "TensorSpec", "read_manifest"]
 
@@ -28,7 +29,7 @@ class TensorSpec(msgspec.Struct, frozen=True):
 class FeatureSpec(msgspec.Struct, frozen=True):
     """Which feature function builds the model's input from the user state."""
 
-    kind: str = "recent_items"
+    kind: str = FEATURE_KIND
     max_len: int = 50
 
 

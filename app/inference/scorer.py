@@ -15,6 +15,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from app.errors import ModelLoadError
+from app.features import FEATURE_KIND, MAX_RECENT
 from app.inference.manifest import ModelManifest, read_manifest
 
 __all__ = ["OnnxScorer", "Scorer"]
@@ -102,6 +103,21 @@ class OnnxScorer:
                 )
         if len(self.manifest.inputs) != 1 or len(self.manifest.outputs) != 1:
             raise ModelLoadError(f"{self.path}: expected one input and one output tensor")
+        # The stream builds one input: the last max_len item columns, left-padded.
+        features = self.manifest.feature_spec
+        if features.kind != FEATURE_KIND or not 1 <= features.max_len <= MAX_RECENT:
+            raise ModelLoadError(
+                f"{self.path}: feature spec {features.kind}/{features.max_len} is not what the "
+                f"stream produces ({FEATURE_KIND}, max_len 1..{MAX_RECENT})"
+            )
+        graph_shape = self.session.get_inputs()[0].shape
+        width = graph_shape[1] if len(graph_shape) == 2 else None
+        fixed_width = isinstance(width, int)  # a name ("len") or None: dynamic, any fits
+        if len(graph_shape) != 2 or (fixed_width and width != features.max_len):
+            raise ModelLoadError(
+                f"{self.path}: graph input shape {graph_shape}, feature spec gives "
+                f"[batch, {features.max_len}]"
+            )
 
     def score(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         out = self.session.run([self._output], {self._input: history})[0]

@@ -27,6 +27,7 @@ class ServedModel:
         version: str | None = None,
         threads: int = 1,
         retire_after_s: float = 30.0,
+        variant: str = "main",
     ) -> None:
         self.registry = registry
         self.name = name
@@ -34,9 +35,13 @@ class ServedModel:
         self.threads = threads
         self.metrics = metrics
         self.retire_after_s = retire_after_s
+        self.variant = variant
+        """The traffic arm this model serves (the ``model_info`` label)."""
         self.current: OnnxScorer | None = None
         self.served: list[str] = []
         """Versions put in service, oldest first (what a rollback goes back through)."""
+        self.attempted: set[str] = set()
+        """Every version this worker tried to load, whether it loaded or not."""
         self._lock = asyncio.Lock()
 
     @property
@@ -79,6 +84,8 @@ class ServedModel:
             scorer: OnnxScorer | None = None
             error: StreamrecError | None = None
             for n, version in enumerate(candidates):
+                if version is not None:
+                    self.attempted.add(version)
                 try:
                     scorer = await asyncio.to_thread(
                         self.registry.load, self.name, version, threads=self.threads
@@ -101,10 +108,10 @@ class ServedModel:
             else:
                 self.served.append(scorer.version)
             if old is not None:
-                self.metrics.model_info.labels(old.name, old.version, "main").set(0)
+                self.metrics.model_info.labels(old.name, old.version, self.variant).set(0)
                 # A batch may have picked the old scorer just before the swap: it is closed
                 # once such a batch has surely finished, not under it.
                 asyncio.get_running_loop().call_later(self.retire_after_s, old.close)
-            self.metrics.model_info.labels(scorer.name, scorer.version, "main").set(1)
-            logger.info("serving %s/%s", scorer.name, scorer.version)
+            self.metrics.model_info.labels(scorer.name, scorer.version, self.variant).set(1)
+            logger.info("serving %s/%s as %s", scorer.name, scorer.version, self.variant)
             return scorer

@@ -3,30 +3,42 @@ version is refused and the current one keeps serving."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
+from aiokafka.structs import ConsumerRecord
 
+from app.control import ModelCommand, send_command
 from app.inference.manifest import MANIFEST_FILE
-from app.processes import WorkerProcess
+from app.processes import WorkerProcess, http_get
 from app.training.train import catalogue
 from app.verify.check import make_traffic
-from tests.integration.conftest import Deployment
+from app.verify.run import send
+from tests.integration.conftest import Deployment, wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
-def add_version(registry: Path, version: str, corrupt: bool = False) -> None:
-    """A new version directory, written aside and renamed into place (atomic, as a deploy)."""
+def add_version(
+    registry: Path, version: str, corrupt: bool = False, mismatched: bool = False
+) -> None:
+    """A new version directory, written aside and renamed into place (atomic, as a deploy).
+    ``mismatched``: its manifest asks for 30 history columns where the graph reads 20."""
     staging = registry / f".staging-{version}"
     shutil.copytree(MODELS / "itemsvd" / "1", staging)
     manifest = msgspec.json.decode((staging / MANIFEST_FILE).read_bytes())
     manifest["version"] = version
+    if mismatched:
+        manifest["feature_spec"]["max_len"] = 30
     (staging / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
     if corrupt:
         (staging / "model.onnx").write_bytes(b"\x08\x07truncated")
@@ -48,7 +60,8 @@ async def test_reload_and_rollback_switch_the_served_version_and_refuse_a_broken
     registry = tmp_path / "registry"
     (registry / "itemsvd").mkdir(parents=True)
     shutil.copytree(MODELS / "itemsvd" / "1", registry / "itemsvd" / "1")
-    d = deployment_factory(STREAMREC_MODEL_DIR=str(registry))
+    # No registry poll: the POSTs alone move the version here.
+    d = deployment_factory(STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_POLL_S="0")
     await d.create_topics()
     worker = d.start_worker()
     items = catalogue()
@@ -81,4 +94,158 @@ async def test_reload_and_rollback_switch_the_served_version_and_refuse_a_broken
     status, body = post(worker, "/models/itemsvd/reload")
     assert status == 409 and body["serving"] == "1" and "itemsvd/3" in str(body["error"]), body
     assert await versions_of_next_traffic("d") == Counter({"1": 50})
+
+    add_version(registry, "4", mismatched=True)
+    status, body = post(worker, "/models/itemsvd/reload")
+    assert status == 409 and "graph input shape" in str(body["error"]), body
+    assert await versions_of_next_traffic("e") == Counter({"1": 50})
     assert post(worker, "/models/other/reload")[0] == 404
+
+
+def outputs_by_event(outputs: list[ConsumerRecord[bytes, bytes]]) -> dict[str, dict[str, Any]]:
+    decoded = (msgspec.json.decode(o.value) for o in outputs)
+    return {v["event_id"]: v for v in decoded}
+
+
+async def test_a_canary_gets_its_share_of_users_on_every_event_and_after_a_restart(
+    deployment_factory: Callable[..., Deployment], tmp_path: Path
+) -> None:
+    registry = tmp_path / "registry"
+    (registry / "itemsvd").mkdir(parents=True)
+    shutil.copytree(MODELS / "itemsvd" / "1", registry / "itemsvd" / "1")
+    add_version(registry, "2")
+    d = deployment_factory(
+        STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_VERSION="1", STREAMREC_CANARY="2:20"
+    )
+    await d.create_topics()
+    worker = d.start_worker()
+    traffic = make_traffic(10_000, 2, catalogue())
+    report = await d.verify(traffic, within_s=180)
+    assert report.ok and report.duplicates == 0, report.summary()
+
+    by_event = outputs_by_event(await d.consume(d.output_topic, traffic.n_valid))
+    variant: dict[str, str] = {}
+    for user, event_ids in traffic.valid.items():
+        seen = {by_event[e]["variant"] for e in event_ids}
+        assert len(seen) == 1, (user, seen)  # sticky across the user's events
+        variant[user] = seen.pop()
+    for out in by_event.values():
+        assert out["model_version"] == {"main": "1", "canary": "2"}[out["variant"]], out
+    share = sum(v == "canary" for v in variant.values()) / len(variant)
+    assert abs(share - 0.20) <= 0.02, share
+
+    # The operator's view during the canary (quoted in the closing note).
+    status, models = d.get_json(worker, "/models/")
+    print("GET /models/ during a 20% canary:", msgspec.json.encode(models).decode())
+    assert status == 200 and isinstance(models, dict)
+    arms = {a["variant"]: a for a in models["arms"]}
+    assert (arms["main"]["version"], arms["main"]["traffic_percent"]) == ("1", 80.0)
+    assert (arms["canary"]["version"], arms["canary"]["traffic_percent"]) == ("2", 20.0)
+    assert arms["canary"]["live"]["updates"] == sum(
+        o["variant"] == "canary" for o in by_event.values()
+    )
+    assert abs(arms["canary"]["live"]["observed_percent"] - 100 * share) < 0.01
+    for arm in arms.values():
+        assert arm["live"]["errors"] == 0 and arm["live"]["prequential_events"] > 0
+    # The models command shows the same arms next to the versions' offline metrics.
+    listing = (
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "faust", "-A", "app", "models", "--url", worker.web_url],
+            env=worker.env, capture_output=True, text=True, timeout=60, check=True,
+        )
+    ).stdout  # fmt: skip
+    print(listing)
+    lines = {line.split()[0]: line for line in listing.splitlines() if line.strip()}
+    assert "main 80%" in lines["1"] and "0.2131" in lines["1"], listing
+    assert "canary 20%" in lines["2"], listing
+
+    # After a restart (same data dir) every user is still on the same arm.
+    worker.stop()
+    d.start_worker(data_dir=worker.env["STREAMREC_DATA_DIR"])
+    again = [
+        (user.encode(), msgspec.json.encode(
+            {"user_id": user, "item_id": "50", "event": "view", "event_id": f"{user}-again"}))
+        for user in traffic.valid
+    ]  # fmt: skip
+    await d.produce(again)
+    after = outputs_by_event(await d.consume(d.output_topic, traffic.n_valid + len(again)))
+    moved = [u for u in traffic.valid if after[f"{u}-again"]["variant"] != variant[u]]
+    assert moved == []
+
+
+async def test_shadow_updates_go_to_the_shadow_topic_only(
+    deployment_factory: Callable[..., Deployment], tmp_path: Path
+) -> None:
+    registry = tmp_path / "registry"
+    (registry / "itemsvd").mkdir(parents=True)
+    shutil.copytree(MODELS / "itemsvd" / "1", registry / "itemsvd" / "1")
+    add_version(registry, "2")
+    d = deployment_factory(
+        STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_VERSION="1", STREAMREC_SHADOW="2"
+    )
+    await d.create_topics()
+    worker = d.start_worker()
+    traffic = make_traffic(10, 5, catalogue())
+    report = await d.verify(traffic)
+    assert report.ok and report.duplicates == 0, report.summary()
+
+    main = outputs_by_event(await d.consume(d.output_topic, traffic.n_valid, settle=1.0))
+    shadow_records = await d.consume(d.output_topic + ".shadow", traffic.n_valid, settle=1.0)
+    shadow = outputs_by_event(shadow_records)
+    assert len(shadow_records) == len(shadow) == traffic.n_valid
+    assert {(o["variant"], o["model_version"]) for o in main.values()} == {("main", "1")}
+    assert {(o["variant"], o["model_version"]) for o in shadow.values()} == {("shadow", "2")}
+    assert set(shadow) == set(main)
+    # Same features, same weights (version 2 is a copy): the shadow ranks like main.
+    assert all(shadow[e]["items"] == main[e]["items"] for e in main)
+    # The latest-update view is the main arm's.
+    user = next(iter(traffic.valid))
+    assert d.get_json(worker, f"/recommendations/{user}/")[1]["variant"] == "main"  # type: ignore[index]
+    _, models = d.get_json(worker, "/models/")
+    arms = {a["variant"]: a for a in models["arms"]}  # type: ignore[index]
+    assert arms["shadow"]["live"]["updates"] == traffic.n_valid
+    shadow_judged = arms["shadow"]["live"]["prequential_events"]
+    assert shadow_judged == arms["main"]["live"]["prequential_events"] > 0
+
+
+async def test_a_swap_under_load_switches_once_per_partition_and_loses_nothing(
+    deployment_factory: Callable[..., Deployment], tmp_path: Path
+) -> None:
+    registry = tmp_path / "registry"
+    (registry / "itemsvd").mkdir(parents=True)
+    shutil.copytree(MODELS / "itemsvd" / "1", registry / "itemsvd" / "1")
+    # The new version is found by the registry poll; the rollback comes on the control topic.
+    d = deployment_factory(STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_POLL_S="0.5")
+    await d.create_topics()
+    worker = d.start_worker()
+
+    def serving() -> str:
+        _, models = d.get_json(worker, "/models/")
+        return str(models["arms"][0]["version"])  # type: ignore[index]
+
+    traffic = make_traffic(40, 150, catalogue())  # 6,000 events at 400/s: 15 s of traffic
+    sending = asyncio.create_task(send(d.bootstrap, d.input_topic, traffic, rate=400))
+    await asyncio.sleep(2.0)
+    add_version(registry, "2")
+    assert await asyncio.to_thread(wait_for, lambda: serving() == "2", 10.0)
+    await asyncio.sleep(2.0)
+    assert not sending.done(), "traffic ended before the rollback: the test proves nothing"
+    await send_command(d.bootstrap, "streamrec.control", ModelCommand("itemsvd", "rollback"))
+    assert await asyncio.to_thread(wait_for, lambda: serving() == "1", 10.0)
+    assert not sending.done()
+    await sending
+
+    report = await d.verify(traffic, rate=-1)
+    assert report.ok and report.duplicates == 0 and not report.dlq_by_reason, report.summary()
+    outputs = await d.consume(d.output_topic, traffic.n_valid)
+    runs: dict[int, list[str]] = {}
+    for o in sorted(outputs, key=lambda o: (o.partition, o.offset)):
+        versions = runs.setdefault(o.partition, [])
+        version = msgspec.json.decode(o.value)["model_version"]
+        if not versions or versions[-1] != version:
+            versions.append(version)
+    assert set(map(tuple, runs.values())) == {("1", "2", "1")}, runs
+    metrics = http_get(worker.web_url + "/metrics")[1].decode()
+    assert 'streamrec_model_loads_total{result="failure"} 0.0' in metrics
+    assert 'streamrec_variant_errors_total{variant="main"} 0.0' in metrics

@@ -54,4 +54,5 @@ async def test_stream_top10_equals_offline_top10(
     # The worker's prequential counters moved: later events were judged against earlier updates.
     _, body = http_get(worker.web_url + "/metrics")
     text = body.decode()
-    assert f"streamrec_prequential_events_total {len(records) - len(history)}.0" in text
+    judged = len(records) - len(history)
+    assert f'streamrec_prequential_events_total{{variant="main"}} {judged}.0' in text

@@ -1,0 +1,92 @@
+"""Model commands for the whole deployment: every worker reads the control topic.
+
+A POST to /models/{name}/reload reaches one worker; a record on the control topic reaches
+all of them. Each worker reads every partition of it without a consumer group (a group
+would hand each record to one worker only), from the end: a command is for the workers
+running when it is sent. Records stamped before this worker started are skipped, so a
+broker that answers "latest" with an earlier offset (the embedded one does) replays none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from app.errors import StreamrecError
+
+__all__ = ["ControlListener", "ModelCommand", "send_command"]
+
+logger = logging.getLogger(__name__)
+
+
+class ModelCommand(msgspec.Struct, frozen=True):
+    """One control record's value: ``{"model": "itemsvd", "action": "reload"}``."""
+
+    model: str
+    action: Literal["reload", "rollback"]
+
+
+Handler = Callable[[ModelCommand], Awaitable[None]]
+
+
+class ControlListener:
+    """Reads the control topic and runs each command with ``handler``, one at a time."""
+
+    def __init__(self, bootstrap_servers: list[str], topic: str, handler: Handler) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.handler = handler
+        self.started_ms = int(time.time() * 1000)
+
+    async def run(self) -> None:
+        """Until cancelled; a broker problem is logged and retried, never fatal."""
+        while True:
+            consumer = AIOKafkaConsumer(
+                self.topic,
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=None,
+                auto_offset_reset="latest",
+                enable_auto_commit=False,
+            )
+            try:
+                await consumer.start()
+                async for record in consumer:
+                    await self._handle(record.value, record.timestamp)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.error("control topic %s: %s; retrying in 5 s", self.topic, exc)
+                await asyncio.sleep(5.0)
+            finally:
+                await consumer.stop()
+
+    async def _handle(self, value: bytes | None, timestamp: int) -> None:
+        if timestamp < self.started_ms:
+            return
+        try:
+            command = msgspec.json.decode(value or b"", type=ModelCommand)
+        except msgspec.DecodeError as exc:
+            logger.error("control topic %s: ignoring %r: %s", self.topic, value, exc)
+            return
+        logger.info("control topic: %s %s", command.action, command.model)
+        try:
+            await self.handler(command)
+        except StreamrecError as exc:
+            logger.error("control command %s of %s refused: %s", command.action,
+                         command.model, exc)  # fmt: skip
+
+
+async def send_command(bootstrap_servers: list[str], topic: str, command: ModelCommand) -> None:
+    """Publish one command for every worker (the ``models`` CLI command uses this)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, msgspec.json.encode(command))
+    finally:
+        await producer.stop()

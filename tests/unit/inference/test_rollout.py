@@ -1,0 +1,153 @@
+"""Traffic arms: a sticky, monotone canary share; candidates that fail leave users on main;
+the registry poll loads a new version once and does not undo a rollback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
+
+from app.errors import ModelLoadError
+from app.inference.manifest import MANIFEST_FILE
+from app.inference.registry import ModelRegistry
+from app.inference.rollout import CANARY, MAIN, SHADOW, Rollout, canary_bucket
+from app.inference.serving import ServedModel
+from app.metrics import AppMetrics
+from app.settings import Settings
+from tests.unit.inference.test_registry import copy_model
+from tests.unit.inference.test_serving import add_version
+
+USERS = [f"user-{n}" for n in range(10_000)]
+
+
+def test_the_canary_share_is_within_a_point_of_the_percent() -> None:
+    for percent in (1.0, 20.0, 50.0):
+        share = sum(canary_bucket(u, "2") < percent for u in USERS) / len(USERS)
+        assert abs(100 * share - percent) < 1.0, (percent, share)
+
+
+def test_raising_the_percent_keeps_the_users_already_in_and_versions_draw_anew() -> None:
+    at_5 = {u for u in USERS if canary_bucket(u, "2") < 5}
+    at_20 = {u for u in USERS if canary_bucket(u, "2") < 20}
+    assert at_5 < at_20
+    other = {u for u in USERS if canary_bucket(u, "3") < 20}
+    assert len(other & at_20) < 0.3 * len(at_20)  # independent draw: ~20% overlap
+
+
+def test_the_bucket_is_the_same_in_another_process() -> None:
+    # Python's hash() of a str changes per process; the canary must not.
+    code = "from app.inference.rollout import canary_bucket; print(canary_bucket('u42', '2'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=Path(__file__).parents[3],
+    )  # fmt: skip
+    assert float(out.stdout) == canary_bucket("u42", "2")
+
+
+@pytest.mark.parametrize("value", ["2", "2:", ":20", "2:101", "2:-1", "2:x"])
+def test_a_malformed_canary_setting_is_refused(value: str) -> None:
+    with pytest.raises(ValidationError, match="canary"):
+        Settings(canary=value)
+
+
+def test_a_canary_setting_splits_into_version_and_percent() -> None:
+    assert Settings(canary="2:20").canary_split == ("2", 20.0)
+    assert Settings(canary="v1:2:7.5").canary_split == ("v1:2", 7.5)
+    assert Settings().canary_split is None
+
+
+def rollout(
+    tmp_path: Path, canary: tuple[str, float] | None = None, shadow: str | None = None
+) -> tuple[Rollout, CollectorRegistry]:
+    samples = CollectorRegistry()
+    metrics = AppMetrics.create(samples)
+    registry = ModelRegistry(tmp_path)
+    main = ServedModel(registry, "itemsvd", metrics, retire_after_s=0)
+    return Rollout(main, registry, metrics, canary=canary, shadow=shadow), samples
+
+
+async def test_arms_route_the_canary_share_and_the_shadow_sees_all(tmp_path: Path) -> None:
+    copy_model(tmp_path, "1")
+    add_version(tmp_path, "2", corrupt=False)
+    r, samples = rollout(tmp_path, canary=("1", 20.0), shadow="2")
+    await r.main.load()
+    await r.load_candidates()
+    arms = r.arms()
+    assert (arms.main.version, arms.canary and arms.canary.version) == ("2", "1")
+    assert arms.shadow is not None and arms.shadow.version == "2"
+    variants = [arms.variant_of(u) for u in USERS[:2000]]
+    assert variants == [CANARY if canary_bucket(u, "1") < 20 else MAIN for u in USERS[:2000]]
+    assert 0.17 < variants.count(CANARY) / 2000 < 0.23
+    info = {
+        variant: samples.get_sample_value(
+            "streamrec_model_info", {"name": "itemsvd", "version": v, "variant": variant}
+        )
+        for variant, v in ((MAIN, "2"), (CANARY, "1"), (SHADOW, "2"))
+    }
+    assert info == {MAIN: 1, CANARY: 1, SHADOW: 1}
+    report = r.report(samples, "recs")
+    assert [(a["variant"], a["version"], a["traffic_percent"]) for a in report["arms"]] == [
+        (MAIN, "2", 80.0), (CANARY, "1", 20.0), (SHADOW, "2", 0.0)
+    ]  # fmt: skip
+    assert report["arms"][2]["output_topic"] == "recs.shadow"
+    assert [v["version"] for v in report["versions"]] == ["1", "2"]
+    assert "test" in report["versions"][0]["metrics"]
+
+
+async def test_a_canary_that_does_not_load_leaves_its_users_on_main(tmp_path: Path) -> None:
+    copy_model(tmp_path, "1")
+    add_version(tmp_path, "2", corrupt=True)
+    r, samples = rollout(tmp_path, canary=("2", 50.0))
+    await r.main.load()
+    await r.load_candidates()
+    arms = r.arms()
+    assert arms.canary is None and {arms.variant_of(u) for u in USERS[:200]} == {MAIN}
+    assert "itemsvd/2" in r.load_errors[CANARY]
+    report = r.report(samples, "recs")
+    assert report["arms"][0]["traffic_percent"] == 100.0
+    assert report["arms"][1]["serving"] is False and "error" in report["arms"][1]
+    assert samples.get_sample_value("streamrec_model_loads_total", {"result": "failure"}) == 2
+
+
+async def test_the_poll_tries_each_new_version_once_and_keeps_a_rollback(tmp_path: Path) -> None:
+    copy_model(tmp_path, "1")
+    r, _ = rollout(tmp_path)
+    await r.main.load()
+    await r.poll()
+    assert r.arms().main.version == "1"
+    add_version(tmp_path, "2", corrupt=False)
+    await r.poll()
+    assert r.arms().main.version == "2"
+    await r.main.rollback()
+    await r.poll()
+    assert r.arms().main.version == "1"  # the rollback stands
+    add_version(tmp_path, "3", corrupt=True)
+    await r.poll()
+    await r.poll()
+    assert r.arms().main.version == "1"
+    # A version reloaded by hand and rolled back before the poll looked is not reloaded.
+    add_version(tmp_path, "4", corrupt=False)
+    await r.main.reload()
+    await r.main.rollback()
+    await r.poll()
+    assert r.arms().main.version == "1"
+
+
+def test_a_model_whose_feature_spec_the_stream_cannot_produce_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = copy_model(tmp_path, "1")
+    manifest = msgspec.json.decode((path / MANIFEST_FILE).read_bytes())
+    manifest["feature_spec"]["max_len"] = 30  # the graph reads 20 columns
+    (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
+    with pytest.raises(ModelLoadError, match=r"graph input shape \['batch', 20\]"):
+        ModelRegistry(tmp_path).load("itemsvd", "1")
+    manifest["feature_spec"] = {"kind": "session_graph", "max_len": 20}
+    (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
+    with pytest.raises(ModelLoadError, match="not what the stream produces"):
+        ModelRegistry(tmp_path).load("itemsvd", "1")
