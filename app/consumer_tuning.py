@@ -1,4 +1,4 @@
-"""Three changes to Faust's Kafka consumer.
+"""Six changes to Faust's Kafka consumer.
 
 1. The fetch wait is a setting: Faust hard-codes ``fetch_max_wait_ms=1500``. A real Kafka
    broker answers a fetch as soon as data arrives, whatever the wait; the embedded broker
@@ -19,13 +19,30 @@
    later skipped them. Measured with a second worker joining and the first leaving: 8-30
    of 2,400 events lost in 2 of 5 runs; resuming after the seek alone still lost one
    record now and then (fetched between the seek and the clearing).
+4. A fetch asks for the partitions active when it runs, never "all". Faust hands its live
+   set of active partitions to a fetch that waits for the consumer thread; a recovery can
+   empty that set meanwhile, and aiokafka reads an empty set as *every* assigned partition.
+   The records it then returned (paused stream partitions, standby changelogs) were dropped
+   by Faust as not active, with the consumer's position already past them. Measured: a
+   worker restarted after kill -9 under CPU load left whole partitions unprocessed (1 run
+   in 8), and a promoted standby missed early changelog records (stale state).
+5. A stream partition without a committed offset is rewound to its beginning whenever Faust
+   seeks to the committed offsets. aiokafka's seek_to_committed leaves such a partition where
+   it is (it seeks only to offsets > 0), so records dropped before the group's first commit
+   were never fetched again.
+6. Fetched records Faust does not hand on are fetched again. Faust drops records of a
+   partition that is not active when they arrive, and the rest of a fetch when the flow
+   stops (a rebalance) mid-way; aiokafka's position is past them by then. Faust counts on
+   the seek to the committed offsets after the rebalance to read them again, but a
+   changelog partition has no committed offset, and a stream partition may have none yet.
+   Each such partition is now sought back to its first record not handed on.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer
@@ -34,7 +51,15 @@ from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
-__all__ = ["fetched_highwaters", "tune_consumer"]
+__all__ = [
+    "SeekBeforeResumeRecovery",
+    "TunedConsumer",
+    "TunedConsumerThread",
+    "fetched_highwaters",
+    "tune_consumer",
+]
+
+_EARLIEST = "earliest"
 
 logger = logging.getLogger(__name__)
 
@@ -100,31 +125,93 @@ class SeekBeforeResumeRecovery(Recovery):  # type: ignore[misc]
                 consumer.resume_partitions(tps)
 
 
+class TunedConsumerThread(driver.AIOKafkaConsumerThread):  # type: ignore[misc]
+    """Changes 1, 2, 4 and 5: the thread that owns the aiokafka consumer."""
+
+    fetch_max_wait_ms = 10
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Read by AIOKafkaConsumer.start() when it builds its fetcher.
+        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
+        return consumer
+
+    async def _fetch_records(
+        self,
+        consumer: AIOKafkaConsumer,
+        active_partitions: set[TP],
+        timeout: float | None = None,  # noqa: ASYNC109 (Faust's signature)
+        max_records: int | None = None,
+    ) -> Any:
+        snapshot = set(active_partitions)  # a copy: Faust may change its set meanwhile
+        if not snapshot:
+            return {}  # aiokafka would take an empty set for "all partitions"
+        return await super()._fetch_records(
+            consumer, snapshot, timeout=timeout, max_records=max_records
+        )
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed: Mapping[TP, int] = await super().seek_to_committed()
+        if self.app.conf.consumer_auto_offset_reset != _EARLIEST:
+            return committed
+        rewind = [
+            tp
+            for tp, offset in committed.items()
+            if not offset and not self.consumer._is_changelog_tp(tp)
+        ]
+        if rewind:
+            await self.seek_to_beginning(*rewind)
+        return committed
+
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        listed = await super()._highwaters(partitions)
+        if self.consumer.in_transaction:
+            return listed  # last stable offsets: already exact
+        conf, transport = self.app.conf, cast(driver.Transport, self.transport)
+        return await fetched_highwaters(
+            listed,
+            bootstrap_servers=driver.server_list(transport.url, transport.default_port),
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
+            **driver.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
+        )
+
+
+class TunedConsumer(driver.Consumer):  # type: ignore[misc]
+    """Change 6, and the tuned thread."""
+
+    _fetched: Mapping[TP, list[Any]] | None = None
+
+    def _new_consumer_thread(self) -> TunedConsumerThread:
+        return TunedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109
+        records, active = await super()._wait_next_records(timeout)
+        self._fetched = records
+        return records, active
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
+        handed_on: dict[TP, int] = {}
+        try:
+            async for tp, message in super().getmany(timeout):
+                handed_on[tp] = handed_on.get(tp, 0) + 1
+                yield tp, message
+        finally:
+            fetched, self._fetched = self._fetched, None
+            if fetched:
+                self._refetch_dropped(fetched, handed_on)
+
+    def _refetch_dropped(self, fetched: Mapping[TP, list[Any]], handed_on: dict[TP, int]) -> None:
+        assigned = self.assignment()
+        for tp, records in fetched.items():
+            n = handed_on.get(tp, 0)
+            if n < len(records) and tp in assigned:
+                logger.debug("%s: %d fetched records not handed on; refetching from %d",
+                             tp, len(records) - n, records[n].offset)  # fmt: skip
+                self._thread.seek(tp, records[n].offset)
+
+
 def tune_consumer(fetch_max_wait_ms: int) -> None:
-    """Install the three changes in Faust (stream and changelog consumers, table recovery)."""
+    """Install the six changes in Faust (stream and changelog consumers, table recovery)."""
     table_manager.Recovery = SeekBeforeResumeRecovery  # type: ignore[attr-defined]
-
-    class ConsumerThread(driver.AIOKafkaConsumerThread):  # type: ignore[misc]
-        def _create_worker_consumer(self, transport: Any) -> Any:
-            consumer = super()._create_worker_consumer(transport)
-            # Read by AIOKafkaConsumer.start() when it builds its fetcher.
-            consumer._fetch_max_wait_ms = fetch_max_wait_ms
-            return consumer
-
-        async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
-            listed = await super()._highwaters(partitions)
-            if self.consumer.in_transaction:
-                return listed  # last stable offsets: already exact
-            conf, transport = self.app.conf, cast(driver.Transport, self.transport)
-            return await fetched_highwaters(
-                listed,
-                bootstrap_servers=driver.server_list(transport.url, transport.default_port),
-                fetch_max_wait_ms=fetch_max_wait_ms,
-                **driver.credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
-            )
-
-    class Consumer(driver.Consumer):  # type: ignore[misc]
-        def _new_consumer_thread(self) -> ConsumerThread:
-            return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-    driver.Transport.Consumer = Consumer
+    TunedConsumerThread.fetch_max_wait_ms = fetch_max_wait_ms
+    driver.Transport.Consumer = TunedConsumer
