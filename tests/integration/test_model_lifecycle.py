@@ -45,6 +45,15 @@ def add_version(
     staging.rename(registry / "itemsvd" / version)
 
 
+def make_registry(tmp_path: Path, *versions: str) -> Path:
+    """A registry holding the committed itemsvd/1 under each of ``versions`` (same weights)."""
+    registry = tmp_path / "registry"
+    (registry / "itemsvd").mkdir(parents=True)
+    for version in versions:
+        add_version(registry, version)
+    return registry
+
+
 def post(worker: WorkerProcess, path: str) -> tuple[int, dict[str, object]]:
     request = urllib.request.Request(worker.web_url + path, data=b"", method="POST")
     try:
@@ -57,9 +66,7 @@ def post(worker: WorkerProcess, path: str) -> tuple[int, dict[str, object]]:
 async def test_reload_and_rollback_switch_the_served_version_and_refuse_a_broken_one(
     deployment_factory: Callable[..., Deployment], tmp_path: Path
 ) -> None:
-    registry = tmp_path / "registry"
-    (registry / "itemsvd").mkdir(parents=True)
-    shutil.copytree(MODELS / "itemsvd" / "1", registry / "itemsvd" / "1")
+    registry = make_registry(tmp_path, "1")
     # No registry poll: the POSTs alone move the version here.
     d = deployment_factory(STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_POLL_S="0")
     await d.create_topics()
@@ -110,10 +117,7 @@ def outputs_by_event(outputs: list[ConsumerRecord[bytes, bytes]]) -> dict[str, d
 async def test_a_canary_gets_its_share_of_users_on_every_event_and_after_a_restart(
     deployment_factory: Callable[..., Deployment], tmp_path: Path
 ) -> None:
-    registry = tmp_path / "registry"
-    (registry / "itemsvd").mkdir(parents=True)
-    shutil.copytree(MODELS / "itemsvd" / "1", registry / "itemsvd" / "1")
-    add_version(registry, "2")
+    registry = make_registry(tmp_path, "1", "2")
     d = deployment_factory(
         STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_VERSION="1", STREAMREC_CANARY="2:20"
     )
@@ -177,10 +181,7 @@ async def test_a_canary_gets_its_share_of_users_on_every_event_and_after_a_resta
 async def test_shadow_updates_go_to_the_shadow_topic_only(
     deployment_factory: Callable[..., Deployment], tmp_path: Path
 ) -> None:
-    registry = tmp_path / "registry"
-    (registry / "itemsvd").mkdir(parents=True)
-    shutil.copytree(MODELS / "itemsvd" / "1", registry / "itemsvd" / "1")
-    add_version(registry, "2")
+    registry = make_registry(tmp_path, "1", "2")
     d = deployment_factory(
         STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_VERSION="1", STREAMREC_SHADOW="2"
     )
@@ -212,9 +213,7 @@ async def test_shadow_updates_go_to_the_shadow_topic_only(
 async def test_a_swap_under_load_switches_once_per_partition_and_loses_nothing(
     deployment_factory: Callable[..., Deployment], tmp_path: Path
 ) -> None:
-    registry = tmp_path / "registry"
-    (registry / "itemsvd").mkdir(parents=True)
-    shutil.copytree(MODELS / "itemsvd" / "1", registry / "itemsvd" / "1")
+    registry = make_registry(tmp_path, "1")
     # The new version is found by the registry poll; the rollback comes on the control topic.
     d = deployment_factory(STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_POLL_S="0.5")
     await d.create_topics()
