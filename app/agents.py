@@ -271,23 +271,24 @@ class RecommendPipeline:
         latest_value: dict[str, bytes] = {}
         # Prequential quality: was each event's item in the user's previous update? Walked in
         # input order, so a user's second event in the batch is judged by the first's update.
+        # The shadow arm is judged against its own previous update, and only while it runs.
         eligible: dict[str, int] = {}
         hits: dict[str, int] = {}
+        judged = (shown, shadow_shown) if arms.shadow is not None else (shown,)
         for n, (event, interaction) in enumerate(valid):
             replay = n in replays
             user_id = interaction.user_id
             if not replay:
-                for variant, before in (
-                    (user_variant[user_id], shown.get(user_id)),
-                    (SHADOW, shadow_shown.get(user_id)),
-                ):
+                for seen_by in judged:
+                    before = seen_by.get(user_id)
                     if before:
+                        variant = SHADOW if seen_by is shadow_shown else user_variant[user_id]
                         eligible[variant] = eligible.get(variant, 0) + 1
                         hits[variant] = hits.get(variant, 0) + (interaction.item_id in before)
-            if n in shadow_ranked:
+            if arms.shadow is not None and n in shadow_ranked:
                 shadow_items = shadow_ranked[n]
                 shadows.append(
-                    (event.message.key, self._output(arms.scorer(SHADOW), SHADOW, shadow_items,
+                    (event.message.key, self._output(arms.shadow, SHADOW, shadow_items,
                                                      interaction, now), [])
                 )  # fmt: skip
                 if not replay:

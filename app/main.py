@@ -173,7 +173,7 @@ app.task(_listen_for_model_commands)
 
 register_views(
     app, features, latest, rollout, metrics_registry, pipeline, progress,
-    settings.stall_timeout_s, settings.output_topic,
+    settings.stall_timeout_s, settings.output_topic, settings.shadow_topic,
 )  # fmt: skip
 ranker = OnlineRanker(model, cache, settings.max_batch)
 register_oip(app, features, model, ranker, settings.top_k, lambda: readiness(app, model)["ready"])

@@ -52,6 +52,7 @@ def register_views(
     progress: ProgressMonitor,
     stall_timeout_s: float,
     output_topic: str,
+    shadow_topic: str,
 ) -> None:
     """Add streamrec's views to ``app``'s web server."""
     model = rollout.main
@@ -121,7 +122,8 @@ def register_views(
         async def get(self, request: Request) -> Response:
             if model.current is None:
                 return _json(self, msgspec.json.encode({"error": "no model loaded yet"}), 503)
-            return _json(self, msgspec.json.encode(rollout.report(registry, output_topic)))
+            report = rollout.report(registry, output_topic, shadow_topic)
+            return _json(self, msgspec.json.encode(report))
 
     @app.page("/models/{name}/{action}")
     class ModelActionView(View):

@@ -140,7 +140,9 @@ class Rollout:
             logger.error("new version %s/%s refused, %s/%s keeps serving: %s",
                          main.name, newest, main.name, main.current.version, exc)  # fmt: skip
 
-    def report(self, samples: CollectorRegistry, output_topic: str) -> dict[str, Any]:
+    def report(
+        self, samples: CollectorRegistry, output_topic: str, shadow_topic: str
+    ) -> dict[str, Any]:
         """The /models/ body: versions with their offline metrics, and the arms side by side
         with their traffic share and this worker's live figures (from ``samples``)."""
         arms = []
@@ -158,7 +160,7 @@ class Rollout:
                 "version": served.current.version if served.current else served.version,
                 "serving": served.ready,
                 "traffic_percent": share,
-                "output_topic": output_topic + (".shadow" if variant == SHADOW else ""),
+                "output_topic": shadow_topic if variant == SHADOW else output_topic,
                 "live": live_figures(samples, variant),
             }
             if variant in self.load_errors:

@@ -90,7 +90,7 @@ async def test_arms_route_the_canary_share_and_the_shadow_sees_all(tmp_path: Pat
         for variant, v in ((MAIN, "2"), (CANARY, "1"), (SHADOW, "2"))
     }
     assert info == {MAIN: 1, CANARY: 1, SHADOW: 1}
-    report = r.report(samples, "recs")
+    report = r.report(samples, "recs", "recs.shadow")
     assert [(a["variant"], a["version"], a["traffic_percent"]) for a in report["arms"]] == [
         (MAIN, "2", 80.0), (CANARY, "1", 20.0), (SHADOW, "2", 0.0)
     ]  # fmt: skip
@@ -108,7 +108,7 @@ async def test_a_canary_that_does_not_load_leaves_its_users_on_main(tmp_path: Pa
     arms = r.arms()
     assert arms.canary is None and {arms.variant_of(u) for u in USERS[:200]} == {MAIN}
     assert "itemsvd/2" in r.load_errors[CANARY]
-    report = r.report(samples, "recs")
+    report = r.report(samples, "recs", "recs.shadow")
     assert report["arms"][0]["traffic_percent"] == 100.0
     assert report["arms"][1]["serving"] is False and "error" in report["arms"][1]
     assert samples.get_sample_value("streamrec_model_loads_total", {"result": "failure"}) == 2
