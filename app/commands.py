@@ -1,4 +1,8 @@
-"""Faust CLI commands: ``faust -A app <bench|broker|demo|evaluate|models|replay|train|verify>``."""
+"""Faust CLI commands: ``faust -A app <bench|broker|demo|evaluate|models|replay|train|verify>``.
+
+Each is an ``async def`` taking Faust's ``AppCommand``; ``register_commands()`` (called by the
+app factory) adds them to Faust's command line. Their heavy parts are imported when they run.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,46 @@ import asyncio
 import logging
 import shutil
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import click
 from faust.cli import AppCommand, option
 
-from app.broker import EmbeddedBroker, is_reachable
+from app.broker import EmbeddedBroker
 from app.errors import StreamrecError
-from app.main import app
+from app.preflight import is_reachable
 from app.settings import get_settings
 
-__all__ = ["bench", "broker", "demo", "evaluate", "models", "replay", "train", "verify"]
+__all__ = [
+    "bench", "broker", "demo", "evaluate", "models", "register_commands", "replay", "train",
+    "verify",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
+_Handler = Callable[..., Awaitable[None]]
+_COMMANDS: list[tuple[_Handler, tuple[Any, ...]]] = []
 
-@app.command(
+
+def _command(*options: Any) -> Callable[[_Handler], _Handler]:
+    """Mark an ``async def`` as a command with these click options (see register_commands)."""
+
+    def collect(fun: _Handler) -> _Handler:
+        _COMMANDS.append((fun, options))
+        return fun
+
+    return collect
+
+
+def register_commands() -> None:
+    """Add streamrec's commands to ``faust``'s command line (a Faust-wide click group)."""
+    for fun, options in _COMMANDS:
+        AppCommand.from_handler(*options)(fun)
+
+
+@_command(
     option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on."),
     option("--port", default=9092, type=int, show_default=True, help="Port to listen on."),
 )
@@ -33,7 +60,7 @@ async def broker(self: AppCommand, host: str, port: int) -> None:
         await asyncio.Event().wait()
 
 
-@app.command(
+@_command(
     option("--rate", default=1000.0, type=float, show_default=True,
            help="Events per second (0 = as fast as possible)."),
     option("--count", default=0, type=int, help="Stop after this many events (0 = all)."),
@@ -67,7 +94,7 @@ async def replay(
     self.say(f"replayed {sent} interactions")
 
 
-@app.command(
+@_command(
     option("--algorithm", type=click.Choice(["itemsvd", "sasrec"]), default="itemsvd",
            show_default=True,
            help="itemsvd (numpy, seconds; the served model) or sasrec (PyTorch, minutes)."),
@@ -84,7 +111,7 @@ async def train(self: AppCommand, algorithm: str, model_dir: str | None, name: s
     self.say(f"wrote {path}")
 
 
-@app.command(
+@_command(
     option("--version", default=None, help="Model version (default: the one a worker serves)."),
 )
 async def evaluate(self: AppCommand, version: str | None) -> None:
@@ -102,7 +129,7 @@ async def evaluate(self: AppCommand, version: str | None) -> None:
         self.say(f"{r['model']:32} {hr:7.4f} {ndcg:8.4f} {mrr:7.4f}  {r['users']}")
 
 
-@app.command(
+@_command(
     option("--rate", default=500.0, type=float, show_default=True, help="Replay events/s."),
     option("--count", default=0, type=int, help="Replay at most this many events (0 = all)."),
 )
@@ -156,7 +183,7 @@ async def demo(self: AppCommand, rate: float, count: int) -> None:
             embedded.stop()
 
 
-@app.command(
+@_command(
     option("--events", default=60_000, type=int, show_default=True,
            help="Events for the throughput runs."),
     option("--latency-seconds", default=15.0, type=float, show_default=True,
@@ -184,7 +211,7 @@ async def bench(
     self.say(write_report(result, Path(out)))
 
 
-@app.command(
+@_command(
     option("--users", default=100, type=int, show_default=True, help="Distinct users."),
     option("--per-user", default=20, type=int, show_default=True,
            help="Valid events per user, sequence-numbered."),
@@ -224,7 +251,7 @@ async def verify(
         raise SystemExit(1)
 
 
-@app.command(
+@_command(
     option("--reload", "action", flag_value="reload",
            help="Tell every worker (control topic) to serve the newest version."),
     option("--rollback", "action", flag_value="rollback",

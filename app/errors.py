@@ -4,8 +4,10 @@ from __future__ import annotations
 
 __all__ = [
     "BrokerUnavailable",
+    "CannotStart",
     "InvalidInteraction",
     "InvalidRequest",
+    "InvalidSettings",
     "ModelLoadError",
     "ModelNotFound",
     "ModelNotReady",
@@ -15,6 +17,25 @@ __all__ = [
 
 class StreamrecError(Exception):
     """Root of every error streamrec raises on purpose."""
+
+
+class InvalidSettings(StreamrecError):
+    """One or more STREAMREC_* settings are invalid, so the worker does not start.
+
+    Operator action: fix the variables named in the message (each line gives the value found
+    and what is allowed); the README's Settings table documents every one.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class CannotStart(StreamrecError):
+    """Something the worker needs before it can start is missing (data dir, broker).
+
+    Operator action: the message names what was tried and what to check.
+    """
 
 
 class InvalidInteraction(StreamrecError):

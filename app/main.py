@@ -1,9 +1,15 @@
-"""The one place that wires streamrec: the Faust app, its topics, tables, agent and views."""
+"""The one place that wires streamrec: the Faust app, its topics, tables, agent and views.
+
+Nothing happens on import: ``build(settings)`` wires a worker's app, and ``app.app`` (what
+``faust -A app`` looks up) calls ``load_app()`` the first time it is read.
+"""
 
 from __future__ import annotations
 
 import gc
 import logging
+import sys
+from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -12,9 +18,11 @@ from prometheus_client import CollectorRegistry
 
 from app.agents import RecommendPipeline
 from app.codecs import StructCodec
+from app.commands import register_commands
 from app.consumer_tuning import tune_consumer
 from app.control import ControlListener, ModelCommand
 from app.emit import BatchSender
+from app.errors import CannotStart, InvalidSettings
 from app.features import UserFeatureState
 from app.inference.cache import PredictionCache
 from app.inference.online import OnlineRanker
@@ -23,48 +31,195 @@ from app.inference.rollout import Rollout
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from app.oip import register_oip
+from app.preflight import prepare_worker
 from app.progress import ProgressMonitor
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 from app.table_stats import estimated_keys
 from app.topics import ensure_topics
 from app.views import readiness, register_views
 
-__all__ = ["app", "features", "latest", "pipeline"]
+__all__ = ["Streamrec", "build", "create_app", "load_app"]
 
 logger = logging.getLogger(__name__)
 
-settings = get_settings()
-tune_consumer(settings.fetch_max_wait_ms)
 
-app = faust.App(
-    settings.app_id,
-    broker=settings.broker,
-    store=settings.store,
-    datadir=str(settings.data_dir),
-    web_host=settings.web_host,
-    web_bind=settings.web_bind,
-    web_port=settings.web_port,
-    canonical_url=f"http://{settings.web_host}:{settings.web_port}",
-    topic_partitions=settings.partitions,
-    broker_session_timeout=settings.session_timeout_s,
-    broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
-    # Keys are the raw UTF-8 user id everywhere (topics, tables, router), so the partition a
-    # producer picks, the partition holding the state and the worker a view routes to agree.
-    key_serializer="raw",
-    value_serializer="raw",
-    processing_guarantee="at_least_once",
-    table_standby_replicas=1,
-    autodiscover=False,
-    web_in_thread=False,
-)
+@dataclass(frozen=True)
+class Streamrec:
+    """A wired worker: the Faust app and the parts tests and commands reach for."""
 
-input_topic = app.topic(
-    settings.input_topic, key_type=bytes, value_type=bytes, internal=True,
-    partitions=settings.partitions,
-)  # fmt: skip
+    app: faust.App
+    settings: Settings
+    features: faust.Table[str, UserFeatureState]
+    latest: faust.Table[str, bytes]
+    pipeline: RecommendPipeline
+    model: ServedModel
+    rollout: Rollout
+    metrics: AppMetrics
 
 
-def _table(name: str, value_serializer: CodecArg, help: str) -> faust.Table[str, Any]:
+def load_app() -> faust.App:
+    """``create_app`` from the environment; a bad setting ends the process with one line per
+    problem (exit code 2) instead of a traceback."""
+    try:
+        settings = get_settings()
+    except InvalidSettings as exc:
+        _exit(exc, "invalid settings", 2)
+    return create_app(settings)
+
+
+def create_app(settings: Settings) -> faust.App:
+    """The Faust app of a streamrec worker; streamrec's commands join Faust's CLI."""
+    return build(settings).app
+
+
+def _exit(exc: InvalidSettings | CannotStart, what: str, code: int) -> None:
+    problems = exc.problems if isinstance(exc, InvalidSettings) else [str(exc)]
+    print(f"streamrec: cannot start: {what}:", file=sys.stderr)
+    for line in problems:
+        print(f"  {line}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _worker_class(settings: Settings) -> type[faust.Worker]:
+    """``faust -A app worker``'s Worker: checks what the worker needs before Faust starts."""
+
+    class StreamrecWorker(faust.Worker):  # type: ignore[misc]  # faust's Worker is untyped
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                prepare_worker(settings)
+            except CannotStart as exc:
+                _exit(exc, "start-up check failed", 1)
+            super().__init__(*args, **kwargs)
+
+    return StreamrecWorker
+
+
+def build(settings: Settings) -> Streamrec:
+    """Wire every part of a worker for ``settings`` (Faust patches included)."""
+    tune_consumer(settings.fetch_max_wait_ms)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        web_host=settings.web_host,
+        web_bind=settings.web_bind,
+        web_port=settings.web_port,
+        canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+        topic_partitions=settings.partitions,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        # Keys are the raw UTF-8 user id everywhere (topics, tables, router), so the partition
+        # a producer picks, the partition holding the state and the worker a view routes to
+        # agree.
+        key_serializer="raw",
+        value_serializer="raw",
+        processing_guarantee="at_least_once",
+        table_standby_replicas=1,
+        autodiscover=False,
+        web_in_thread=False,
+        Worker=_worker_class(settings),
+    )
+    input_topic = app.topic(
+        settings.input_topic, key_type=bytes, value_type=bytes, internal=True,
+        partitions=settings.partitions,
+    )  # fmt: skip
+    features: faust.Table[str, UserFeatureState] = _table(
+        app, settings, "features", StructCodec(UserFeatureState),
+        "Per-user feature state (the model's input).",
+    )  # fmt: skip
+    latest: faust.Table[str, bytes] = _table(
+        app,
+        settings,
+        "latest",
+        "raw",
+        "Each user's latest recommendation update (the output JSON).",
+    )
+
+    metrics_registry = CollectorRegistry()
+    metrics = AppMetrics.create(metrics_registry)
+    model_registry = ModelRegistry(settings.model_dir)
+    model = ServedModel(
+        model_registry,
+        settings.model_name,
+        metrics,
+        version=settings.model_version,
+        threads=settings.onnx_threads,
+    )
+    rollout = Rollout(
+        model,
+        model_registry,
+        metrics,
+        canary=settings.canary_split,
+        shadow=settings.shadow,
+        threads=settings.onnx_threads,
+    )
+    # Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
+    # the broker's own message size limit is what bounds them.
+    sender = BatchSender(settings.bootstrap_servers, max_request_bytes=32 << 20)
+    cache = PredictionCache(
+        settings.cache_url, settings.cache_ttl_s, settings.cache_timeout_s, metrics
+    )
+    pipeline = RecommendPipeline(settings, features, latest, rollout, metrics, sender, cache)
+    app.agent(input_topic, name="recommend")(pipeline.run)  # type: ignore[arg-type]
+    progress = ProgressMonitor(app, settings.input_topic, metrics)
+
+    async def sample_progress() -> None:
+        recovering = not cast(Any, app.tables).recovery.completed.is_set()
+        progress.sample(busy_elsewhere=app.rebalancing or recovering or not model.ready)
+
+    app.timer(1.0, name="streamrec.progress")(sample_progress)
+
+    async def sample_tables() -> None:
+        for table in (features, latest):
+            metrics.table_keys.labels(table.name).set(estimated_keys(table))
+
+    app.timer(10.0, name="streamrec.tables")(sample_tables)
+
+    async def poll_models() -> None:
+        await rollout.poll()
+
+    if settings.model_poll_s > 0:
+        app.timer(settings.model_poll_s, name="streamrec.model_poll")(poll_models)
+
+    async def on_command(command: ModelCommand) -> None:
+        if command.model != model.name:
+            logger.info("control topic: %s is not served here (%s is)", command.model, model.name)
+            return
+        await (model.reload if command.action == "reload" else model.rollback)()
+
+    control = ControlListener(settings.bootstrap_servers, settings.control_topic, on_command)
+
+    async def listen_for_model_commands() -> None:
+        try:
+            await ensure_topics(settings.bootstrap_servers, [settings.control_topic], 1)
+            if settings.shadow:
+                await ensure_topics(
+                    settings.bootstrap_servers, [settings.shadow_topic], settings.partitions
+                )
+        except Exception as exc:  # the broker may forbid creating topics: say so, keep serving
+            logger.error("cannot create topics %s / %s (create them by hand): %s",
+                         settings.control_topic, settings.shadow_topic, exc)  # fmt: skip
+        await control.run()
+
+    app.task(listen_for_model_commands)
+
+    register_views(
+        app, features, latest, rollout, metrics_registry, pipeline, progress,
+        settings.stall_timeout_s, settings.output_topic, settings.shadow_topic,
+    )  # fmt: skip
+    ranker = OnlineRanker(model, cache, settings.max_batch)
+    register_oip(
+        app, features, model, ranker, settings.top_k, lambda: readiness(app, model)["ready"]
+    )
+    register_commands()
+    _tune_gc()
+    return Streamrec(app, settings, features, latest, pipeline, model, rollout, metrics)
+
+
+def _table(
+    app: faust.App, settings: Settings, name: str, value_serializer: CodecArg, help: str
+) -> faust.Table[str, Any]:
     """A table keyed by the raw UTF-8 user id, like the input topic.
 
     Faust derives a table's serializers from its key/value *types* (json for ``str``), which
@@ -87,103 +242,12 @@ def _table(name: str, value_serializer: CodecArg, help: str) -> faust.Table[str,
     return table
 
 
-features: faust.Table[str, UserFeatureState] = _table(
-    "features", StructCodec(UserFeatureState), "Per-user feature state (the model's input)."
-)
-latest: faust.Table[str, bytes] = _table(
-    "latest", "raw", "Each user's latest recommendation update (the output JSON)."
-)
+def _tune_gc() -> None:
+    """Freeze what import and wiring created out of garbage collection, collect less often.
 
-metrics_registry = CollectorRegistry()
-metrics = AppMetrics.create(metrics_registry)
-model_registry = ModelRegistry(settings.model_dir)
-model = ServedModel(
-    model_registry,
-    settings.model_name,
-    metrics,
-    version=settings.model_version,
-    threads=settings.onnx_threads,
-)
-rollout = Rollout(
-    model,
-    model_registry,
-    metrics,
-    canary=settings.canary_split,
-    shadow=settings.shadow,
-    threads=settings.onnx_threads,
-)
-# Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
-# the broker's own message size limit is what bounds them.
-sender = BatchSender(settings.bootstrap_servers, max_request_bytes=32 << 20)
-cache = PredictionCache(settings.cache_url, settings.cache_ttl_s, settings.cache_timeout_s, metrics)
-pipeline = RecommendPipeline(settings, features, latest, rollout, metrics, sender, cache)
-app.agent(input_topic, name="recommend")(pipeline.run)  # type: ignore[arg-type]
-progress = ProgressMonitor(app, settings.input_topic, metrics)
-
-
-async def _sample_progress() -> None:
-    recovering = not cast(Any, app.tables).recovery.completed.is_set()
-    progress.sample(busy_elsewhere=app.rebalancing or recovering or not model.ready)
-
-
-app.timer(1.0, name="streamrec.progress")(_sample_progress)
-
-
-async def _sample_tables() -> None:
-    for table in (features, latest):
-        metrics.table_keys.labels(table.name).set(estimated_keys(table))
-
-
-app.timer(10.0, name="streamrec.tables")(_sample_tables)
-
-
-async def _poll_models() -> None:
-    await rollout.poll()
-
-
-if settings.model_poll_s > 0:
-    app.timer(settings.model_poll_s, name="streamrec.model_poll")(_poll_models)
-
-
-async def _on_command(command: ModelCommand) -> None:
-    if command.model != model.name:
-        logger.info("control topic: %s is not served here (%s is)", command.model, model.name)
-        return
-    await (model.reload if command.action == "reload" else model.rollback)()
-
-
-control = ControlListener(settings.bootstrap_servers, settings.control_topic, _on_command)
-
-
-async def _listen_for_model_commands() -> None:
-    try:
-        await ensure_topics(settings.bootstrap_servers, [settings.control_topic], 1)
-        if settings.shadow:
-            await ensure_topics(
-                settings.bootstrap_servers, [settings.shadow_topic], settings.partitions
-            )
-    except Exception as exc:  # the broker may forbid creating topics: say so, keep serving
-        logger.error("cannot create topics %s / %s (create them by hand): %s",
-                     settings.control_topic, settings.shadow_topic, exc)  # fmt: skip
-    await control.run()
-
-
-app.task(_listen_for_model_commands)
-
-
-register_views(
-    app, features, latest, rollout, metrics_registry, pipeline, progress,
-    settings.stall_timeout_s, settings.output_topic, settings.shadow_topic,
-)  # fmt: skip
-ranker = OnlineRanker(model, cache, settings.max_batch)
-register_oip(app, features, model, ranker, settings.top_k, lambda: readiness(app, model)["ready"])
-
-# Commands register on import; they only import their heavy parts when run.
-from app import commands  # noqa: E402,F401
-
-# Garbage collection pauses were the latency tail: a worker allocates hundreds of thousands of
-# short-lived objects per second, and each full collection walked everything import created
-# (Faust, numpy, onnxruntime bindings). Those are frozen out of collections, and collections
-# run less often. Measured at 4,400 events/s: p99 63-76 ms before, 28 ms after.
-gc.set_threshold(10_000, 50, 1_000)
-gc.freeze()
+    GC pauses were the latency tail: a worker allocates hundreds of thousands of short-lived
+    objects per second, and each full collection walked everything import created (Faust,
+    numpy, onnxruntime bindings). Measured at 4,400 events/s: p99 63-76 ms before, 28 ms after.
+    """
+    gc.set_threshold(10_000, 50, 1_000)
+    gc.freeze()

@@ -26,6 +26,7 @@ from app.errors import InvalidRequest, ModelNotReady
 from app.features import MAX_RECENT, UserFeatureState, state_from_items
 from app.inference.online import OnlineRanker
 from app.inference.serving import ServedModel
+from app.pages import page
 
 __all__ = ["register_oip"]
 
@@ -107,18 +108,18 @@ def register_oip(
     def reply(view: View, body: object, status: int = 200) -> Response:
         return view.bytes(_encode(body), content_type="application/json", status=status)
 
-    @app.page("/v2/health/live")
+    @page(app, "/v2/health/live")
     class Live(View):
         async def get(self, request: Request) -> Response:
             return reply(self, {"live": True})
 
-    @app.page("/v2/health/ready")
+    @page(app, "/v2/health/ready")
     class Ready(View):
         async def get(self, request: Request) -> Response:
             is_ready = ready()
             return reply(self, {"ready": is_ready}, 200 if is_ready else 503)
 
-    @app.page("/v2/models/{name}")
+    @page(app, "/v2/models/{name}")
     class Metadata(View):
         async def get(self, request: Request, name: str) -> Response:
             if name != model.name:
@@ -141,14 +142,14 @@ def register_oip(
                 ],
             })  # fmt: skip
 
-    @app.page("/v2/models/{name}/ready")
+    @page(app, "/v2/models/{name}/ready")
     class ModelReady(View):
         async def get(self, request: Request, name: str) -> Response:
             if name != model.name:
                 return error(self, 404, f"unknown model {name!r}")
             return reply(self, {"name": name, "ready": model.ready}, 200 if model.ready else 503)
 
-    @app.page("/v2/models/{name}/infer")
+    @page(app, "/v2/models/{name}/infer")
     class Infer(View):
         async def post(self, request: Request, name: str) -> Response:
             if name != model.name:

@@ -7,22 +7,31 @@ The names are a public contract: keep them stable.
 from __future__ import annotations
 
 import logging
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+from app.errors import InvalidSettings
+
+__all__ = ["ENV_PREFIX", "Settings", "get_settings", "load_settings"]
 
 logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "STREAMREC_"
+# Table stores and cache backends streamrec can run on, by URL scheme.
+STORE_SCHEMES = ("rocksdb", "memory")
+CACHE_SCHEMES = ("memory", "redis")
+BROKER_SCHEMES = ("kafka", "aiokafka")
 
 
 class Settings(BaseSettings):
     """streamrec settings; every field is ``STREAMREC_<NAME>`` in the environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="STREAMREC_", frozen=True, use_attribute_docstrings=True, extra="ignore"
+        env_prefix=ENV_PREFIX, frozen=True, use_attribute_docstrings=True, extra="ignore"
     )
 
     app_id: str = "streamrec"
@@ -31,6 +40,10 @@ class Settings(BaseSettings):
 
     broker: str = "kafka://127.0.0.1:9092"
     """Kafka bootstrap URL(s), Faust style: ``kafka://host:port[;kafka://host2:port]``."""
+
+    broker_wait_s: float = Field(default=30.0, ge=0)
+    """How long a starting worker waits for a broker of BROKER to answer before it exits
+    with code 1 (an orchestrator restarts it); it says which URL it tried. 0: no wait."""
 
     web_host: str = "127.0.0.1"
     """Host other workers reach this worker's web server at (views are forwarded there).
@@ -145,6 +158,30 @@ class Settings(BaseSettings):
     the calls cost ~10% of throughput. On to fill a shared (Redis) cache for other readers,
     or to answer replays after a restart from it."""
 
+    @field_validator("broker")
+    @classmethod
+    def _check_broker(cls, value: str) -> str:
+        parts = [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
+        allowed = "kafka://host:port, several separated by ';'"
+        if not parts:
+            raise ValueError(f"no broker URL given; allowed: {allowed}")
+        for part in parts:
+            scheme, sep, address = part.partition("://")
+            host, port = _split_address(address.rstrip("/"))
+            if not sep or scheme not in BROKER_SCHEMES or not host or not port.isdigit():
+                raise ValueError(f"{part!r} is not a broker URL; allowed: {allowed}")
+        return value
+
+    @field_validator("store")
+    @classmethod
+    def _check_store(cls, value: str) -> str:
+        return _check_scheme(value, STORE_SCHEMES)
+
+    @field_validator("cache_url")
+    @classmethod
+    def _check_cache_url(cls, value: str) -> str:
+        return _check_scheme(value, CACHE_SCHEMES)
+
     @field_validator("canary")
     @classmethod
     def _check_canary(cls, value: str | None) -> str | None:
@@ -155,7 +192,8 @@ class Settings(BaseSettings):
             except ValueError:
                 share = -1.0
             if not (sep and version and 0 <= share <= 100):
-                raise ValueError(f"canary {value!r} is not '<version>:<percent 0-100>'")
+                raise ValueError("not a canary; allowed: '<version>:<percent from 0 to 100>', "
+                                 "e.g. '2:20'")  # fmt: skip
         return value or None
 
     @property
@@ -171,6 +209,15 @@ class Settings(BaseSettings):
         return self.output_topic + ".shadow"
 
     @property
+    def broker_addresses(self) -> list[tuple[str, int]]:
+        """(host, port) of each bootstrap server."""
+        out = []
+        for server in self.bootstrap_servers:
+            host, port = _split_address(server)
+            out.append((host.strip("[]"), int(port)))
+        return out
+
+    @property
     def bootstrap_servers(self) -> list[str]:
         """``host:port`` list for plain Kafka clients, from the Faust-style ``broker`` URL."""
         servers = []
@@ -181,7 +228,68 @@ class Settings(BaseSettings):
         return servers
 
 
+def _split_address(address: str) -> tuple[str, str]:
+    """(host, port) of ``host[:port]`` or ``[v6]:port``; Kafka's port 9092 when none is given."""
+    host, colon, port = address.rpartition(":")
+    if not colon or host.count("[") != host.count("]") or address.endswith("]"):
+        return address, "9092"
+    return host, port
+
+
+def _check_scheme(url: str, schemes: tuple[str, ...]) -> str:
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme not in schemes:
+        raise ValueError(f"unknown scheme; allowed: {' or '.join(s + '://' for s in schemes)}")
+    return url
+
+
+def _allowed(name: str) -> str:
+    """What a numeric or boolean field accepts, from its type and bounds."""
+    field = Settings.model_fields[name]
+    kind = {int: "an integer", float: "a number", bool: "true or false"}.get(
+        field.annotation,  # type: ignore[arg-type]
+        "",
+    )
+    bounds = {}
+    for rule in field.metadata:
+        for attr in ("ge", "gt", "le", "lt"):
+            if getattr(rule, attr, None) is not None:
+                bounds[attr] = getattr(rule, attr)
+    if "ge" in bounds and "le" in bounds:
+        return f"{kind} from {bounds['ge']} to {bounds['le']}"
+    ops = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    return " ".join([kind, " and ".join(f"{ops[a]} {v}" for a, v in bounds.items())]).strip()
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    """One line per bad variable: its name, the value given and what is allowed."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        message = error["msg"].removeprefix("Value error, ")
+        allowed = _allowed(name) if name in Settings.model_fields else ""
+        if allowed and "allowed:" not in message:
+            message += f"; allowed: {allowed}"
+        lines.append(f"{ENV_PREFIX}{name.upper()}={error['input']!r}: {message}")
+    return lines
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or InvalidSettings naming every bad variable."""
+    unknown = sorted(
+        key for key in os.environ
+        if key.upper().startswith(ENV_PREFIX)
+        and key[len(ENV_PREFIX):].lower() not in Settings.model_fields
+    )  # fmt: skip
+    for key in unknown:
+        logger.warning("%s is not a streamrec setting: ignored (see the README's Settings)", key)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings(_problems(exc)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""
-    return Settings()
+    return load_settings()

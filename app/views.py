@@ -16,6 +16,7 @@ from app.errors import StreamrecError
 from app.features import UserFeatureState
 from app.inference.rollout import Rollout
 from app.inference.serving import ServedModel
+from app.pages import page
 from app.progress import ProgressMonitor
 
 __all__ = ["readiness", "register_views"]
@@ -57,7 +58,7 @@ def register_views(
     """Add streamrec's views to ``app``'s web server."""
     model = rollout.main
 
-    @app.page("/recommendations/{user_id}/")
+    @page(app, "/recommendations/{user_id}/")
     class RecommendationsView(View):
         """The user's latest recommendation update, answered by the worker owning the user."""
 
@@ -68,7 +69,7 @@ def register_views(
                 return _not_found(self, "recommendations", user_id)
             return _json(self, value)
 
-    @app.page("/features/{user_id}/")
+    @page(app, "/features/{user_id}/")
     class FeaturesView(View):
         """The user's feature state, answered by the worker owning the user."""
 
@@ -79,7 +80,7 @@ def register_views(
                 return _not_found(self, "features", user_id)
             return _json(self, msgspec.json.encode(state))
 
-    @app.page("/health/live")
+    @page(app, "/health/live")
     class LiveView(View):
         """200 while the worker makes progress; 503 once one batch has been stuck (for example
         in delivery retries), or the worker has had lag without committing, for longer than
@@ -96,7 +97,7 @@ def register_views(
             }
             return self.json(body, status=200 if alive else 503)
 
-    @app.page("/health/ready")
+    @page(app, "/health/ready")
     class ReadyView(View):
         """200 once tables are recovered and the model is warm; 503 before (and in rebalances)."""
 
@@ -104,7 +105,7 @@ def register_views(
             checks = readiness(app, model)
             return self.json(checks, status=200 if checks["ready"] else 503)
 
-    @app.page("/metrics")
+    @page(app, "/metrics")
     class MetricsView(View):
         """Prometheus text exposition of this worker's metrics."""
 
@@ -114,7 +115,7 @@ def register_views(
                 generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
             )
 
-    @app.page("/models/")
+    @page(app, "/models/")
     class ModelsView(View):
         """Versions (offline metrics), the arms in service (main, canary, shadow) with traffic
         shares and this worker's live figures, and the main model's manifest."""
@@ -125,7 +126,7 @@ def register_views(
             report = rollout.report(registry, output_topic, shadow_topic)
             return _json(self, msgspec.json.encode(report))
 
-    @app.page("/models/{name}/{action}")
+    @page(app, "/models/{name}/{action}")
     class ModelActionView(View):
         """POST reload (serve the newest version) or rollback (the one served before).
 

@@ -86,15 +86,23 @@ class Deployment:
         }
 
     def start_worker(
-        self, wait: bool = True, app_module: str = "app", data_dir: str | None = None, **env: str
+        self,
+        wait: bool = True,
+        app_module: str = "app",
+        data_dir: str | None = None,
+        cwd: Path | None = None,
+        **env: str,
     ) -> WorkerProcess:
-        """Start a worker (``data_dir``: an earlier worker's, to restart it where it was)."""
+        """Start a worker (``data_dir``: an earlier worker's, to restart it where it was;
+        ``""``: the default one; ``cwd``: run it from there, as a user would)."""
         index = len(self.workers)
         settings = {**self.env(index, free_port()), **env}
         if data_dir is not None:
             settings["STREAMREC_DATA_DIR"] = data_dir
+        if not settings["STREAMREC_DATA_DIR"]:
+            del settings["STREAMREC_DATA_DIR"]
         worker = WorkerProcess(
-            settings, log=self.root / f"worker{index}.log", app_module=app_module
+            settings, log=self.root / f"worker{index}.log", app_module=app_module, cwd=cwd
         ).start()
         self.workers.append(worker)
         if wait:

@@ -13,9 +13,14 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from app.main import app, pipeline
+from app.main import build
+from app.settings import get_settings
 
 __all__ = ["app"]
+
+_streamrec = build(get_settings())
+app = _streamrec.app
+pipeline = _streamrec.pipeline
 
 _process = pipeline._process
 _calls = 0

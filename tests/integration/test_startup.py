@@ -1,0 +1,114 @@
+"""A first run as a user makes it: `faust -A app worker` from a fresh directory, bad settings,
+no broker, and the spellings people type for the views."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.processes import http_get
+from tests.integration.conftest import Deployment, free_port
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def _finish(worker_log: Path, deployment: Deployment, timeout: float = 60) -> tuple[int, str]:
+    """Wait for the last started worker to exit; its code and everything it printed."""
+    worker = deployment.workers[-1]
+    assert worker.process is not None
+    code = worker.process.wait(timeout)
+    worker.stop()
+    return code, worker_log.read_text(errors="replace")
+
+
+def test_bad_settings_name_each_variable_without_a_traceback(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    d = deployment_factory()
+    bad = {
+        "STREAMREC_MAX_BATCH": "abc",
+        "STREAMREC_CANARY": "2:150",
+        "STREAMREC_TOP_K": "-1",
+        "STREAMREC_STORE": "mongodb://x",
+    }
+    d.start_worker(wait=False, **bad)
+    code, out = _finish(d.root / "worker0.log", d)
+    assert code == 2, out
+    assert "Traceback" not in out and "pydantic" not in out, out
+    assert "streamrec: cannot start: invalid settings" in out
+    for name, value in bad.items():
+        (line,) = [x for x in out.splitlines() if x.strip().startswith(f"{name}=")]
+        assert repr(value) in line, line
+        assert "allowed" in line, line
+
+
+def test_unreachable_broker_is_named_in_one_line_then_exit_1(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    d = deployment_factory()
+    nowhere = f"kafka://127.0.0.1:{free_port()}"
+    d.start_worker(wait=False, STREAMREC_BROKER=nowhere, STREAMREC_BROKER_WAIT_S="1")
+    code, out = _finish(d.root / "worker0.log", d)
+    assert code == 1, out
+    assert "Traceback" not in out, out
+    (line,) = [x for x in out.splitlines() if "no Kafka broker answered" in x]
+    assert nowhere in line and "STREAMREC_BROKER" in line
+
+
+def test_data_dir_that_cannot_be_made_is_refused_clearly(
+    deployment_factory: Callable[..., Deployment], tmp_path: Path
+) -> None:
+    d = deployment_factory()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    d.start_worker(wait=False, data_dir=str(blocker / "data"))
+    code, out = _finish(d.root / "worker0.log", d)
+    assert code == 1, out
+    assert "Traceback" not in out, out
+    assert "STREAMREC_DATA_DIR=" in out and "cannot be created" in out
+
+
+@pytest.fixture
+def fresh_worker(deployment_factory: Callable[..., Deployment], tmp_path: Path) -> Deployment:
+    """A worker started as the README says, from a directory with no ``var/``: the default
+    data dir (``var/data``, relative) must be created by the worker itself."""
+    d = deployment_factory(STREAMREC_MODEL_DIR=str(MODELS))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    d.start_worker(data_dir="", cwd=fresh)
+    assert (fresh / "var" / "data").is_dir()
+    assert f"table state in {fresh / 'var' / 'data'}" in d.workers[0].log.read_text()
+    return d
+
+
+VIEWS = [
+    "/health/live", "/health/ready", "/metrics", "/models/", "/v2/health/live",
+    "/v2/health/ready", "/v2/models/itemsvd", "/v2/models/itemsvd/ready",
+]  # fmt: skip
+
+
+def test_fresh_directory_and_both_spellings_of_every_view(fresh_worker: Deployment) -> None:
+    url = fresh_worker.workers[0].web_url
+    for path in VIEWS:
+        other = path.rstrip("/") if path.endswith("/") else path + "/"
+        for spelling in (path, other):
+            status, body = http_get(url + spelling)
+            assert status == 200, (spelling, status, body)
+    # Per-user views answer 404 JSON (unknown user), not aiohttp's 404 page, either way.
+    for spelling in ("/recommendations/42/", "/recommendations/42", "/features/42"):
+        status, body = http_get(url + spelling)
+        assert (status, body[:1]) == (404, b"{"), (spelling, status, body)
+    # And the POST views.
+    infer = b'{"inputs": [{"name": "history", "shape": [1], "datatype": "BYTES", "data": ["50"]}]}'
+    for path, body in (
+        ("/models/itemsvd/reload", b""),
+        ("/models/itemsvd/reload/", b""),
+        ("/v2/models/itemsvd/infer", infer),
+        ("/v2/models/itemsvd/infer/", infer),
+    ):
+        request = urllib.request.Request(url + path, data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert resp.status == 200, path
