@@ -15,12 +15,11 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-__all__ = ["BatchSender", "OutRecord"]
+from app.pipeline.result import OutRecord
+
+__all__ = ["BatchSender"]
 
 logger = logging.getLogger(__name__)
-
-OutRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
-"""(key, value, headers); aiokafka wants the headers as a list."""
 
 
 class BatchSender:

@@ -10,20 +10,20 @@ import gc
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NoReturn
 
 import faust
-from faust.types.codecs import CodecArg
 from prometheus_client import CollectorRegistry
 
-from app.agents import RecommendPipeline
+from app.agents import BatchPolicy, RecommendAgent, take_batches
 from app.codecs import StructCodec
 from app.commands import register_commands
-from app.consumer_tuning import tune_consumer
 from app.control import ControlListener, ModelCommand
 from app.emit import BatchSender
 from app.errors import CannotStart, InvalidSettings
+from app.faust_compat import estimated_keys, install_patches, raw_key_table, tables_recovered
 from app.features import UserFeatureState
+from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
@@ -31,10 +31,11 @@ from app.inference.rollout import Rollout
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from app.oip import register_oip
+from app.pipeline.arms import ArmRanker, Ranker
+from app.pipeline.core import BatchConfig, BatchCore
 from app.preflight import prepare_worker
 from app.progress import ProgressMonitor
 from app.settings import Settings, get_settings
-from app.table_stats import estimated_keys
 from app.topics import ensure_topics
 from app.views import readiness, register_views
 
@@ -51,20 +52,24 @@ class Streamrec:
     settings: Settings
     features: faust.Table[str, UserFeatureState]
     latest: faust.Table[str, bytes]
-    pipeline: RecommendPipeline
+    agent: RecommendAgent
     model: ServedModel
     rollout: Rollout
     metrics: AppMetrics
 
 
 def load_app() -> faust.App:
-    """``create_app`` from the environment; a bad setting ends the process with one line per
-    problem (exit code 2) instead of a traceback."""
+    """``create_app`` from the environment. A bad setting ends the process with one line per
+    problem (exit code 2), untested Faust or aiokafka versions with their names (exit code 1),
+    instead of a traceback."""
     try:
         settings = get_settings()
     except InvalidSettings as exc:
         _exit(exc, "invalid settings", 2)
-    return create_app(settings)
+    try:
+        return create_app(settings)
+    except CannotStart as exc:
+        _exit(exc, "start-up check failed", 1)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -72,7 +77,7 @@ def create_app(settings: Settings) -> faust.App:
     return build(settings).app
 
 
-def _exit(exc: InvalidSettings | CannotStart, what: str, code: int) -> None:
+def _exit(exc: InvalidSettings | CannotStart, what: str, code: int) -> NoReturn:
     problems = exc.problems if isinstance(exc, InvalidSettings) else [str(exc)]
     print(f"streamrec: cannot start: {what}:", file=sys.stderr)
     for line in problems:
@@ -94,9 +99,15 @@ def _worker_class(settings: Settings) -> type[faust.Worker]:
     return StreamrecWorker
 
 
-def build(settings: Settings) -> Streamrec:
-    """Wire every part of a worker for ``settings`` (Faust patches included)."""
-    tune_consumer(settings.fetch_max_wait_ms)
+def build(
+    settings: Settings, *, rank: Ranker | None = None, batches: BatchPolicy | None = None
+) -> Streamrec:
+    """Wire every part of a worker for ``settings`` (Faust patches included).
+
+    ``rank`` and ``batches`` replace how rows are ranked and how micro-batches are gathered
+    (the tests inject faults through them).
+    """
+    install_patches(settings.fetch_max_wait_ms)
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -124,17 +135,14 @@ def build(settings: Settings) -> Streamrec:
         settings.input_topic, key_type=bytes, value_type=bytes, internal=True,
         partitions=settings.partitions,
     )  # fmt: skip
-    features: faust.Table[str, UserFeatureState] = _table(
-        app, settings, "features", StructCodec(UserFeatureState),
+    features: faust.Table[str, UserFeatureState] = raw_key_table(
+        app, "features", settings.partitions, StructCodec(UserFeatureState),
         "Per-user feature state (the model's input).",
     )  # fmt: skip
-    latest: faust.Table[str, bytes] = _table(
-        app,
-        settings,
-        "latest",
-        "raw",
+    latest: faust.Table[str, bytes] = raw_key_table(
+        app, "latest", settings.partitions, "raw",
         "Each user's latest recommendation update (the output JSON).",
-    )
+    )  # fmt: skip
 
     metrics_registry = CollectorRegistry()
     metrics = AppMetrics.create(metrics_registry)
@@ -160,12 +168,20 @@ def build(settings: Settings) -> Streamrec:
     cache = PredictionCache(
         settings.cache_url, settings.cache_ttl_s, settings.cache_timeout_s, metrics
     )
-    pipeline = RecommendPipeline(settings, features, latest, rollout, metrics, sender, cache)
-    app.agent(input_topic, name="recommend")(pipeline.run)  # type: ignore[arg-type]
+    if rank is None:
+        rank = cache.rank_each if settings.cache_in_stream else rank_states
+    core = BatchCore(
+        BatchConfig.from_settings(settings), ArmRanker(rank, settings.top_k, metrics), metrics
+    )
+    agent = RecommendAgent(
+        settings, core, features, latest, rollout, metrics, sender, cache,
+        batches or take_batches(settings.max_batch, settings.max_wait_ms / 1000),
+    )  # fmt: skip
+    app.agent(input_topic, name="recommend")(agent.run)  # type: ignore[arg-type]
     progress = ProgressMonitor(app, settings.input_topic, metrics)
 
     async def sample_progress() -> None:
-        recovering = not cast(Any, app.tables).recovery.completed.is_set()
+        recovering = not tables_recovered(app)
         progress.sample(busy_elsewhere=app.rebalancing or recovering or not model.ready)
 
     app.timer(1.0, name="streamrec.progress")(sample_progress)
@@ -205,7 +221,7 @@ def build(settings: Settings) -> Streamrec:
     app.task(listen_for_model_commands)
 
     register_views(
-        app, features, latest, rollout, metrics_registry, pipeline, progress,
+        app, features, latest, rollout, metrics_registry, agent, progress,
         settings.stall_timeout_s, settings.output_topic, settings.shadow_topic,
     )  # fmt: skip
     ranker = OnlineRanker(model, cache, settings.max_batch)
@@ -214,32 +230,7 @@ def build(settings: Settings) -> Streamrec:
     )
     register_commands()
     _tune_gc()
-    return Streamrec(app, settings, features, latest, pipeline, model, rollout, metrics)
-
-
-def _table(
-    app: faust.App, settings: Settings, name: str, value_serializer: CodecArg, help: str
-) -> faust.Table[str, Any]:
-    """A table keyed by the raw UTF-8 user id, like the input topic.
-
-    Faust derives a table's serializers from its key/value *types* (json for ``str``), which
-    would key the changelog, the store and the view router by ``b'"42"'`` while producers
-    key by ``b"42"``: views would route to the wrong worker. ``app.Table`` registers the
-    table (creating its changelog topic with those serializers) at once, so the table is
-    built here, given its serializers, and only then registered.
-    """
-    table: faust.Table[str, Any] = faust.Table(
-        app,
-        name=name,
-        key_type=str,
-        partitions=settings.partitions,
-        help=help,
-        beacon=app.tables.beacon,
-    )
-    table.key_serializer = "raw"
-    table.value_serializer = value_serializer
-    app.tables.add(table)
-    return table
+    return Streamrec(app, settings, features, latest, agent, model, rollout, metrics)
 
 
 def _tune_gc() -> None:

@@ -4,15 +4,15 @@ metrics and the served model."""
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
 
 import faust
 import msgspec
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from app.agents import RecommendPipeline
+from app.agents import RecommendAgent
 from app.errors import StreamrecError
+from app.faust_compat import tables_recovered
 from app.features import UserFeatureState
 from app.inference.rollout import Rollout
 from app.inference.serving import ServedModel
@@ -36,7 +36,7 @@ def readiness(app: faust.App, model: ServedModel) -> dict[str, bool]:
     """Ready: tables recovered, the model warm, no rebalance in progress; and each check."""
     checks = {
         "model_loaded": model.ready,
-        "tables_recovered": cast(Any, app.tables).recovery.completed.is_set(),
+        "tables_recovered": tables_recovered(app),
         "rebalancing": app.rebalancing,
     }
     ready = checks["model_loaded"] and checks["tables_recovered"] and not checks["rebalancing"]
@@ -49,7 +49,7 @@ def register_views(
     latest: faust.Table[str, bytes],
     rollout: Rollout,
     registry: CollectorRegistry,
-    pipeline: RecommendPipeline,
+    agent: RecommendAgent,
     progress: ProgressMonitor,
     stall_timeout_s: float,
     output_topic: str,
@@ -87,7 +87,7 @@ def register_views(
         STALL_TIMEOUT_S, so an orchestrator restarts it."""
 
         async def get(self, request: Request) -> Response:
-            stalled, stuck = pipeline.stalled_for(), progress.stuck_for()
+            stalled, stuck = agent.stalled_for(), progress.stuck_for()
             alive = stalled <= stall_timeout_s and stuck <= stall_timeout_s
             body = {
                 "alive": alive,

@@ -110,6 +110,12 @@ class PredictionCache:
             await self.put_many(stored)
         return [items or [] for items in found]
 
+    async def rank_each(
+        self, scorer: OnnxScorer, states: Sequence[UserFeatureState], k: int
+    ) -> list[list[ScoredItem]]:
+        """``rank`` with one K for every state (the stream's ranker signature)."""
+        return await self.rank(scorer, [(state, k) for state in states])
+
     async def close(self) -> None:
         await self._cache.close()
 

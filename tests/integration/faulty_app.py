@@ -1,53 +1,57 @@
 """streamrec with an injected fault: ``faust -A tests.integration.faulty_app worker``.
 
-STREAMREC_TEST_FAULT=once: the third micro-batch raises once (a transient failure).
-STREAMREC_TEST_FAULT=poison: every attempt at a batch holding an item "poison" raises.
-STREAMREC_TEST_FAULT=hang: the agent stops taking batches after its first one (no batch is
-running, so only the lag-without-commits check can see it).
+Faults come through the collaborators ``app.main.build`` takes, not through private methods:
+STREAMREC_TEST_FAULT=once: the third model call raises once (a transient failure).
+STREAMREC_TEST_FAULT=poison: every model call for a batch holding an item "poison" raises.
+STREAMREC_TEST_FAULT=hang: the batch policy stops giving batches after the first one (no
+batch is running, so only the lag-without-commits check can see it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from app.agents import take_batches
+from app.features import UserFeatureState
+from app.inference.batcher import rank_states
 from app.main import build
+from app.records import ScoredItem
 from app.settings import get_settings
 
 __all__ = ["app"]
 
-_streamrec = build(get_settings())
-app = _streamrec.app
-pipeline = _streamrec.pipeline
-
-_process = pipeline._process
+FAULT = os.environ.get("STREAMREC_TEST_FAULT", "")
 _calls = 0
 
 
-async def _faulty_process(stream: Any, events: Sequence[Any], *args: Any) -> None:
+async def faulty_rank(
+    scorer: Any, states: Sequence[UserFeatureState], k: int
+) -> list[list[ScoredItem]]:
     global _calls
     _calls += 1
-    fault = os.environ.get("STREAMREC_TEST_FAULT", "")
-    if fault == "once" and _calls == 3:
+    if FAULT == "once" and _calls == 3:
         raise RuntimeError("injected transient failure")
-    if fault == "poison" and any(b'"poison"' in (e.message.value or b"") for e in events):
+    if FAULT == "poison" and any("poison" in state.recent for state in states):
         raise RuntimeError("injected failure: poison item in the batch")
-    await _process(stream, events, *args)
+    return await rank_states(scorer, states, k)
 
 
-pipeline._process = _faulty_process  # type: ignore[method-assign]
-
-_process_batch = pipeline.process_batch
-
-
-async def _hanging_process_batch(stream: Any, events: Sequence[Any]) -> None:
-    global _calls
-    if _calls >= 1:
-        await asyncio.Event().wait()
-    await _process_batch(stream, events)
+settings = get_settings()
+take = take_batches(settings.max_batch, settings.max_wait_ms / 1000)
 
 
-if os.environ.get("STREAMREC_TEST_FAULT") == "hang":
-    pipeline.process_batch = _hanging_process_batch  # type: ignore[method-assign]
+async def hang_after_first(stream: Any) -> AsyncIterator[Sequence[Any]]:
+    """The first batch, then nothing: the second one is taken (so the first is acked) and
+    never handed on."""
+    taken = 0
+    async for events in take(stream):
+        taken += 1
+        if taken > 1:
+            await asyncio.Event().wait()
+        yield events
+
+
+app = build(settings, rank=faulty_rank, batches=hang_after_first if FAULT == "hang" else None).app

@@ -11,12 +11,15 @@ from app.inference.manifest import FeatureSpec, ModelManifest, TensorSpec
 class FakeScorer:
     """Scores item ``last + 1`` highest, then ``last + 2``...: easy to predict by hand."""
 
-    def __init__(self, items: list[str], max_len: int = 2) -> None:
+    def __init__(
+        self, items: list[str], max_len: int = 2, name: str = "fake", version: str = "1"
+    ) -> None:
+        self.name, self.version = name, version
         self.items = ["", *items]
         self.vocab = {item: i for i, item in enumerate(self.items) if i}
         self.manifest = ModelManifest(
-            name="fake",
-            version="1",
+            name=name,
+            version=version,
             inputs=[TensorSpec("history", "INT64", [-1, max_len])],
             outputs=[TensorSpec("scores", "FP32", [-1, len(self.items)])],
             feature_spec=FeatureSpec(max_len=max_len),
@@ -30,3 +33,10 @@ class FakeScorer:
 
     async def score_async(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         return self.score(history)
+
+
+class FailingScorer(FakeScorer):
+    """Raises on every call, like a model whose graph does not run."""
+
+    async def score_async(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        raise RuntimeError(f"{self.name}/{self.version} cannot score")

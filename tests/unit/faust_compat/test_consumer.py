@@ -12,7 +12,7 @@ import pytest
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
-from app.consumer_tuning import TunedConsumer, TunedConsumerThread, resume
+from app.faust_compat.consumer import TunedConsumer, TunedConsumerThread, resume
 
 P0, P1, CHANGELOG = TP("in", 0), TP("in", 1), TP("app-features-changelog", 0)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from app.consumer_tuning import fetched_highwaters
+from app.faust_compat.consumer import fetched_highwaters
 from app.topics import ensure_topics
 from tests.integration.conftest import Deployment
 

@@ -1,0 +1,18 @@
+"""Apply streamrec's Faust patches, once the installed versions are the ones they fit."""
+
+from __future__ import annotations
+
+import logging
+
+from app.faust_compat.consumer import tune_consumer
+from app.faust_compat.versions import check_versions
+
+__all__ = ["install_patches"]
+
+logger = logging.getLogger(__name__)
+
+
+def install_patches(fetch_max_wait_ms: int) -> None:
+    """Check the versions (CannotStart if they differ), then install the consumer changes."""
+    check_versions()
+    tune_consumer(fetch_max_wait_ms)

@@ -1,0 +1,85 @@
+"""Top-K for a batch's rows, one model call per traffic arm, with the candidate's fallbacks.
+
+A canary that fails gives its rows to the main model (counted as its error): the candidate
+must never cost an update. The shadow failing costs only shadow updates. The main model
+failing fails the batch (the core retries it, then dead-letters it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from app.features import UserFeatureState
+from app.inference.rollout import MAIN, SHADOW, Arms
+from app.inference.scorer import OnnxScorer
+from app.metrics import AppMetrics
+from app.records import ScoredItem
+
+__all__ = ["ArmRanker", "Ranked", "Ranker", "Row"]
+
+logger = logging.getLogger(__name__)
+
+Ranker = Callable[[OnnxScorer, Sequence[UserFeatureState], int], Awaitable[list[list[ScoredItem]]]]
+"""Top-K per state in one model call: ``rank_states``, or the prediction cache's ``rank``."""
+
+Row = tuple[int, str, UserFeatureState]
+"""(position among the batch's valid events, user id, state after the event)."""
+
+Ranked = tuple[str, OnnxScorer, list[ScoredItem]]
+"""(variant, the scorer that answered, items)."""
+
+
+class ArmRanker:
+    """Routes each row to its user's arm and ranks each arm's rows together."""
+
+    def __init__(self, rank: Ranker, top_k: int, metrics: AppMetrics) -> None:
+        self._rank = rank
+        self.top_k = top_k
+        self.metrics = metrics
+
+    async def rank(self, arms: Arms, rows: Sequence[Row]) -> dict[int, Ranked]:
+        """Position -> (variant, scorer, items) for every row."""
+        groups: dict[str, list[Row]] = {}
+        for row in rows:
+            groups.setdefault(arms.variant_of(row[1]), []).append(row)
+        ranked: dict[int, Ranked] = {}
+        for variant, group in groups.items():
+            scorer = arms.scorer(variant)
+            try:
+                items = await self._rank_with(variant, scorer, group)
+            except Exception:
+                if variant == MAIN:
+                    raise
+                logger.exception("%s %s/%s failed on %d rows; the main model answers them",
+                                 variant, scorer.name, scorer.version, len(group))  # fmt: skip
+                variant, scorer = MAIN, arms.main
+                items = await self._rank_with(variant, scorer, group)
+            for (n, _, _), row_items in zip(group, items, strict=True):
+                ranked[n] = (variant, scorer, row_items)
+        return ranked
+
+    async def rank_shadow(self, arms: Arms, rows: Sequence[Row]) -> dict[int, list[ScoredItem]]:
+        """The shadow arm's top-K for the same rows; empty without a shadow or on its failure."""
+        if arms.shadow is None:
+            return {}
+        try:
+            items = await self._rank_with(SHADOW, arms.shadow, rows)
+        except Exception:
+            logger.exception("shadow %s/%s failed on %d rows; no shadow updates for them",
+                             arms.shadow.name, arms.shadow.version, len(rows))  # fmt: skip
+            return {}
+        return {n: row_items for (n, _, _), row_items in zip(rows, items, strict=True)}
+
+    async def _rank_with(
+        self, variant: str, scorer: OnnxScorer, rows: Sequence[Row]
+    ) -> list[list[ScoredItem]]:
+        t0 = time.perf_counter()
+        try:
+            ranked = await self._rank(scorer, [state for _, _, state in rows], self.top_k)
+        except Exception:
+            self.metrics.variant_errors.labels(variant).inc()
+            raise
+        self.metrics.variant_inference_seconds.labels(variant).observe(time.perf_counter() - t0)
+        return ranked

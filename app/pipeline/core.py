@@ -1,0 +1,310 @@
+"""The batch core: one micro-batch of input records in, one ``BatchResult`` out.
+
+Per batch, not per event: one store read per user, one model call per arm, one store write
+per user. No Faust and no Kafka client here: the adapters hand records in, deliver the
+result's records and acknowledge the batch only after that (at-least-once).
+
+A batch that raises is tried again BATCH_RETRIES times; then its events go to the
+dead-letter topic as ``processing_error`` (those rejected before keep their own reason), so
+nothing is dropped and the stream goes on. The store is written only by an attempt that
+succeeded, and replays are not applied twice, so a retry is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from app.errors import InvalidInteraction
+from app.features import UserFeatureState, apply, is_duplicate, is_replay
+from app.inference.rollout import SHADOW, Arms
+from app.inference.scorer import OnnxScorer
+from app.metrics import AppMetrics
+from app.pipeline.arms import ArmRanker, Row
+from app.pipeline.input import InputRecord, dead_letter_for, decode_record
+from app.pipeline.result import BatchResult, DeadLetterOut, Quality
+from app.pipeline.store import StateStore, StateWrite
+from app.records import Interaction, Recommendation, ScoredItem
+from app.settings import Settings
+
+__all__ = ["BatchConfig", "BatchCore"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """The settings the core reads."""
+
+    max_message_bytes: int = 65_536
+    max_future_skew_s: float = 86_400.0
+    coalesce: bool = False
+    batch_retries: int = 2
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> BatchConfig:
+        return cls(s.max_message_bytes, s.max_future_skew_s, s.coalesce, s.batch_retries)
+
+
+class _Users:
+    """Per user within one attempt: the newest (record, state) and the items shown before."""
+
+    def __init__(self) -> None:
+        self.newest: dict[str, tuple[InputRecord, UserFeatureState]] = {}
+        self.shown: dict[str, tuple[str, ...]] = {}
+        self.shadow_shown: dict[str, tuple[str, ...]] = {}
+
+
+class BatchCore:
+    """Decode, apply to the state, score per arm, build updates; retries and dead letters."""
+
+    def __init__(
+        self,
+        config: BatchConfig,
+        ranker: ArmRanker,
+        metrics: AppMetrics,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self.ranker = ranker
+        self.metrics = metrics
+        self.clock = clock
+        self.sleep = sleep
+        self._encode = msgspec.json.Encoder().encode
+
+    async def process(
+        self, records: Sequence[InputRecord], store: StateStore, arms: Arms
+    ) -> BatchResult:
+        """The batch's outputs, dead letters and counts; the store holds its state changes."""
+        m, retries = self.metrics, self.config.batch_retries
+        m.events_in.inc(len(records))
+        m.batch_size.observe(len(records))
+        # Queue wait: from the records' timestamps (produce time) until their batch starts.
+        mean_ts = sum(r.timestamp for r in records) / max(1, len(records))
+        m.stage_seconds.labels("queue").observe(max(0.0, self.clock() - mean_ts))
+        for attempt in range(retries + 1):
+            dead: dict[int, DeadLetterOut] = {}
+            try:
+                result = await self._attempt(records, store, arms, dead)
+                break
+            except Exception as exc:
+                if attempt < retries:
+                    m.batch_failures.labels("retried").inc()
+                    delay = 0.5 * 2**attempt
+                    logger.exception(
+                        "batch of %d events failed; retrying in %.1fs", len(records), delay
+                    )
+                    await self.sleep(delay)
+                    continue
+                m.batch_failures.labels("dead_lettered").inc()
+                logger.exception("batch of %d events failed; sending it to the DLQ", len(records))
+                for n, record in enumerate(records):
+                    if n not in dead:
+                        dead[n] = dead_letter_for(record, exc)
+                result = BatchResult()
+        result.dead_letters = [dead[n] for n in sorted(dead)]
+        self._observe(result)
+        return result
+
+    async def _attempt(
+        self,
+        records: Sequence[InputRecord],
+        store: StateStore,
+        arms: Arms,
+        dead: dict[int, DeadLetterOut],
+    ) -> BatchResult:
+        result = BatchResult()
+        t0 = time.perf_counter()
+        decoded = self._decode(records, dead)
+        t1 = time.perf_counter()
+        users = _Users()
+        valid, states, replays = self._apply(decoded, store, users, dead)
+        t2 = time.perf_counter()
+        result.stage_seconds = {"decode": t1 - t0, "state": t2 - t1}
+        if not valid:
+            return result
+        # Which events get an update: all (the contract), or with COALESCE each user's last.
+        emit: Sequence[int] = range(len(valid))
+        if self.config.coalesce:
+            emit = sorted({i.user_id: n for n, (_, i) in enumerate(valid)}.values())
+        rows: list[Row] = [(n, valid[n][1].user_id, states[n]) for n in emit]
+        ranked = await self.ranker.rank(arms, rows)
+        shadow_ranked = await self.ranker.rank_shadow(arms, rows)
+        result.stage_seconds["inference"] = time.perf_counter() - t2
+        writes = self._emit(valid, replays, ranked, shadow_ranked, arms, users, result)
+        store.write_many(writes)
+        result.writes = len(writes)
+        return result
+
+    def _decode(
+        self, records: Sequence[InputRecord], dead: dict[int, DeadLetterOut]
+    ) -> list[tuple[int, InputRecord, Interaction]]:
+        c = self.config
+        decoded = []
+        for n, record in enumerate(records):
+            try:
+                interaction = decode_record(
+                    record, max_bytes=c.max_message_bytes, max_future_skew_s=c.max_future_skew_s
+                )
+            except InvalidInteraction as exc:
+                dead[n] = dead_letter_for(record, exc)
+            else:
+                decoded.append((n, record, interaction))
+        return decoded
+
+    def _apply(
+        self,
+        decoded: list[tuple[int, InputRecord, Interaction]],
+        store: StateStore,
+        users: _Users,
+        dead: dict[int, DeadLetterOut],
+    ) -> tuple[list[tuple[InputRecord, Interaction]], list[UserFeatureState], set[int]]:
+        """Apply each event to its user's state: (valid events, state after each, replays).
+
+        One store read per user; later events of a user in the batch see the earlier ones.
+        Replays (positions in the valid events) get an update again but change nothing.
+        """
+        first: dict[str, InputRecord] = {}
+        for _, record, interaction in decoded:
+            first.setdefault(interaction.user_id, record)
+        stored = store.read_many(list(first.items()))
+        current: dict[str, UserFeatureState] = {}
+        for user_id, state in zip(first, stored, strict=True):
+            state = state or UserFeatureState()
+            current[user_id] = state
+            users.shown[user_id] = state.recommended
+            users.shadow_shown[user_id] = state.shadow_recommended
+        valid: list[tuple[InputRecord, Interaction]] = []
+        states: list[UserFeatureState] = []
+        replays: set[int] = set()
+        for n, record, interaction in decoded:
+            user_id = interaction.user_id
+            state = current[user_id]
+            if is_duplicate(state, interaction):
+                dead[n] = dead_letter_for(record, _duplicate(interaction))
+                users.newest.setdefault(user_id, (record, state))
+                continue
+            if is_replay(state, interaction):
+                replays.add(len(valid))
+            state = current[user_id] = apply(state, interaction)
+            users.newest[user_id] = (record, state)
+            valid.append((record, interaction))
+            states.append(state)
+        return valid, states, replays
+
+    def _emit(
+        self,
+        valid: list[tuple[InputRecord, Interaction]],
+        replays: set[int],
+        ranked: dict[int, tuple[str, OnnxScorer, list[ScoredItem]]],
+        shadow_ranked: dict[int, list[ScoredItem]],
+        arms: Arms,
+        users: _Users,
+        result: BatchResult,
+    ) -> list[StateWrite]:
+        """Build the updates in input order, judge prequential quality, collect the writes.
+
+        Each event is judged against the user's previous update (a user's second event in
+        the batch against the first's); the shadow against its own, and only while it runs.
+        """
+        now = self.clock()
+        shown, shadow_shown = users.shown, users.shadow_shown
+        # Users are sticky to an arm, so a user's earlier update came from the same one.
+        variant_of = {valid[n][1].user_id: v for n, (v, _, _) in ranked.items()}
+        judged = (shown, shadow_shown) if arms.shadow is not None else (shown,)
+        latest: dict[str, bytes] = {}
+        for n, (record, interaction) in enumerate(valid):
+            replay = n in replays
+            user_id = interaction.user_id
+            if not replay:
+                for seen_by in judged:
+                    before = seen_by.get(user_id)
+                    if before:
+                        variant = SHADOW if seen_by is shadow_shown else variant_of[user_id]
+                        quality = result.quality.setdefault(variant, Quality())
+                        quality.events += 1
+                        quality.hits += interaction.item_id in before
+            if arms.shadow is not None and n in shadow_ranked:
+                items = shadow_ranked[n]
+                value = self._output(arms.shadow, SHADOW, items, interaction, now)
+                result.shadows.append((record.key, value, []))
+                if not replay:
+                    shadow_shown[user_id] = tuple(i.item_id for i in items)
+            if n not in ranked:  # coalesced into the user's later event
+                continue
+            variant, scorer, items = ranked[n]
+            value = self._output(scorer, variant, items, interaction, now)
+            result.outputs.append((record.key, value, []))
+            result.updates_by_variant[variant] += 1
+            result.latencies.append(max(0.0, now - record.timestamp))
+            # A replayed record's update goes out again (its first copy may be lost) but
+            # leaves the store alone: the latest update stays the newest event's.
+            if not replay:
+                shown[user_id] = tuple(i.item_id for i in items)
+                latest[user_id] = value
+        if shadow_ranked:
+            result.updates_by_variant[SHADOW] += len(shadow_ranked)
+        # One write per user, attributed to the user's newest record; users whose every
+        # event was a replay or a duplicate have nothing new to write.
+        writes = []
+        for user_id, value in latest.items():
+            record, state = users.newest[user_id]
+            state = msgspec.structs.replace(
+                state,
+                recommended=shown[user_id],
+                shadow_recommended=shadow_shown.get(user_id, state.shadow_recommended),
+            )
+            writes.append(StateWrite(user_id, record, state, value))
+        return writes
+
+    def _output(
+        self,
+        scorer: OnnxScorer,
+        variant: str,
+        items: list[ScoredItem],
+        interaction: Interaction,
+        now: float,
+    ) -> bytes:
+        return self._encode(
+            Recommendation(
+                user_id=interaction.user_id,
+                items=items,
+                model=scorer.name,
+                model_version=scorer.version,
+                variant=variant,
+                event_id=interaction.event_id,
+                event_ts=interaction.ts,
+                emitted_ts=now,
+            )
+        )
+
+    def _observe(self, result: BatchResult) -> None:
+        m = self.metrics
+        for stage, seconds in result.stage_seconds.items():
+            m.stage_seconds.labels(stage).observe(seconds)
+        for letter in result.dead_letters:
+            m.dead_letters.labels(letter.reason).inc()
+        m.recommendations_out.inc(len(result.outputs))
+        for variant, count in result.updates_by_variant.items():
+            m.variant_updates.labels(variant).inc(count)
+        for variant, quality in result.quality.items():
+            m.prequential_events.labels(variant).inc(quality.events)
+            m.prequential_hits.labels(variant).inc(quality.hits)
+        observe = m.end_to_end_seconds.observe
+        for seconds in result.latencies:
+            observe(seconds)
+
+
+def _duplicate(interaction: Interaction) -> InvalidInteraction:
+    return InvalidInteraction(
+        "duplicate_event",
+        f"event id {interaction.event_id!r} was already applied for user "
+        f"{interaction.user_id!r} (a record sent twice); it is not applied again",
+    )

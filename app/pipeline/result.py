@@ -1,0 +1,51 @@
+"""What one micro-batch produced: a value the adapters deliver, acknowledge and count."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+__all__ = ["BatchResult", "DeadLetterOut", "OutRecord", "Quality"]
+
+logger = logging.getLogger(__name__)
+
+OutRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+"""(key, value, headers) of a record to produce; aiokafka wants the headers as a list."""
+
+
+class DeadLetterOut(NamedTuple):
+    """A record for the dead-letter topic and its reason (a metric label)."""
+
+    reason: str
+    record: OutRecord
+
+
+@dataclass
+class Quality:
+    """Prequential counts of one arm: events judged, and those whose item had been shown."""
+
+    events: int = 0
+    hits: int = 0
+
+
+@dataclass
+class BatchResult:
+    """Everything a batch leads to, in input order within each list."""
+
+    outputs: list[OutRecord] = field(default_factory=list)
+    """Updates for the recommendations topic (one per event, or per user with COALESCE)."""
+    shadows: list[OutRecord] = field(default_factory=list)
+    """The shadow arm's updates, for the shadow topic."""
+    dead_letters: list[DeadLetterOut] = field(default_factory=list)
+    """Rejected records of the batch, in input order."""
+    writes: int = 0
+    """Users whose state and latest update were written."""
+    updates_by_variant: Counter[str] = field(default_factory=Counter)
+    quality: dict[str, Quality] = field(default_factory=dict)
+    """Prequential counts by variant (main, canary, shadow)."""
+    latencies: list[float] = field(default_factory=list)
+    """Seconds from each output's input record timestamp until it was built."""
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    """decode, state and inference time of the attempt that succeeded."""

@@ -1,0 +1,223 @@
+"""The batch core with a dict store and fake scorers: no broker, no Faust, no event loop tricks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import msgspec
+
+from app.features import UserFeatureState
+from app.inference.rollout import Arms
+from app.pipeline import DictStore
+from app.records import ScoredItem
+from tests.unit.inference.fakes import FailingScorer, FakeScorer
+from tests.unit.pipeline.conftest import ITEMS, CoreUnderTest, Record, decode_all
+
+MakeRecord = Callable[..., Record]
+MakeCore = Callable[..., CoreUnderTest]
+
+
+def arms(**kw: object) -> Arms:
+    return Arms(main=FakeScorer(ITEMS), **kw)  # type: ignore[arg-type]
+
+
+async def test_every_event_gets_an_update_and_the_store_one_write_per_user(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t, store = core_factory(), DictStore()
+    batch = [record_factory("a", "1"), record_factory("b", "5"), record_factory("a", "2")]
+    result = await t.core.process(batch, store, arms())
+
+    updates = decode_all(result.outputs)
+    assert [(u["user_id"], [i["item_id"] for i in u["items"]]) for u in updates] == [
+        ("a", ["2", "3", "4"]), ("b", ["6", "7", "8"]), ("a", ["3", "4", "5"]),
+    ]  # fmt: skip
+    assert {u["variant"] for u in updates} == {"main"} and result.dead_letters == []
+    assert result.writes == 2
+    assert store.states["a"].recent == ("1", "2") and store.states["a"].n_events == 2
+    assert store.states["a"].recommended == ("3", "4", "5")
+    assert msgspec.json.decode(store.latest["a"])["event_id"] == "interactions-0-2"
+    assert t.metric("streamrec_recommendations_out_total") == 3
+    assert t.metric("streamrec_events_in_total") == 3
+
+
+async def test_a_replay_after_a_crash_is_emitted_again_but_not_applied_twice(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t, store = core_factory(), DictStore()
+    first = [record_factory("a", "1"), record_factory("a", "2")]
+    await t.core.process(first, store, arms())
+    before = store.states["a"]
+    # Redelivered after a crash (same partition and offsets), then a new event.
+    again = [*first, record_factory("a", "3")]
+    result = await t.core.process(again, store, arms())
+
+    assert [u["event_id"] for u in decode_all(result.outputs)] == [
+        "interactions-0-0", "interactions-0-1", "interactions-0-2",
+    ]  # fmt: skip
+    assert store.states["a"].n_events == before.n_events + 1
+    assert store.states["a"].recent == ("1", "2", "3")
+    assert msgspec.json.decode(store.latest["a"])["event_id"] == "interactions-0-2"
+    # Replays are not judged again for prequential quality.
+    assert result.quality["main"].events == 1
+
+
+async def test_a_replay_alone_writes_nothing(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t, store = core_factory(), DictStore()
+    event = record_factory("a", "1")
+    await t.core.process([event], store, arms())
+    latest = store.latest["a"]
+    result = await t.core.process([event], store, arms())
+    assert len(result.outputs) == 1 and result.writes == 0 and store.latest["a"] == latest
+
+
+async def test_a_repeated_event_id_goes_to_the_dlq_as_duplicate_event(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t, store = core_factory(), DictStore()
+    batch = [record_factory("a", "1", event_id="e1"), record_factory("a", "2", event_id="e1")]
+    result = await t.core.process(batch, store, arms())
+    assert len(result.outputs) == 1
+    ((reason, (key, value, headers)),) = result.dead_letters
+    assert reason == "duplicate_event" and key == b"a" and value == batch[1].value
+    assert dict(headers)["streamrec.error.reason"] == b"duplicate_event"
+    assert store.states["a"].n_events == 1
+    assert t.metric("streamrec_dead_letters_total", reason="duplicate_event") == 1
+
+
+async def test_bad_records_go_to_the_dlq_with_their_reason_and_the_rest_is_served(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t = core_factory()
+    batch = [
+        record_factory("a", value=b"not json"),
+        record_factory("a", "1"),
+        record_factory("a", value=b'{"user_id": "b", "item_id": "1", "event": "view"}'),
+    ]
+    result = await t.core.process(batch, DictStore(), arms())
+    assert [d.reason for d in result.dead_letters] == ["invalid_json", "key_mismatch"]
+    assert len(result.outputs) == 1
+
+
+async def test_a_failing_canary_gives_its_users_to_main(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t = core_factory()
+    canary = FailingScorer(ITEMS, version="2")
+    result = await t.core.process(
+        [record_factory("a", "1"), record_factory("b", "1")],
+        DictStore(),
+        arms(canary=canary, canary_percent=100.0),
+    )
+    updates = decode_all(result.outputs)
+    assert [(u["variant"], u["model_version"]) for u in updates] == [("main", "1")] * 2
+    assert t.metric("streamrec_variant_errors_total", variant="canary") == 1
+    assert t.metric("streamrec_variant_updates_total", variant="main") == 2
+
+
+async def test_canary_users_are_scored_by_the_canary(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t = core_factory()
+    result = await t.core.process(
+        [record_factory("a", "1")],
+        DictStore(),
+        arms(canary=FakeScorer(ITEMS, version="2"), canary_percent=100.0),
+    )
+    (update,) = decode_all(result.outputs)
+    assert (update["variant"], update["model_version"]) == ("canary", "2")
+
+
+async def test_the_shadow_is_scored_apart_and_its_failure_costs_only_shadow_updates(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t, store = core_factory(), DictStore()
+    result = await t.core.process(
+        [record_factory("a", "1")], store, arms(shadow=FakeScorer(ITEMS, version="3"))
+    )
+    (shadow,) = decode_all(result.shadows)
+    assert (shadow["variant"], shadow["model_version"]) == ("shadow", "3")
+    assert store.states["a"].shadow_recommended == ("2", "3", "4")
+
+    failing = arms(shadow=FailingScorer(ITEMS, version="3"))
+    result = await t.core.process([record_factory("a", "2")], store, failing)
+    assert result.shadows == [] and len(result.outputs) == 1
+    assert t.metric("streamrec_variant_errors_total", variant="shadow") == 1
+
+
+async def test_coalescing_sends_one_update_per_user_and_still_applies_every_event(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t, store = core_factory(coalesce=True), DictStore()
+    batch = [record_factory("a", "1"), record_factory("b", "1"), record_factory("a", "2")]
+    result = await t.core.process(batch, store, arms())
+    assert [u["event_id"] for u in decode_all(result.outputs)] == [
+        "interactions-0-1", "interactions-0-2",
+    ]  # fmt: skip
+    assert store.states["a"].n_events == 2
+
+
+async def test_prequential_quality_is_counted_per_arm(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t, store = core_factory(), DictStore()
+    store.states["a"] = UserFeatureState(recommended=("5", "6"), shadow_recommended=("9",))
+    shadow = arms(shadow=FakeScorer(ITEMS, version="3"))
+    # a's first event hits main's last update (5) and misses the shadow's (9); the second
+    # event (3) is judged against the first's updates: main showed 6, 7, 8; so did the shadow.
+    batch = [record_factory("a", "5"), record_factory("a", "7")]
+    result = await t.core.process(batch, store, shadow)
+    assert {v: (q.events, q.hits) for v, q in result.quality.items()} == {
+        "main": (2, 2), "shadow": (2, 1),
+    }  # fmt: skip
+    assert t.metric("streamrec_prequential_hits_total", variant="shadow") == 1
+    # A new user has no earlier update: nothing to judge.
+    result = await t.core.process([record_factory("new", "1")], store, arms())
+    assert result.quality == {}
+
+
+async def test_a_transient_failure_is_retried_and_nothing_is_lost(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    calls = 0
+
+    async def flaky(
+        scorer: FakeScorer, states: Sequence[UserFeatureState], k: int
+    ) -> list[list[ScoredItem]]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("transient")
+        from app.inference.batcher import rank_states
+
+        return await rank_states(scorer, states, k)
+
+    t, store = core_factory(rank=flaky), DictStore()
+    result = await t.core.process([record_factory("a", "1")], store, arms())
+    assert len(result.outputs) == 1 and result.dead_letters == []
+    assert t.sleeps == [0.5]
+    assert t.metric("streamrec_batch_failures_total", outcome="retried") == 1
+    assert store.states["a"].n_events == 1
+
+
+async def test_a_batch_that_keeps_failing_goes_to_the_dlq_keeping_earlier_reasons(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t, store = core_factory(batch_retries=2), DictStore()
+    batch = [record_factory("a", value=b"{"), record_factory("a", "1"), record_factory("b", "2")]
+    failing = Arms(main=FailingScorer(ITEMS))  # type: ignore[arg-type]
+    result = await t.core.process(batch, store, failing)
+
+    assert result.outputs == [] and store.states == {}
+    assert [d.reason for d in result.dead_letters] == [
+        "invalid_json", "processing_error", "processing_error",
+    ]  # fmt: skip
+    assert [d.record[1] for d in result.dead_letters] == [r.value for r in batch]
+    headers = dict(result.dead_letters[1].record[2])
+    assert headers["streamrec.error.message"] == b"fake/1 cannot score"
+    assert t.sleeps == [0.5, 1.0]
+    assert t.metric("streamrec_batch_failures_total", outcome="retried") == 2
+    assert t.metric("streamrec_batch_failures_total", outcome="dead_lettered") == 1
+    assert t.metric("streamrec_dead_letters_total", reason="processing_error") == 2
