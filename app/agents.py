@@ -1,9 +1,9 @@
 """The recommend agent: the Faust adapter around the batch core.
 
 It takes micro-batches of events from the stream (the batch policy), hands their messages
-to ``BatchCore`` with the tables behind the ``StateStore`` protocol, delivers the result's
-records and returns, so ``take_events`` acks the batch only after every output and dead
-letter was delivered (at-least-once).
+to ``BatchCore`` with the features table behind the ``StateStore`` protocol, delivers the
+result to the sinks and returns, so ``take_events`` acks the batch only after every required
+sink (outputs, dead letters, shadow updates, the latest table) has it (at-least-once).
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from faust.types import EventT
 
 from app.emit import BatchSender
 from app.errors import StreamrecError
-from app.faust_compat import as_current_event
+from app.faust_compat import BatchEvents
 from app.features import UserFeatureState
 from app.inference.cache import PredictionCache
 from app.inference.rollout import Rollout
 from app.metrics import AppMetrics
 from app.pipeline.core import BatchCore
 from app.pipeline.input import InputRecord
-from app.pipeline.result import BatchResult
 from app.pipeline.store import StateWrite
 from app.settings import Settings
+from app.sinks import Sink, deliver
 
 __all__ = ["BatchPolicy", "RecommendAgent", "TableStore", "take_batches"]
 
@@ -48,43 +48,35 @@ def take_batches(max_batch: int, max_wait_s: float) -> BatchPolicy:
 
 
 class TableStore:
-    """The features and latest tables behind the core's ``StateStore``, for one batch."""
+    """The features table behind the core's ``StateStore``: each read and write in the
+    partition of its record (the batch's event made current)."""
 
-    def __init__(
-        self,
-        stream: faust.Stream[bytes],
-        events: Sequence[EventT[Any]],
-        features: faust.Table[str, UserFeatureState],
-        latest: faust.Table[str, bytes],
-    ) -> None:
-        self.stream = stream
+    def __init__(self, features: faust.Table[str, UserFeatureState], events: BatchEvents) -> None:
         self.features = features
-        self.latest = latest
-        self._event_of = {id(e.message): e for e in events}
+        self.events = events
 
     def read_many(self, wanted: Sequence[tuple[str, InputRecord]]) -> list[UserFeatureState | None]:
         out = []
         for user_id, record in wanted:
-            with as_current_event(self.stream, self._event_of[id(record)]):
+            with self.events.current(record):
                 out.append(self.features.get(user_id))
         return out
 
     def write_many(self, writes: Sequence[StateWrite]) -> None:
         for write in writes:
-            with as_current_event(self.stream, self._event_of[id(write.record)]):
+            with self.events.current(write.record):
                 self.features[write.user_id] = write.state
-                self.latest[write.user_id] = write.latest
 
 
 class RecommendAgent:
-    """Agent body and liveness: model loading, the batch loop, delivery of each result."""
+    """Agent body and liveness: model loading, the batch loop, delivery to the sinks."""
 
     def __init__(
         self,
         settings: Settings,
         core: BatchCore,
-        features: faust.Table[str, UserFeatureState],
-        latest: faust.Table[str, bytes],
+        store: TableStore,
+        sinks: Sequence[Sink],
         rollout: Rollout,
         metrics: AppMetrics,
         sender: BatchSender,
@@ -93,8 +85,8 @@ class RecommendAgent:
     ) -> None:
         self.settings = settings
         self.core = core
-        self.features = features
-        self.latest = latest
+        self.store = store
+        self.sinks = sinks
         self.rollout = rollout
         self.model = rollout.main
         self.metrics = metrics
@@ -115,10 +107,14 @@ class RecommendAgent:
                 await asyncio.sleep(retry)
         await self.rollout.load_candidates()
         await self.sender.start()
+        for sink in self.sinks:
+            await sink.start()
         try:
             async for events in self.batches(stream):
                 await self.process_batch(stream, events)
         finally:
+            for sink in self.sinks:
+                await sink.stop()
             await self.sender.stop()
             await self.cache.close()
 
@@ -131,39 +127,14 @@ class RecommendAgent:
         self, stream: faust.Stream[bytes], events: Sequence[EventT[Any]]
     ) -> None:
         """One batch through the core (arms as they are now: a reload lands between batches),
-        then its records delivered."""
+        then to the sinks; returning lets take_events ack it."""
         self._batch_started = time.monotonic()
         try:
-            store = TableStore(stream, events, self.features, self.latest)
+            self.store.events.begin(stream, events)
             records = [e.message for e in events]
-            result = await self.core.process(records, store, self.rollout.arms())
+            result = await self.core.process(records, self.store, self.rollout.arms())
             t0 = time.perf_counter()
-            await self._deliver(result)
+            await deliver(self.sinks, result, self.metrics)
             self.metrics.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
         finally:
             self._batch_started = None
-
-    async def _deliver(self, result: BatchResult) -> None:
-        """Deliver the batch's records before take_events acks it (at-least-once).
-
-        Failures are retried until they pass: raising here would let Faust ack the batch
-        and restart the agent, losing its outputs. A stuck worker shows in the logs, the
-        ``produce_errors`` metric and, after STALL_TIMEOUT_S, a failing /health/live; records
-        delivered before a retry may be sent twice.
-        """
-        s = self.settings
-        dead = [letter.record for letter in result.dead_letters]
-        backoff = 0.2
-        while True:
-            try:
-                futures = await self.sender.send_many(s.output_topic, result.outputs)
-                futures += await self.sender.send_many(s.dlq_topic, dead)
-                futures += await self.sender.send_many(s.shadow_topic, result.shadows)
-                await asyncio.gather(*futures)
-                return
-            except Exception:
-                self.metrics.produce_errors.inc()
-                logger.exception("cannot deliver %d records; retrying in %.1fs",
-                                 len(result.outputs) + len(dead), backoff)  # fmt: skip
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)

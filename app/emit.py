@@ -26,7 +26,7 @@ class BatchSender:
     """A producer for streamrec's own output and dead-letter records."""
 
     def __init__(self, bootstrap_servers: list[str], *, max_request_bytes: int) -> None:
-        self._bootstrap = bootstrap_servers
+        self.bootstrap_servers = bootstrap_servers
         self._max_request_bytes = max_request_bytes
         self._partitioner = DefaultPartitioner()
         self._producer: AIOKafkaProducer | None = None
@@ -40,7 +40,7 @@ class BatchSender:
     async def start(self) -> None:
         # aiokafka binds a producer to the running loop, so it is made here, not at import.
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
+            bootstrap_servers=self.bootstrap_servers,
             acks="all",
             linger_ms=0,
             max_request_size=self._max_request_bytes,

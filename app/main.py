@@ -15,13 +15,19 @@ from typing import Any, NoReturn
 import faust
 from prometheus_client import CollectorRegistry
 
-from app.agents import BatchPolicy, RecommendAgent, take_batches
+from app.agents import BatchPolicy, RecommendAgent, TableStore, take_batches
 from app.codecs import StructCodec
 from app.commands import register_commands
 from app.control import ControlListener, ModelCommand
 from app.emit import BatchSender
 from app.errors import CannotStart, InvalidSettings
-from app.faust_compat import estimated_keys, install_patches, raw_key_table, tables_recovered
+from app.faust_compat import (
+    BatchEvents,
+    estimated_keys,
+    install_patches,
+    raw_key_table,
+    tables_recovered,
+)
 from app.features import UserFeatureState
 from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
@@ -36,6 +42,8 @@ from app.pipeline.core import BatchConfig, BatchCore
 from app.preflight import prepare_worker
 from app.progress import ProgressMonitor
 from app.settings import Settings, get_settings
+from app.sinks import RedisLatestSink, Sink, TopicSink, dead_letters, outputs, shadows
+from app.sinks.latest_table import LatestTableSink
 from app.topics import ensure_topics
 from app.views import readiness, register_views
 
@@ -173,8 +181,11 @@ def build(
     core = BatchCore(
         BatchConfig.from_settings(settings), ArmRanker(rank, settings.top_k, metrics), metrics
     )
+    events = BatchEvents()
     agent = RecommendAgent(
-        settings, core, features, latest, rollout, metrics, sender, cache,
+        settings, core, TableStore(features, events),
+        _sinks(settings, sender, metrics, LatestTableSink(latest, events)),
+        rollout, metrics, sender, cache,
         batches or take_batches(settings.max_batch, settings.max_wait_ms / 1000),
     )  # fmt: skip
     app.agent(input_topic, name="recommend")(agent.run)  # type: ignore[arg-type]
@@ -209,13 +220,9 @@ def build(
     async def listen_for_model_commands() -> None:
         try:
             await ensure_topics(settings.bootstrap_servers, [settings.control_topic], 1)
-            if settings.shadow:
-                await ensure_topics(
-                    settings.bootstrap_servers, [settings.shadow_topic], settings.partitions
-                )
         except Exception as exc:  # the broker may forbid creating topics: say so, keep serving
-            logger.error("cannot create topics %s / %s (create them by hand): %s",
-                         settings.control_topic, settings.shadow_topic, exc)  # fmt: skip
+            logger.error("cannot create topic %s (create it by hand): %s",
+                         settings.control_topic, exc)  # fmt: skip
         await control.run()
 
     app.task(listen_for_model_commands)
@@ -231,6 +238,34 @@ def build(
     register_commands()
     _tune_gc()
     return Streamrec(app, settings, features, latest, agent, model, rollout, metrics)
+
+
+def _sinks(
+    settings: Settings, sender: BatchSender, metrics: AppMetrics, latest: LatestTableSink
+) -> list[Sink]:
+    """Where each batch result goes: the topics, the latest table, optional serving stores."""
+    s = settings
+    sinks: list[Sink] = [
+        TopicSink("recommendations", s.output_topic, outputs, sender, metrics),
+        TopicSink("dlq", s.dlq_topic, dead_letters, sender, metrics),
+        # The worker creates the shadow topic (before the first batch, which writes to it).
+        TopicSink(
+            "shadow", s.shadow_topic, shadows, sender, metrics,
+            create_partitions=s.partitions if s.shadow else 0,
+        ),
+        latest,
+    ]  # fmt: skip
+    if s.redis_sink_url:
+        sinks.append(
+            RedisLatestSink(
+                s.redis_sink_url,
+                prefix=s.redis_sink_prefix,
+                ttl_s=s.redis_sink_ttl_s,
+                timeout_s=s.redis_sink_timeout_s,
+                required=s.redis_sink_required,
+            )
+        )
+    return sinks
 
 
 def _tune_gc() -> None:

@@ -42,6 +42,8 @@ class AppMetrics(NamedTuple):
     table_keys: Gauge
     cache_requests: Counter
     cache_errors: Counter
+    sink_records: Counter
+    sink_errors: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
@@ -165,6 +167,18 @@ class AppMetrics(NamedTuple):
                 f"{prefix}_cache_errors",
                 "Prediction cache calls that failed or timed out, by operation (get, set).",
                 ["op"],
+                registry=registry,
+            ),
+            sink_records=Counter(
+                f"{prefix}_sink_records",
+                "Records delivered, by sink (recommendations, shadow, dlq, latest, redis).",
+                ["sink"],
+                registry=registry,
+            ),
+            sink_errors=Counter(
+                f"{prefix}_sink_errors",
+                "Failed deliveries by sink; a required sink retries, a best-effort one moves on.",
+                ["sink"],
                 registry=registry,
             ),
         )

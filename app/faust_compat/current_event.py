@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import faust
 from faust.types import EventT
 
-__all__ = ["as_current_event"]
+__all__ = ["BatchEvents", "as_current_event"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,3 +32,27 @@ def as_current_event(stream: faust.Stream[Any], event: EventT[Any]) -> Iterator[
     finally:
         stream._set_current_event(None)
         stream.current_event = previous
+
+
+class BatchEvents:
+    """The events of the batch in progress, found again from their messages.
+
+    The core sees a batch's messages only; a table read or write for one of them makes its
+    event current (``as_current_event``) through this.
+    """
+
+    def __init__(self) -> None:
+        self._stream: faust.Stream[Any] | None = None
+        self._event_of: dict[int, EventT[Any]] = {}
+
+    def begin(self, stream: faust.Stream[Any], events: Sequence[EventT[Any]]) -> None:
+        """The batch ``events`` of ``stream`` is the one in progress."""
+        self._stream = stream
+        self._event_of = {id(event.message): event for event in events}
+
+    @contextmanager
+    def current(self, message: object) -> Iterator[None]:
+        """Make the event of ``message`` (of the batch in progress) the current event."""
+        assert self._stream is not None, "BatchEvents.begin() first"
+        with as_current_event(self._stream, self._event_of[id(message)]):
+            yield

@@ -27,7 +27,7 @@ from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
 from app.pipeline.arms import ArmRanker, Row
 from app.pipeline.input import InputRecord, dead_letter_for, decode_record
-from app.pipeline.result import BatchResult, DeadLetterOut, Quality
+from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, Quality
 from app.pipeline.store import StateStore, StateWrite
 from app.records import Interaction, Recommendation, ScoredItem
 from app.settings import Settings
@@ -219,7 +219,7 @@ class BatchCore:
         # Users are sticky to an arm, so a user's earlier update came from the same one.
         variant_of = {valid[n][1].user_id: v for n, (v, _, _) in ranked.items()}
         judged = (shown, shadow_shown) if arms.shadow is not None else (shown,)
-        latest: dict[str, bytes] = {}
+        latest: dict[str, tuple[bytes, InputRecord]] = {}
         for n, (record, interaction) in enumerate(valid):
             replay = n in replays
             user_id = interaction.user_id
@@ -248,20 +248,23 @@ class BatchCore:
             # leaves the store alone: the latest update stays the newest event's.
             if not replay:
                 shown[user_id] = tuple(i.item_id for i in items)
-                latest[user_id] = value
+                latest[user_id] = (value, record)
         if shadow_ranked:
             result.updates_by_variant[SHADOW] += len(shadow_ranked)
-        # One write per user, attributed to the user's newest record; users whose every
-        # event was a replay or a duplicate have nothing new to write.
+        # One state write and one latest update per user, attributed to the user's newest
+        # record; users whose every event was a replay or a duplicate have nothing new.
         writes = []
-        for user_id, value in latest.items():
+        for user_id, (value, answered) in latest.items():
             record, state = users.newest[user_id]
             state = msgspec.structs.replace(
                 state,
                 recommended=shown[user_id],
                 shadow_recommended=shadow_shown.get(user_id, state.shadow_recommended),
             )
-            writes.append(StateWrite(user_id, record, state, value))
+            writes.append(StateWrite(user_id, record, state))
+            result.latest.append(
+                LatestUpdate(user_id, answered.partition, answered.offset, value, answered)
+            )
         return writes
 
     def _output(

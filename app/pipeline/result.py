@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["BatchResult", "DeadLetterOut", "OutRecord", "Quality"]
+__all__ = ["BatchResult", "DeadLetterOut", "LatestUpdate", "OutRecord", "Quality"]
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +20,18 @@ class DeadLetterOut(NamedTuple):
 
     reason: str
     record: OutRecord
+
+
+class LatestUpdate(NamedTuple):
+    """A user's newest update of the batch (what the latest table and serving stores keep)."""
+
+    user_id: str
+    partition: int
+    offset: int
+    """Input position of the event it answers: a store keeps the update with the highest."""
+    value: bytes
+    record: object
+    """The input record it answers (the Faust adapter finds the table partition from it)."""
 
 
 @dataclass
@@ -41,7 +53,9 @@ class BatchResult:
     dead_letters: list[DeadLetterOut] = field(default_factory=list)
     """Rejected records of the batch, in input order."""
     writes: int = 0
-    """Users whose state and latest update were written."""
+    """Users whose state was written."""
+    latest: list[LatestUpdate] = field(default_factory=list)
+    """Each user's newest update, for users with a new (not replayed) event."""
     updates_by_variant: Counter[str] = field(default_factory=Counter)
     quality: dict[str, Quality] = field(default_factory=dict)
     """Prequential counts by variant (main, canary, shadow)."""

@@ -19,12 +19,11 @@ logger = logging.getLogger(__name__)
 
 
 class StateWrite(NamedTuple):
-    """A user's new feature state and latest update, attributed to the user's newest record."""
+    """A user's new feature state, attributed to the user's newest record."""
 
     user_id: str
     record: InputRecord
     state: UserFeatureState
-    latest: bytes
 
 
 class StateStore(Protocol):
@@ -35,16 +34,15 @@ class StateStore(Protocol):
         ...
 
     def write_many(self, writes: Sequence[StateWrite]) -> None:
-        """Store each user's state and latest update."""
+        """Store each user's state."""
         ...
 
 
 class DictStore:
-    """Everything in two dicts: for tests, and to read the core's behaviour by."""
+    """States in a dict: for tests, and to read the core's behaviour by."""
 
     def __init__(self) -> None:
         self.states: dict[str, UserFeatureState] = {}
-        self.latest: dict[str, bytes] = {}
 
     def read_many(self, wanted: Sequence[tuple[str, InputRecord]]) -> list[UserFeatureState | None]:
         return [self.states.get(user_id) for user_id, _ in wanted]
@@ -52,4 +50,3 @@ class DictStore:
     def write_many(self, writes: Sequence[StateWrite]) -> None:
         for write in writes:
             self.states[write.user_id] = write.state
-            self.latest[write.user_id] = write.latest

@@ -1,0 +1,7 @@
+"""Where batch results go: one small protocol, a delivery loop, and the sinks."""
+
+from app.sinks.base import Sink, deliver
+from app.sinks.redis_store import RedisLatestSink
+from app.sinks.topics import TopicSink, dead_letters, outputs, shadows
+
+__all__ = ["RedisLatestSink", "Sink", "TopicSink", "dead_letters", "deliver", "outputs", "shadows"]

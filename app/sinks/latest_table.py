@@ -1,0 +1,41 @@
+"""The ``latest`` Faust table as a sink: what ``GET /recommendations/{user}/`` answers."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from app.faust_compat import BatchEvents
+from app.pipeline.result import BatchResult
+
+__all__ = ["LatestTableSink"]
+
+logger = logging.getLogger(__name__)
+
+
+class LatestTableSink:
+    """Each user's newest update of the batch, in the user's partition of the table.
+
+    Required: the table's changelog records go out with Faust's producer, which Faust
+    flushes before it commits the batch's offsets.
+    """
+
+    name = "latest"
+    required = True
+
+    def __init__(self, table: faust.Table[str, bytes], events: BatchEvents) -> None:
+        self.table = table
+        self.events = events
+
+    async def start(self) -> None:
+        """Nothing to start: the table is Faust's."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+    async def write(self, result: BatchResult) -> int:
+        for update in result.latest:
+            with self.events.current(update.record):
+                self.table[update.user_id] = update.value
+        return len(result.latest)

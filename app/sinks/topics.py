@@ -1,0 +1,75 @@
+"""Kafka topics as sinks: recommendations, the shadow arm's updates, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from app.emit import BatchSender
+from app.metrics import AppMetrics
+from app.pipeline.result import BatchResult, OutRecord
+from app.topics import ensure_topics
+
+__all__ = ["TopicSink", "dead_letters", "outputs", "shadows"]
+
+logger = logging.getLogger(__name__)
+
+
+def outputs(result: BatchResult) -> Sequence[OutRecord]:
+    return result.outputs
+
+
+def shadows(result: BatchResult) -> Sequence[OutRecord]:
+    return result.shadows
+
+
+def dead_letters(result: BatchResult) -> Sequence[OutRecord]:
+    return [letter.record for letter in result.dead_letters]
+
+
+class TopicSink:
+    """One topic, fed by one part of the result, through the shared batch producer."""
+
+    required = True
+
+    def __init__(
+        self,
+        name: str,
+        topic: str,
+        part: Callable[[BatchResult], Sequence[OutRecord]],
+        sender: BatchSender,
+        metrics: AppMetrics,
+        *,
+        create_partitions: int = 0,
+    ) -> None:
+        self.name = name
+        self.topic = topic
+        self.part = part
+        self.sender = sender
+        self.metrics = metrics
+        self.create_partitions = create_partitions
+
+    async def start(self) -> None:
+        """Create the topic if asked to (before the first batch needs it); the shared
+        producer itself is started by the agent."""
+        if not self.create_partitions:
+            return
+        try:
+            await ensure_topics(self.sender.bootstrap_servers, [self.topic], self.create_partitions)
+        except Exception as exc:  # the broker may forbid creating topics: say so, keep serving
+            logger.error("cannot create topic %s (create it by hand): %s", self.topic, exc)
+
+    async def stop(self) -> None:
+        """Stopped by the agent, after the last batch."""
+
+    async def write(self, result: BatchResult) -> int:
+        records = self.part(result)
+        if not records:
+            return 0
+        try:
+            await asyncio.gather(*await self.sender.send_many(self.topic, records))
+        except Exception:
+            self.metrics.produce_errors.inc()
+            raise
+        return len(records)
