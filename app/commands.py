@@ -7,7 +7,6 @@ app factory) adds them to Faust's command line. Their heavy parts are imported w
 from __future__ import annotations
 
 import asyncio
-import logging
 import shutil
 import signal
 from collections.abc import Awaitable, Callable
@@ -17,7 +16,7 @@ from typing import Any, Literal
 import click
 from faust.cli import AppCommand, option
 
-from app.broker import EmbeddedBroker
+from app.devtools.broker import EmbeddedBroker
 from app.errors import StreamrecError
 from app.preflight import is_reachable
 from app.settings import get_settings
@@ -27,7 +26,6 @@ __all__ = [
     "verify",
 ]  # fmt: skip
 
-logger = logging.getLogger(__name__)
 
 _Handler = Callable[..., Awaitable[None]]
 _COMMANDS: list[tuple[_Handler, tuple[Any, ...]]] = []
@@ -80,7 +78,7 @@ async def replay(
     no_progress: bool,
 ) -> None:
     """Produce MovieLens-100k interactions to the input topic in timestamp order."""
-    from app.replay import replay_movielens
+    from app.devtools.replay import replay_movielens
 
     sent = await replay_movielens(
         get_settings(),
@@ -135,7 +133,7 @@ async def evaluate(self: AppCommand, version: str | None) -> None:
 )
 async def demo(self: AppCommand, rate: float, count: int) -> None:
     """Local run: the embedded broker if none answers, one worker, MovieLens replayed into it."""
-    from app.processes import WorkerProcess
+    from app.devtools.processes import WorkerProcess
 
     s = get_settings()
     host, _, port = s.bootstrap_servers[0].rpartition(":")
@@ -167,7 +165,7 @@ async def demo(self: AppCommand, rate: float, count: int) -> None:
             f"  {url}/metrics                Prometheus metrics\n"
             f"replaying MovieLens-100k at {rate:.0f} events/s; Ctrl-C stops everything."
         )
-        from app.replay import replay_movielens
+        from app.devtools.replay import replay_movielens
 
         feeding = asyncio.create_task(replay_movielens(s, rate=rate, count=count))
         await feeding
@@ -196,8 +194,8 @@ async def bench(
     self: AppCommand, events: int, latency_seconds: float, table_users: int, out: str
 ) -> None:
     """Throughput, latency and footprint of the pipeline vs a plain aiokafka loop (one run)."""
-    from app.bench.report import machine_info, write_report
-    from app.bench.runner import BenchConfig, run_bench
+    from app.devtools.bench.report import machine_info, write_report
+    from app.devtools.bench.runner import BenchConfig, run_bench
 
     config = BenchConfig(
         events=events,
@@ -230,9 +228,9 @@ async def verify(
 
     Exits 1 if anything was lost, misrouted or reordered. Run it against workers that are up.
     """
+    from app.devtools.verify.check import make_traffic
+    from app.devtools.verify.run import collect, send
     from app.training.train import catalogue
-    from app.verify.check import make_traffic
-    from app.verify.run import collect, send
 
     s = get_settings()
     traffic = make_traffic(

@@ -8,7 +8,6 @@ offsets are acked: delivery before commit, i.e. at-least-once.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
@@ -18,8 +17,6 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from app.pipeline.result import OutRecord
 
 __all__ = ["BatchSender"]
-
-logger = logging.getLogger(__name__)
 
 
 class BatchSender:

@@ -7,7 +7,6 @@ Pure code: no Kafka, no event loop. Training (``app.training``) and the stream c
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Mapping, Sequence
 
 import msgspec
@@ -30,7 +29,6 @@ __all__ = [
     "state_from_items",
 ]
 
-logger = logging.getLogger(__name__)
 
 # The one feature layout the stream produces (a manifest's feature_spec.kind): item columns
 # of the user's recent events, oldest first, left-padded with 0 to ``max_len``.

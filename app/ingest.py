@@ -6,7 +6,6 @@ input contract is testable without a broker.
 
 from __future__ import annotations
 
-import logging
 import time
 
 import msgspec
@@ -16,7 +15,6 @@ from app.records import Interaction, InteractionPayload
 
 __all__ = ["DeadLetter", "RecordSource", "dead_letter", "decode_interaction"]
 
-logger = logging.getLogger(__name__)
 
 _decoder = msgspec.json.Decoder(InteractionPayload)
 # Reasons are metric labels and DLQ headers: a small fixed set, stable across releases.

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["AppMetrics"]
 
-logger = logging.getLogger(__name__)
 
 # Around the latency targets (p99 <= 50 ms end to end): fine below 100 ms, coarse above.
 _LATENCY_BUCKETS = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import importlib.util
-import logging
 from pathlib import Path
 
 import msgspec
@@ -18,7 +17,6 @@ from app.errors import StreamrecError
 
 __all__ = ["DatasetNotFound", "Rating", "dataset_digest", "dataset_dir", "load_ratings"]
 
-logger = logging.getLogger(__name__)
 
 _SUBDIR = ("dataset_example", "ml-100k")
 

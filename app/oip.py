@@ -13,7 +13,6 @@ worker that owns the user (others forward the request). Errors are 4xx/5xx with
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +29,6 @@ from app.pages import page
 
 __all__ = ["register_oip"]
 
-logger = logging.getLogger(__name__)
 
 FORWARDED = "X-Streamrec-Forwarded"
 MAX_ITEM_ID_CHARS = 256

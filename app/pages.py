@@ -6,15 +6,12 @@ Users, load balancers and probes type either; Faust (aiohttp) matches paths exac
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import faust
 from faust.web import View
 
 __all__ = ["page"]
-
-logger = logging.getLogger(__name__)
 
 
 def page(app: faust.App, path: str) -> Callable[[type[View]], type[View]]:

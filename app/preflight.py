@@ -7,7 +7,6 @@ broker that was not up yet ended it in an aiokafka traceback.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import sys
@@ -18,8 +17,6 @@ from app.errors import CannotStart
 from app.settings import Settings
 
 __all__ = ["is_reachable", "prepare_data_dir", "prepare_worker", "wait_for_broker"]
-
-logger = logging.getLogger(__name__)
 
 
 def is_reachable(host: str, port: int, timeout: float = 0.5) -> bool:

@@ -7,7 +7,6 @@ has lag and commits nothing for STALL_TIMEOUT_S is stuck, and /health/live says 
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 
@@ -16,8 +15,6 @@ import faust
 from app.metrics import AppMetrics
 
 __all__ = ["ProgressMonitor"]
-
-logger = logging.getLogger(__name__)
 
 
 class ProgressMonitor:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -11,8 +10,6 @@ import faust
 from faust.types import EventT
 
 __all__ = ["BatchEvents", "as_current_event"]
-
-logger = logging.getLogger(__name__)
 
 
 @contextmanager

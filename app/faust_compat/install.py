@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from app.faust_compat.consumer import tune_consumer
 from app.faust_compat.versions import check_versions
 
 __all__ = ["install_patches"]
-
-logger = logging.getLogger(__name__)
 
 
 def install_patches(fetch_max_wait_ms: int) -> None:

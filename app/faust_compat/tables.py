@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any, cast
 
 import faust
 from faust.types.codecs import CodecArg
 
 __all__ = ["raw_key_table", "tables_recovered"]
-
-logger = logging.getLogger(__name__)
 
 
 def raw_key_table(

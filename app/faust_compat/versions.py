@@ -8,7 +8,6 @@ start on other versions, naming them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from importlib import metadata
 
@@ -16,7 +15,6 @@ from app.errors import CannotStart
 
 __all__ = ["PATCHED_FOR", "check_versions"]
 
-logger = logging.getLogger(__name__)
 
 PATCHED_FOR = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1", "aiokafka": "0.14.0"}
 """Distribution -> the version every patch here was written and tested against."""

@@ -5,7 +5,6 @@ Pure numpy, no event loop: the timing (how a batch is gathered) lives in the age
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,8 +15,6 @@ from app.inference.scorer import Scorer
 from app.records import ScoredItem
 
 __all__ = ["ModelBatch", "merge", "rank_states", "split_top_k", "top_k"]
-
-logger = logging.getLogger(__name__)
 
 
 class ModelBatch:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ from app.features import FEATURE_KIND
 
 __all__ = ["MANIFEST_FILE", "FeatureSpec", "ModelManifest", "TensorSpec", "read_manifest"]
 
-logger = logging.getLogger(__name__)
 
 MANIFEST_FILE = "model-settings.json"
 

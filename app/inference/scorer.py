@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +19,6 @@ from app.inference.manifest import ModelManifest, read_manifest
 
 __all__ = ["OnnxScorer", "Scorer"]
 
-logger = logging.getLogger(__name__)
 
 _ORT_TYPES = {"INT64": "tensor(int64)", "FP32": "tensor(float)"}
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 __all__ = ["BatchResult", "DeadLetterOut", "LatestUpdate", "OutRecord", "Quality"]
 
-logger = logging.getLogger(__name__)
 
 OutRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 """(key, value, headers) of a record to produce; aiokafka wants the headers as a list."""

@@ -6,7 +6,6 @@ The core names the input record each read or write belongs to, because a partiti
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
@@ -14,8 +13,6 @@ from app.features import UserFeatureState
 from app.pipeline.input import InputRecord
 
 __all__ = ["DictStore", "StateStore", "StateWrite"]
-
-logger = logging.getLogger(__name__)
 
 
 class StateWrite(NamedTuple):

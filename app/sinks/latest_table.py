@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 import faust
 
 from app.faust_compat import BatchEvents
 from app.pipeline.result import BatchResult
 
 __all__ = ["LatestTableSink"]
-
-logger = logging.getLogger(__name__)
 
 
 class LatestTableSink:

@@ -9,15 +9,12 @@ read ``HGET <prefix><user id> update``.
 
 from __future__ import annotations
 
-import logging
-
 import redis.asyncio as redis
 
 from app.pipeline.result import BatchResult
 
 __all__ = ["RedisLatestSink"]
 
-logger = logging.getLogger(__name__)
 
 # KEYS[1] = the user's key; ARGV = update, position, TTL in ms (0: none). 1 if written.
 _NEWEST_WINS = """

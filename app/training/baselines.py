@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,8 +10,6 @@ import numpy.typing as npt
 from app.inference.manifest import FeatureSpec, ModelManifest
 
 __all__ = ["MostPopular", "TransitionPopular"]
-
-logger = logging.getLogger(__name__)
 
 
 class _Baseline:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,8 +12,6 @@ from app.inference.scorer import Scorer
 from app.records import ScoredItem
 
 __all__ = ["offline_report", "offline_top_k", "ranking_metrics"]
-
-logger = logging.getLogger(__name__)
 
 
 def offline_top_k(

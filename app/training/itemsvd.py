@@ -8,7 +8,6 @@ scores are dot products plus a popularity prior. Exported as a plain ONNX graph.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -18,7 +17,6 @@ from onnx import TensorProto, helper, numpy_helper
 
 __all__ = ["ItemSvdParams", "build_onnx", "fit", "reference_scores"]
 
-logger = logging.getLogger(__name__)
 
 OPSET = 17
 

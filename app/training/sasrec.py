@@ -7,7 +7,6 @@ most recent item last; the served score row is the output at the last position.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,8 +20,6 @@ from torch import nn
 from app.features import history_matrix
 
 __all__ = ["SasRec", "SasRecParams", "build_windows", "export_onnx", "fit"]
-
-logger = logging.getLogger(__name__)
 
 
 class SasRecParams(msgspec.Struct, frozen=True):

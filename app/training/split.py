@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 
 import msgspec
@@ -10,8 +9,6 @@ import msgspec
 from app.movielens import Rating
 
 __all__ = ["LeaveOneOut", "leave_one_out"]
-
-logger = logging.getLogger(__name__)
 
 
 class LeaveOneOut(msgspec.Struct, frozen=True):

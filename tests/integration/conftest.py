@@ -7,35 +7,36 @@ session's broker never see each other's groups, tables or records.
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import socket
 import subprocess
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from app.broker import EmbeddedBroker
-from app.processes import WorkerProcess, http_get
+from app.devtools.broker import EmbeddedBroker
+from app.devtools.namespace import Namespace
+from app.devtools.net import free_port, http_get
+from app.devtools.processes import WorkerProcess
+from app.devtools.reader import read_topics
+from app.devtools.replay import interaction_value
+from app.devtools.verify.check import Report, Traffic
+from app.devtools.verify.run import collect, send
+from app.movielens import load_ratings
 from app.topics import ensure_topics
-from app.verify.check import Report, Traffic
-from app.verify.run import collect, send
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 4
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -55,35 +56,27 @@ class Deployment:
     extra_env: dict[str, str]
     workers: list[WorkerProcess] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.names = Namespace(self.broker.url, self.root, PARTITIONS, self.ns)
+
     @property
     def bootstrap(self) -> list[str]:
-        return [f"{self.broker.host}:{self.broker.port}"]
+        return self.names.bootstrap
 
     @property
     def input_topic(self) -> str:
-        return f"{self.ns}.interactions"
+        return self.names.input_topic
 
     @property
     def output_topic(self) -> str:
-        return f"{self.ns}.recommendations"
+        return self.names.output_topic
 
     @property
     def dlq_topic(self) -> str:
-        return f"{self.ns}.dlq"
+        return self.names.dlq_topic
 
     def env(self, index: int, port: int) -> dict[str, str]:
-        return {
-            "STREAMREC_BROKER": self.broker.url,
-            "STREAMREC_APP_ID": f"streamrec-{self.ns}",
-            "STREAMREC_INPUT_TOPIC": self.input_topic,
-            "STREAMREC_OUTPUT_TOPIC": self.output_topic,
-            "STREAMREC_DLQ_TOPIC": self.dlq_topic,
-            "STREAMREC_PARTITIONS": str(PARTITIONS),
-            "STREAMREC_WEB_PORT": str(port),
-            "STREAMREC_DATA_DIR": str(self.root / f"worker{index}"),
-            "STREAMREC_SESSION_TIMEOUT_S": "4",
-            **self.extra_env,
-        }
+        return self.names.worker_env(index, port, **self.extra_env)
 
     def start_worker(
         self,
@@ -136,31 +129,10 @@ class Deployment:
     ) -> list[ConsumerRecord[bytes, bytes]]:
         """Read ``topic`` from the start until ``count`` records arrived (then ``settle``
         seconds more, to catch extras) or the deadline passes."""
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=self.bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        await consumer.start()
-        got: list[ConsumerRecord[bytes, bytes]] = []
-        try:
-            deadline = time.monotonic() + timeout
-            settling = False
-            while time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
-                    got.extend(records)
-                if len(got) >= count and not settling:
-                    if settle <= 0:
-                        break
-                    # Keep reading a little longer: extra records (duplicates) must show too.
-                    deadline = min(deadline, time.monotonic() + settle)
-                    settling = True
-        finally:
-            await consumer.stop()
-        return got
+        return await read_topics(
+            self.bootstrap, [topic], lambda got: len(got) >= count,
+            within_s=timeout, settle_s=settle,
+        )  # fmt: skip
 
     async def verify(self, traffic: Traffic, rate: float = 0.0, within_s: float = 120.0) -> Report:
         """Send ``traffic`` (unless ``rate`` < 0: already sent) and report what became of it."""
@@ -296,3 +268,28 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, interval: flo
             return True
         time.sleep(interval)
     return predicate()
+
+
+MovieLensSlice = Callable[..., list[tuple[bytes, bytes]]]
+
+
+@pytest.fixture
+def movielens_slice() -> MovieLensSlice:
+    """``make(users, per_user, seed=7)``: real ml-100k events of a seeded sample of users, in
+    time order, each with an event id, as (key, value) records."""
+
+    def make(users: int, per_user: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
+        ratings = load_ratings()
+        everyone = sorted({r.user_id for r in ratings}, key=int)
+        chosen = set(random.Random(seed).sample(everyone, users))
+        taken: dict[str, int] = defaultdict(int)
+        records = []
+        for r in ratings:
+            if r.user_id in chosen and taken[r.user_id] < per_user:
+                taken[r.user_id] += 1
+                value = msgspec.json.decode(interaction_value(r))
+                value["event_id"] = f"ml-{r.user_id}-{r.item_id}"
+                records.append((r.user_id.encode(), msgspec.json.encode(value)))
+        return records
+
+    return make

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 
-from app.processes import http_get
+from app.devtools.net import http_get
 from tests.integration.conftest import Deployment, wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

@@ -18,11 +18,12 @@ import msgspec
 from aiokafka.structs import ConsumerRecord
 
 from app.control import ModelCommand, send_command
+from app.devtools.net import http_get
+from app.devtools.processes import WorkerProcess
+from app.devtools.verify.check import make_traffic
+from app.devtools.verify.run import send
 from app.inference.manifest import MANIFEST_FILE
-from app.processes import WorkerProcess, http_get
 from app.training.train import catalogue
-from app.verify.check import make_traffic
-from app.verify.run import send
 from tests.integration.conftest import Deployment, wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

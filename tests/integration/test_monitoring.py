@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from app.processes import WorkerProcess, http_get
+from app.devtools.net import free_port, http_get
+from app.devtools.processes import WorkerProcess
+from app.devtools.verify.check import make_traffic
 from app.training.train import catalogue
-from app.verify.check import make_traffic
-from tests.integration.conftest import Deployment, free_port, wait_for
+from tests.integration.conftest import Deployment, wait_for
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"

@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import msgspec
 
-from app.processes import WorkerProcess, http_get
+from app.devtools.net import http_get
+from app.devtools.processes import WorkerProcess
 from tests.integration.conftest import Deployment, wait_for
 
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import msgspec
 
+from app.devtools.net import http_get
 from app.inference.registry import ModelRegistry
-from app.processes import http_get
 from app.training.evaluate import offline_top_k
-from tests.integration.conftest import Deployment
-from tests.integration.test_pipeline import movielens_slice
+from tests.integration.conftest import Deployment, MovieLensSlice
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 # Scores of one row may differ in the last bits with the batch it was computed in; two items
@@ -21,7 +20,7 @@ TIE = 1e-5
 
 
 async def test_stream_top10_equals_offline_top10(
-    deployment_factory: Callable[..., Deployment],
+    deployment_factory: Callable[..., Deployment], movielens_slice: MovieLensSlice
 ) -> None:
     d = deployment_factory()
     await d.create_topics()

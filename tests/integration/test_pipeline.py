@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from collections.abc import Callable
 
 import msgspec
 
-from app.movielens import load_ratings
-from app.processes import http_get
-from app.replay import interaction_value
-from tests.integration.conftest import Deployment
+from app.devtools.net import http_get
+from tests.integration.conftest import Deployment, MovieLensSlice
 
 TOP_K = 10
 
 
-def movielens_slice(users: int, per_user: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
-    """Real ml-100k events of a seeded sample of users, in time order, each with an event id."""
-    ratings = load_ratings()
-    everyone = sorted({r.user_id for r in ratings}, key=int)
-    chosen = set(random.Random(seed).sample(everyone, users))
-    taken: dict[str, int] = defaultdict(int)
-    records = []
-    for r in ratings:
-        if r.user_id in chosen and taken[r.user_id] < per_user:
-            taken[r.user_id] += 1
-            value = msgspec.json.decode(interaction_value(r))
-            value["event_id"] = f"ml-{r.user_id}-{r.item_id}"
-            records.append((r.user_id.encode(), msgspec.json.encode(value)))
-    return records
-
-
 async def test_every_event_gets_one_correct_update(
-    deployment_factory: Callable[..., Deployment],
+    deployment_factory: Callable[..., Deployment], movielens_slice: MovieLensSlice
 ) -> None:
     d = deployment_factory()
     await d.create_topics()

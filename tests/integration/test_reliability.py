@@ -1,7 +1,7 @@
 """Fault scenarios, judged by the verifier: nothing lost, duplicates bounded, order kept.
 
-Each sends sequence-numbered events (``app.verify``) through real worker subprocesses on the
-embedded broker and reads the output and dead-letter topics back.
+Each sends sequence-numbered events (``app.devtools.verify``) through real worker subprocesses
+on the embedded broker and reads the output and dead-letter topics back.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ import msgspec
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from app.broker import EmbeddedBroker
+from app.devtools.broker import EmbeddedBroker
+from app.devtools.net import free_port, http_get, scrape_metrics
+from app.devtools.processes import WorkerProcess
+from app.devtools.verify.check import Traffic, make_traffic
+from app.devtools.verify.run import send
 from app.inference.manifest import MANIFEST_FILE
-from app.processes import WorkerProcess, http_get
 from app.training.train import catalogue
-from app.verify.check import Traffic, make_traffic
-from app.verify.run import send
 from tests.integration.conftest import (
     PARTITIONS,
     Deployment,
     RedisServer,
     TcpProxy,
-    free_port,
     wait_for,
 )
 
@@ -37,12 +37,8 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 ITEMS = catalogue()
 
 
-def metric(worker: WorkerProcess, line_prefix: str) -> float:
-    _, body = http_get(worker.web_url + "/metrics")
-    for line in body.decode().splitlines():
-        if line.startswith(line_prefix + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+def metric(worker: WorkerProcess, sample: str) -> float:
+    return scrape_metrics(worker.web_url).get(sample, 0.0)
 
 
 async def input_lag(d: Deployment) -> int:
@@ -121,9 +117,8 @@ async def test_bad_input_corpus_mixed_into_valid_traffic(
 
 def lag_gauge(worker: WorkerProcess) -> tuple[int, float]:
     """(partitions reported, total lag) from the worker's streamrec_consumer_lag."""
-    _, body = http_get(worker.web_url + "/metrics")
-    values = [float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
-              if line.startswith("streamrec_consumer_lag{")]  # fmt: skip
+    values = [v for k, v in scrape_metrics(worker.web_url).items()
+              if k.startswith("streamrec_consumer_lag{")]  # fmt: skip
     return len(values), sum(values)
 
 

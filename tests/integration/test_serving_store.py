@@ -10,11 +10,11 @@ import msgspec
 import pytest
 import redis.asyncio as redis
 
+from app.devtools.net import http_get, metric_value
+from app.devtools.verify.check import make_traffic
 from app.pipeline import BatchResult, LatestUpdate
-from app.processes import http_get
 from app.sinks import RedisLatestSink
 from app.training.train import catalogue
-from app.verify.check import make_traffic
 from tests.integration.conftest import Deployment
 
 URL = "redis://127.0.0.1:6379/0"
@@ -111,7 +111,4 @@ async def test_a_worker_keeps_every_users_latest_update_in_redis(
             assert msgspec.json.decode(stored)["event_id"] == event_ids[-1]
     finally:
         await reader.aclose()
-    _, body = http_get(worker.web_url + "/metrics")
-    (line,) = [x for x in body.decode().splitlines()
-               if x.startswith('streamrec_sink_records_total{sink="redis"}')]  # fmt: skip
-    assert float(line.rsplit(" ", 1)[1]) >= 20
+    assert metric_value(worker.web_url, 'streamrec_sink_records_total{sink="redis"}') >= 20

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.processes import http_get
-from tests.integration.conftest import Deployment, free_port
+from app.devtools.net import free_port, http_get
+from tests.integration.conftest import Deployment
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 

@@ -11,7 +11,8 @@ PURE = [
     "app", "app.records", "app.ingest", "app.features", "app.settings", "app.errors",
     "app.pipeline", "app.inference.batcher", "app.inference.manifest", "app.inference.scorer",
     "app.inference.registry", "app.inference.serving", "app.inference.rollout",
-    "app.inference.cache", "app.training.train", "app.training.itemsvd", "app.bench.reference",
+    "app.inference.cache", "app.training.train", "app.training.itemsvd",
+    "app.devtools.bench.reference",
 ]  # fmt: skip
 
 

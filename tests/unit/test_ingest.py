@@ -7,10 +7,10 @@ import time
 import msgspec
 import pytest
 
+from app.devtools.verify.corpus import BadRecord, malformed_records
 from app.errors import InvalidInteraction
 from app.ingest import RecordSource, dead_letter, decode_interaction
 from app.records import Interaction
-from app.verify.corpus import BadRecord, malformed_records
 
 SOURCE = RecordSource(topic="interactions", partition=3, offset=42, timestamp=1_700_000_000.5)
 

@@ -16,7 +16,7 @@ from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
-from tests.unit.inference.test_registry import copy_model
+from tests.unit.inference.versions import copy_model
 
 
 async def ranker(tmp_path: Path) -> tuple[OnlineRanker, list[int]]:

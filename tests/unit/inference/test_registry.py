@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import msgspec
@@ -12,14 +11,9 @@ import pytest
 from app.errors import ModelLoadError, ModelNotFound
 from app.inference.manifest import MANIFEST_FILE
 from app.inference.registry import ModelRegistry, version_key
+from tests.unit.inference.versions import copy_model
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
-
-
-def copy_model(tmp_path: Path, version: str = "1") -> Path:
-    dest = tmp_path / "itemsvd" / version
-    shutil.copytree(MODELS / "itemsvd" / "1", dest)
-    return dest
 
 
 def test_versions_sort_numerically_and_skip_incomplete(tmp_path: Path) -> None:

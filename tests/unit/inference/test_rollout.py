@@ -19,8 +19,7 @@ from app.inference.rollout import CANARY, MAIN, SHADOW, Rollout, canary_bucket
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from app.settings import Settings
-from tests.unit.inference.test_registry import copy_model
-from tests.unit.inference.test_serving import add_version
+from tests.unit.inference.versions import add_version, copy_model
 
 USERS = [f"user-{n}" for n in range(10_000)]
 

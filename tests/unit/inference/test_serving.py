@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import msgspec
 import pytest
 from prometheus_client import CollectorRegistry
 
 from app.errors import ModelLoadError
-from app.inference.manifest import MANIFEST_FILE
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
-from tests.unit.inference.test_registry import copy_model
-
-
-def add_version(tmp_path: Path, version: str, corrupt: bool) -> None:
-    path = copy_model(tmp_path, version)
-    manifest = msgspec.json.decode((path / MANIFEST_FILE).read_bytes())
-    manifest["version"] = version
-    (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
-    if corrupt:
-        (path / "model.onnx").write_bytes(b"\x08\x07not a model")
+from tests.unit.inference.versions import add_version, copy_model
 
 
 def served(tmp_path: Path, version: str | None = None) -> tuple[ServedModel, CollectorRegistry]:

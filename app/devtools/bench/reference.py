@@ -1,14 +1,13 @@
 """The framework-overhead reference: the same pipeline as a plain aiokafka loop.
 
 consume (getmany) -> decode -> state (a dict) -> score (one run per poll) -> produce.
-Run as ``python -m app.bench.reference BOOTSTRAP INPUT OUTPUT COUNT`` (in its own process, like
-a worker, so CPU and memory are measured the same way).
+Run as ``python -m app.devtools.bench.reference BOOTSTRAP INPUT OUTPUT COUNT`` (in its own
+process, like a worker, so CPU and memory are measured the same way).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import resource
 import sys
 import time
@@ -25,8 +24,6 @@ from app.records import Interaction, Recommendation
 from app.settings import get_settings
 
 __all__ = ["reference_loop"]
-
-logger = logging.getLogger(__name__)
 
 
 async def reference_loop(bootstrap: str, input_topic: str, output_topic: str, count: int) -> None:

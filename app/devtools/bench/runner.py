@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import socket
 import sys
 import tempfile
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import numpy as np
-from aiokafka import AIOKafkaConsumer
 
-from app.bench.load import Event, make_events, send_events
-from app.bench.procstat import cpu_seconds, memory_bytes
-from app.broker import EmbeddedBroker
+from app.devtools.bench.load import Event, make_events, send_events
+from app.devtools.bench.procstat import cpu_seconds, memory_bytes
+from app.devtools.broker import EmbeddedBroker
+from app.devtools.namespace import Namespace
+from app.devtools.net import free_port, scrape_metrics
+from app.devtools.processes import PROJECT_ROOT, WorkerProcess
+from app.devtools.reader import read_topics
 from app.movielens import load_ratings
-from app.processes import WorkerProcess, http_get
 from app.topics import ensure_topics
 
 __all__ = ["BenchConfig", "run_bench"]
 
-logger = logging.getLogger(__name__)
 
 PARTITIONS = 8
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -44,65 +40,30 @@ class BenchConfig:
     table_users: int = 1_000_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class _Namespace:
-    broker: EmbeddedBroker
-    root: Path
-    name: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+class _Bench(Namespace):
+    """A bench deployment: the streamrec topics plus the reference loop's output topic."""
 
     @property
-    def bootstrap(self) -> list[str]:
-        return [f"{self.broker.host}:{self.broker.port}"]
-
-    def topic(self, kind: str) -> str:
-        return f"bench-{self.name}.{kind}"
+    def reference_topic(self) -> str:
+        return f"{self.name}.reference"
 
     async def create(self) -> None:
-        names = [self.topic(k) for k in ("in", "out", "dlq", "ref")]
-        await ensure_topics(self.bootstrap, names, PARTITIONS)
+        names = [self.input_topic, self.output_topic, self.dlq_topic, self.reference_topic]
+        await ensure_topics(self.bootstrap, names, self.partitions)
 
     def worker(self, **env: str) -> WorkerProcess:
-        return WorkerProcess(
-            {
-                "STREAMREC_BROKER": self.broker.url,
-                "STREAMREC_APP_ID": f"bench-{self.name}",
-                "STREAMREC_INPUT_TOPIC": self.topic("in"),
-                "STREAMREC_OUTPUT_TOPIC": self.topic("out"),
-                "STREAMREC_DLQ_TOPIC": self.topic("dlq"),
-                "STREAMREC_PARTITIONS": str(PARTITIONS),
-                "STREAMREC_WEB_PORT": str(_free_port()),
-                "STREAMREC_DATA_DIR": str(self.root / self.name),
-                "STREAMREC_SESSION_TIMEOUT_S": "4",
-                **env,
-            },
-            log=self.root / f"{self.name}.log",
-        )
+        settings = {**self.worker_env(0), **env}
+        return WorkerProcess(settings, log=self.root / f"{self.name}.log")
 
 
 async def _collect(
     bootstrap: list[str], topic: str, count: int, within_s: float
 ) -> list[tuple[int, bytes]]:
     """(timestamp ms, value) of the first ``count`` records of ``topic``."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 << 20,
-    )  # fmt: skip
-    await consumer.start()
-    got: list[tuple[int, bytes]] = []
-    deadline = time.monotonic() + within_s
-    try:
-        while len(got) < count and time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                got.extend((r.timestamp, r.value) for r in batch if r.value is not None)
-    finally:
-        await consumer.stop()
-    return got
+    records = await read_topics(
+        bootstrap, [topic], lambda got: len(got) >= count, within_s=within_s
+    )
+    return [(r.timestamp, r.value) for r in records if r.value is not None]
 
 
 def _throughput(stamps_ms: list[int]) -> float:
@@ -112,28 +73,26 @@ def _throughput(stamps_ms: list[int]) -> float:
 
 def _stage_sums(url: str) -> dict[str, tuple[float, float]]:
     """(sum, count) per stage from the worker's /metrics."""
-    _, body = http_get(url + "/metrics")
     out: dict[str, list[float]] = {}
-    for line in body.decode().splitlines():
-        if line.startswith(("streamrec_stage_seconds_sum", "streamrec_stage_seconds_count")):
-            name, value = line.rsplit(" ", 1)
+    for name, value in scrape_metrics(url).items():
+        if name.startswith(("streamrec_stage_seconds_sum", "streamrec_stage_seconds_count")):
             stage = name.split('stage="', 1)[1].split('"', 1)[0]
-            out.setdefault(stage, [0.0, 0.0])[0 if "_sum" in name else 1] = float(value)
+            out.setdefault(stage, [0.0, 0.0])[0 if "_sum" in name else 1] = value
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 async def _drain(
-    ns: _Namespace, events: list[Event], say: Callable[[str], None], label: str, **env: str
+    ns: _Bench, events: list[Event], say: Callable[[str], None], label: str, **env: str
 ) -> dict[str, Any]:
     """Pre-load the input topic, start a worker, measure how fast it turns it into outputs."""
-    await send_events(ns.bootstrap, ns.topic("in"), events)
+    await send_events(ns.bootstrap, ns.input_topic, events)
     worker = ns.worker(**env).start()
     try:
         await asyncio.to_thread(worker.wait_ready, 120)
         assert worker.process is not None
         pid = worker.process.pid
         cpu0 = cpu_seconds(pid)
-        out = await _collect(ns.bootstrap, ns.topic("out"), len(events), within_s=900)
+        out = await _collect(ns.bootstrap, ns.output_topic, len(events), within_s=900)
         cpu = cpu_seconds(pid) - cpu0
         mem = memory_bytes(pid)
     finally:
@@ -146,14 +105,14 @@ async def _drain(
             "events_per_s": rate, "cpu_s_per_1k": 1000 * cpu / len(events), **mem}  # fmt: skip
 
 
-async def _reference(ns: _Namespace, count: int, say: Callable[[str], None]) -> dict[str, Any]:
+async def _reference(ns: _Bench, count: int, say: Callable[[str], None]) -> dict[str, Any]:
     """The plain aiokafka loop over the same (already loaded) input topic."""
-    cmd = [sys.executable, "-m", "app.bench.reference", ns.bootstrap[0], ns.topic("in"),
-           ns.topic("ref"), str(count)]  # fmt: skip
+    cmd = [sys.executable, "-m", "app.devtools.bench.reference", ns.bootstrap[0], ns.input_topic,
+           ns.reference_topic, str(count)]  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         *cmd, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE
     )
-    out = await _collect(ns.bootstrap, ns.topic("ref"), count, within_s=600)
+    out = await _collect(ns.bootstrap, ns.reference_topic, count, within_s=600)
     stdout, _ = await proc.communicate()
     usage = msgspec.json.decode(stdout.strip().splitlines()[-1])
     rate = _throughput([t for t, _ in out])
@@ -164,7 +123,7 @@ async def _reference(ns: _Namespace, count: int, say: Callable[[str], None]) -> 
 
 
 async def _latency(
-    ns: _Namespace, ratings: Any, rates: list[float], seconds: float, say: Callable[[str], None]
+    ns: _Bench, ratings: Any, rates: list[float], seconds: float, say: Callable[[str], None]
 ) -> list[dict[str, Any]]:
     """Open-loop constant-rate load; end-to-end latency = output time - input time."""
     worker = ns.worker().start()
@@ -174,18 +133,18 @@ async def _latency(
         # Warm-up, not measured: a fresh worker's first seconds (new table keys, first fetches
         # on every partition) would otherwise land in the first level's tail.
         warm = make_events(ratings, int(rates[0] * 3), tag="w")
-        await send_events(ns.bootstrap, ns.topic("in"), warm, rate=rates[0])
+        await send_events(ns.bootstrap, ns.input_topic, warm, rate=rates[0])
         sent_total = len(warm)
-        await _collect(ns.bootstrap, ns.topic("out"), sent_total, within_s=120)
+        await _collect(ns.bootstrap, ns.output_topic, sent_total, within_s=120)
         for level, rate in enumerate(rates):
             count = int(rate * seconds)
             events = make_events(ratings, count, tag=f"l{level}")
             before = _stage_sums(worker.web_url)
             sent_at: dict[str, float] = {}
-            achieved = await send_events(ns.bootstrap, ns.topic("in"), events, rate=rate)
+            achieved = await send_events(ns.bootstrap, ns.input_topic, events, rate=rate)
             sent_total += count
-            out = await _collect(ns.bootstrap, ns.topic("out"), sent_total, within_s=120)
-            inputs = await _collect(ns.bootstrap, ns.topic("in"), sent_total, within_s=60)
+            out = await _collect(ns.bootstrap, ns.output_topic, sent_total, within_s=120)
+            inputs = await _collect(ns.bootstrap, ns.input_topic, sent_total, within_s=60)
             for ts, value in inputs:
                 sent_at[msgspec.json.decode(value)["event_id"]] = ts
             lat = []
@@ -216,16 +175,16 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
     ratings = load_ratings()
     with tempfile.TemporaryDirectory(prefix="streamrec-bench-") as tmp:
         root = Path(tmp)
-        with EmbeddedBroker("127.0.0.1", _free_port(), log=root / "broker.log") as broker:
+        with EmbeddedBroker("127.0.0.1", free_port(), log=root / "broker.log") as broker:
             result: dict[str, Any] = {}
             say("throughput (pre-loaded topic, one worker, outputs verified):")
-            ns = _Namespace(broker, root)
+            ns = _Bench(broker.url, root, PARTITIONS)
             await ns.create()
             events = make_events(ratings, config.events, tag="t")
             result["pipeline"] = await _drain(ns, events, say, "full pipeline")
             result["reference"] = await _reference(ns, config.events, say)
 
-            ns = _Namespace(broker, root)
+            ns = _Bench(broker.url, root, PARTITIONS)
             await ns.create()
             events = make_events(ratings, config.unbatched_events, tag="u")
             result["unbatched"] = await _drain(
@@ -233,7 +192,7 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
             )
 
             say("latency (open loop, constant rate):")
-            ns = _Namespace(broker, root)
+            ns = _Bench(broker.url, root, PARTITIONS)
             await ns.create()
             top = result["pipeline"]["events_per_s"]
             rates = [round(top * level) for level in config.load_levels]
@@ -241,7 +200,7 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
 
             if config.table_users:
                 say(f"footprint with {config.table_users:,} distinct users in the table:")
-                ns = _Namespace(broker, root)
+                ns = _Bench(broker.url, root, PARTITIONS)
                 await ns.create()
                 events = make_events(
                     ratings, config.table_users, distinct_users=config.table_users, tag="m"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from app.verify.corpus import malformed_records
+from app.devtools.verify.corpus import malformed_records
 
 __all__ = ["Report", "Traffic", "check", "make_traffic"]
 

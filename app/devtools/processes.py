@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import IO
 
-__all__ = ["WorkerProcess", "http_get"]
+from app.devtools.net import http_get
 
-logger = logging.getLogger(__name__)
+__all__ = ["PROJECT_ROOT", "WorkerProcess"]
 
 
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    """(status, body) of a GET; connection errors give status 0."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-    except OSError:
-        return 0, b""
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
@@ -38,7 +27,7 @@ class WorkerProcess:
         self.env = {**os.environ, **env}
         self.app_module = app_module
         self.log = log
-        self.cwd = cwd or Path(__file__).resolve().parent.parent
+        self.cwd = cwd or PROJECT_ROOT
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
 

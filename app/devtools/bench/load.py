@@ -3,17 +3,15 @@ constant open-loop rate."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import msgspec
 
+from app.devtools.replay import produce_open_loop
 from app.movielens import Rating
-from app.replay import produce_open_loop
 
 __all__ = ["Event", "make_events", "send_events"]
 
-logger = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import Sequence
@@ -18,7 +17,6 @@ from app.topics import ensure_topics
 
 __all__ = ["interaction_value", "produce_open_loop", "replay", "replay_movielens"]
 
-logger = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import platform
 from importlib.metadata import version
@@ -13,8 +12,6 @@ from typing import Any
 import msgspec
 
 __all__ = ["machine_info", "write_report"]
-
-logger = logging.getLogger(__name__)
 
 
 def machine_info() -> dict[str, Any]:
