@@ -93,19 +93,26 @@ async def replay(
 
 
 @_command(
-    option("--algorithm", type=click.Choice(["itemsvd", "sasrec"]), default="itemsvd",
-           show_default=True,
-           help="itemsvd (numpy, seconds; the served model) or sasrec (PyTorch, minutes)."),
+    option("--algorithm", type=click.Choice(["itemsvd", "itemsvd-rated", "sasrec"]),
+           default="itemsvd", show_default=True,
+           help="itemsvd (numpy, seconds; the served model), itemsvd-rated (itemsvd that also "
+                "reads each event's rating: a two-input model) or sasrec (PyTorch, minutes)."),
     option("--model-dir", default=None, help="Registry root (default STREAMREC_MODEL_DIR)."),
     option("--name", default=None, help="Model name (default: the algorithm's name)."),
 )  # fmt: skip
 async def train(self: AppCommand, algorithm: str, model_dir: str | None, name: str | None) -> None:
     """Train a model on MovieLens-100k and write the next version into the registry."""
+    from app.training.itemsvd import RATED_WEIGHT, ItemSvdParams
     from app.training.train import train_itemsvd, train_sasrec
 
     root = Path(model_dir) if model_dir else get_settings().model_dir
-    trainer = train_sasrec if algorithm == "sasrec" else train_itemsvd
-    path = await asyncio.to_thread(trainer, root, name or algorithm)
+    name = name or algorithm
+    if algorithm == "sasrec":
+        path = await asyncio.to_thread(train_sasrec, root, name)
+    else:
+        weight = RATED_WEIGHT if algorithm == "itemsvd-rated" else 0.0
+        params = ItemSvdParams(rating_weight=weight)
+        path = await asyncio.to_thread(train_itemsvd, root, name, params)
     self.say(f"wrote {path}")
 
 

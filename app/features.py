@@ -16,6 +16,7 @@ import numpy.typing as npt
 from app.records import Interaction
 
 __all__ = [
+    "EVENT_LETTERS",
     "FEATURE_KIND",
     "MAX_EVENT_IDS",
     "MAX_RECENT",
@@ -39,6 +40,8 @@ MAX_RECENT = 200
 MAX_SEEN = 2000
 # Event ids remembered to reject a record sent twice (a producer retry lands close behind).
 MAX_EVENT_IDS = 16
+# One letter per event type in ``UserFeatureState.recent_events``: compact in every state.
+EVENT_LETTERS = {"view": "v", "click": "c", "cart": "a", "purchase": "p", "rate": "r"}
 
 
 class UserFeatureState(msgspec.Struct, frozen=True):
@@ -62,6 +65,13 @@ class UserFeatureState(msgspec.Struct, frozen=True):
     """Ids of the last ``MAX_EVENT_IDS`` applied events, oldest first."""
     shadow_recommended: tuple[str, ...] = ()
     """Item ids of the shadow model's last update (its prequential quality), if one runs."""
+    recent_ratings: tuple[float, ...] = ()
+    """Rating of each recent event (0.0 without one), aligned with the end of ``recent``
+    (a state written before these fields existed has fewer: builders pad the start)."""
+    recent_events: str = ""
+    """Type of each recent event, one letter each (``EVENT_LETTERS``), aligned the same way."""
+    recent_ts: tuple[float, ...] = ()
+    """Time of each recent event (unix seconds), aligned the same way."""
 
 
 def is_replay(state: UserFeatureState, event: Interaction) -> bool:
@@ -88,6 +98,7 @@ def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
         seen = (*seen[-(MAX_SEEN - 1) :], event.item_id)
     counts = dict(state.counts)
     counts[event.event] = counts.get(event.event, 0) + 1
+    keep = MAX_RECENT - 1
     return UserFeatureState(
         recent=recent,
         seen=seen,
@@ -100,6 +111,9 @@ def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
         recommended=state.recommended,
         event_ids=(*state.event_ids[-(MAX_EVENT_IDS - 1) :], event.event_id),
         shadow_recommended=state.shadow_recommended,
+        recent_ratings=(*state.recent_ratings[-keep:], event.rating or 0.0),
+        recent_events=state.recent_events[-keep:] + EVENT_LETTERS.get(event.event, "?"),
+        recent_ts=(*state.recent_ts[-keep:], event.ts),
     )
 
 

@@ -138,6 +138,13 @@ def register_oip(
                     {"name": "item_ids", "datatype": "BYTES", "shape": [-1]},
                     {"name": "scores", "datatype": "FP32", "shape": [-1]},
                 ],
+                # What the graph itself reads, each tensor built from the user's state by the
+                # named feature builder (a history request fills only the items).
+                "parameters": {"model_inputs": [] if scorer is None else [
+                    {"name": t.name, "datatype": t.datatype, "shape": t.shape,
+                     "feature": scorer.builders[t.name]}
+                    for t in scorer.manifest.inputs
+                ]},
             })  # fmt: skip
 
     @page(app, "/v2/models/{name}/ready")

@@ -10,36 +10,38 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from app.features import UserFeatureState, history_matrix, seen_coordinates
-from app.inference.scorer import Scorer
+from app.feature_builders import build_inputs
+from app.features import UserFeatureState, seen_coordinates
+from app.inference.scorer import Inputs, Scorer
 from app.records import ScoredItem
 
 __all__ = ["ModelBatch", "merge", "rank_states", "split_top_k", "top_k"]
 
 
 class ModelBatch:
-    """The model input for a batch plus the cells to mask (already-seen items)."""
+    """The model inputs for a batch plus the cells to mask (already-seen items)."""
 
-    __slots__ = ("history", "mask_cols", "mask_rows")
+    __slots__ = ("inputs", "mask_cols", "mask_rows")
 
     def __init__(
         self,
-        history: npt.NDArray[np.int64],
+        inputs: Inputs,
         mask_rows: npt.NDArray[np.int64],
         mask_cols: npt.NDArray[np.int64],
     ) -> None:
-        self.history = history
+        self.inputs = inputs
         self.mask_rows = mask_rows
         self.mask_cols = mask_cols
 
 
 def merge(states: Sequence[UserFeatureState], scorer: Scorer) -> ModelBatch:
-    """One row per state, built by the shared feature function."""
-    history = history_matrix(
-        [s.recent for s in states], scorer.vocab, scorer.manifest.feature_spec.max_len
+    """One row per state of every input, made by the builders the model's manifest names."""
+    spec = scorer.manifest
+    inputs = build_inputs(
+        states, spec.feature_spec.builders(spec.inputs), scorer.vocab, spec.feature_spec.max_len
     )
     rows, cols = seen_coordinates([s.seen for s in states], scorer.vocab)
-    return ModelBatch(history, rows, cols)
+    return ModelBatch(inputs, rows, cols)
 
 
 def top_k(
@@ -89,4 +91,4 @@ async def rank_states(
 ) -> list[list[ScoredItem]]:
     """Top-``k`` per state, in one model call (on the scorer's thread)."""
     batch = merge(states, scorer)
-    return split_top_k(await scorer.score_async(batch.history), batch, scorer, k)
+    return split_top_k(await scorer.score_async(batch.inputs), batch, scorer, k)

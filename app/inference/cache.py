@@ -20,6 +20,7 @@ from aiocache import Cache
 from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer
 
+from app.feature_builders import state_fields
 from app.features import UserFeatureState
 from app.inference.batcher import rank_states
 from app.inference.scorer import OnnxScorer
@@ -60,9 +61,17 @@ class PredictionCache:
         self._failing = False
 
     @staticmethod
-    def key(model: str, version: str, k: int, state: UserFeatureState) -> str:
-        """Model name, version and K in clear; the inputs (history, seen items) hashed."""
-        digest = hashlib.blake2b(_encode((state.recent, state.seen)), digest_size=16)
+    def key(
+        model: str,
+        version: str,
+        k: int,
+        state: UserFeatureState,
+        reads: tuple[str, ...] = ("recent",),
+    ) -> str:
+        """Model name, version and K in clear; hashed: what the model's feature builders read
+        (``reads``: state fields) and the seen items (masked from the answer)."""
+        fields = [getattr(state, name) for name in reads]
+        digest = hashlib.blake2b(_encode((fields, state.seen)), digest_size=16)
         return f"{model}:{version}:{k}:{digest.hexdigest()}"
 
     async def get_many(self, keys: Sequence[str]) -> list[list[ScoredItem] | None]:
@@ -97,7 +106,8 @@ class PredictionCache:
     ) -> list[list[ScoredItem]]:
         """Top-K per (state, K): hits from the cache, the misses in one model call (at the
         largest K asked, each answer cut to its own K), then stored."""
-        keys = [self.key(scorer.name, scorer.version, k, state) for state, k in requests]
+        reads = state_fields(scorer.builders)
+        keys = [self.key(scorer.name, scorer.version, k, state, reads) for state, k in requests]
         found = await self.get_many(keys)
         misses = [i for i, items in enumerate(found) if items is None]
         if misses:

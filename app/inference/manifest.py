@@ -25,10 +25,20 @@ class TensorSpec(msgspec.Struct, frozen=True):
 
 
 class FeatureSpec(msgspec.Struct, frozen=True):
-    """Which feature function builds the model's input from the user state."""
+    """Which feature builders make the model's inputs from the user state."""
 
     kind: str = FEATURE_KIND
+    """The builder of a one-input model's input (when ``inputs`` is empty)."""
     max_len: int = 50
+    """Events in every input's window."""
+    inputs: dict[str, str] = {}
+    """Input tensor name -> feature builder (``app.feature_builders.BUILDERS``)."""
+
+    def builders(self, tensors: list[TensorSpec]) -> dict[str, str]:
+        """Input tensor -> builder, in the graph's input order."""
+        if self.inputs:
+            return {t.name: self.inputs.get(t.name, "") for t in tensors}
+        return {t.name: self.kind for t in tensors[:1]}
 
 
 class ModelManifest(msgspec.Struct, frozen=True):

@@ -14,10 +14,14 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from app.errors import ModelLoadError
-from app.features import FEATURE_KIND, MAX_RECENT
+from app.feature_builders import BUILDERS, build_inputs
+from app.features import MAX_RECENT, state_from_items
 from app.inference.manifest import ModelManifest, read_manifest
 
-__all__ = ["OnnxScorer", "Scorer"]
+__all__ = ["Inputs", "OnnxScorer", "Scorer"]
+
+Inputs = Mapping[str, npt.NDArray[np.int64] | npt.NDArray[np.float32]]
+"""Model input arrays by tensor name."""
 
 
 _ORT_TYPES = {"INT64": "tensor(int64)", "FP32": "tensor(float)"}
@@ -41,11 +45,12 @@ class Scorer(Protocol):
         """Score column of each item id."""
         ...
 
-    def score(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        """Scores [batch, n_items + 1] for a left-padded history matrix [batch, max_len]."""
+    def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
+        """Scores [batch, n_items + 1] for the model's inputs by tensor name, each
+        [batch, max_len] as ``build_inputs`` makes them."""
         ...
 
-    async def score_async(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    async def score_async(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         """``score`` on the scorer's own thread, so the event loop keeps serving."""
         ...
 
@@ -74,8 +79,9 @@ class OnnxScorer:
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelLoadError(f"onnxruntime cannot load {version_dir}: {exc}") from exc
+        self.builders = self.manifest.feature_spec.builders(self.manifest.inputs)
+        """Input tensor -> the feature builder that makes it."""
         self._check_signature()
-        self._input = self.manifest.inputs[0].name
         self._output = self.manifest.outputs[0].name
         # One thread: session.run releases the GIL, and batches are scored in order.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnx")
@@ -89,49 +95,74 @@ class OnnxScorer:
         return self.manifest.version
 
     def _check_signature(self) -> None:
-        got_in = {i.name: i.type for i in self.session.get_inputs()}
+        """The graph's tensors are the manifest's, and the stream can build every input."""
+        got_in = {i.name: i for i in self.session.get_inputs()}
         got_out = {o.name: o.type for o in self.session.get_outputs()}
-        for spec, got in [(s, got_in) for s in self.manifest.inputs] + [
-            (s, got_out) for s in self.manifest.outputs
-        ]:
-            if got.get(spec.name) != _ORT_TYPES.get(spec.datatype):
+        manifest = self.manifest
+        for spec in manifest.inputs:
+            got = got_in.get(spec.name)
+            if got is None or got.type != _ORT_TYPES.get(spec.datatype):
                 raise ModelLoadError(
-                    f"{self.path}: graph tensor {spec.name!r} is {got.get(spec.name)}, "
+                    f"{self.path}: graph input {spec.name!r} is "
+                    f"{got.type if got else 'missing'}, manifest says {spec.datatype}"
+                )
+        for spec in manifest.outputs:
+            if got_out.get(spec.name) != _ORT_TYPES.get(spec.datatype):
+                raise ModelLoadError(
+                    f"{self.path}: graph output {spec.name!r} is {got_out.get(spec.name)}, "
                     f"manifest says {spec.datatype}"
                 )
-        if len(self.manifest.inputs) != 1 or len(self.manifest.outputs) != 1:
-            raise ModelLoadError(f"{self.path}: expected one input and one output tensor")
-        # The stream builds one input: the last max_len item columns, left-padded.
-        features = self.manifest.feature_spec
-        if features.kind != FEATURE_KIND or not 1 <= features.max_len <= MAX_RECENT:
+        if len(manifest.outputs) != 1 or set(got_in) != {i.name for i in manifest.inputs}:
             raise ModelLoadError(
-                f"{self.path}: feature spec {features.kind}/{features.max_len} is not what the "
-                f"stream produces ({FEATURE_KIND}, max_len 1..{MAX_RECENT})"
+                f"{self.path}: expected one output and the manifest's inputs "
+                f"{[i.name for i in manifest.inputs]}, graph has {sorted(got_in)}"
             )
-        graph_shape = self.session.get_inputs()[0].shape
-        width = graph_shape[1] if len(graph_shape) == 2 else None
-        fixed_width = isinstance(width, int)  # a name ("len") or None: dynamic, any fits
-        if len(graph_shape) != 2 or (fixed_width and width != features.max_len):
+        features = manifest.feature_spec
+        if not 1 <= features.max_len <= MAX_RECENT:
             raise ModelLoadError(
-                f"{self.path}: graph input shape {graph_shape}, feature spec gives "
-                f"[batch, {features.max_len}]"
+                f"{self.path}: feature spec max_len {features.max_len} is not 1..{MAX_RECENT}"
             )
+        for spec in manifest.inputs:
+            builder = self.builders[spec.name]
+            if not builder:
+                raise ModelLoadError(
+                    f"{self.path}: input {spec.name!r} has no feature builder in the "
+                    f"manifest's feature_spec.inputs (one of {', '.join(sorted(BUILDERS))})"
+                )
+            if builder not in BUILDERS:
+                raise ModelLoadError(
+                    f"{self.path}: input {spec.name!r} needs feature builder {builder!r}, "
+                    f"which the stream does not have (it has {', '.join(sorted(BUILDERS))})"
+                )
+            if BUILDERS[builder].datatype != spec.datatype:
+                raise ModelLoadError(
+                    f"{self.path}: input {spec.name!r} is {spec.datatype}, builder {builder!r} "
+                    f"makes {BUILDERS[builder].datatype}"
+                )
+            shape = got_in[spec.name].shape
+            width = shape[1] if len(shape) == 2 else None
+            fixed_width = isinstance(width, int)  # a name ("len") or None: dynamic, any fits
+            if len(shape) != 2 or (fixed_width and width != features.max_len):
+                raise ModelLoadError(
+                    f"{self.path}: graph input {spec.name!r} has shape {shape}, feature spec "
+                    f"gives [batch, {features.max_len}]"
+                )
 
-    def score(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        out = self.session.run([self._output], {self._input: history})[0]
+    def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
+        out = self.session.run([self._output], dict(inputs))[0]
         return np.asarray(out, dtype=np.float32)
 
-    async def score_async(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    async def score_async(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.score, history)
+        return await loop.run_in_executor(self._executor, self.score, inputs)
 
     def warm_up(self) -> None:
-        """Run a few batch shapes once and check the output width against the vocabulary."""
+        """Run a few batch shapes of real inputs once; check the output against the vocabulary."""
         max_len = self.manifest.feature_spec.max_len
+        items = self.items[1:]
         for batch in (1, 8, 64):
-            history = np.zeros((batch, max_len), dtype=np.int64)
-            history[:, -1] = 1 + np.arange(batch) % (len(self.items) - 1)
-            scores = self.score(history)
+            states = [state_from_items(items[n % len(items) :][:3]) for n in range(batch)]
+            scores = self.score(build_inputs(states, self.builders, self.vocab, max_len))
             if scores.shape != (batch, len(self.items)):
                 raise ModelLoadError(
                     f"{self.path}: scores shape {scores.shape}, expected "

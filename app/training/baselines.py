@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from app.inference.manifest import FeatureSpec, ModelManifest
+from app.inference.manifest import FeatureSpec, ModelManifest, TensorSpec
+from app.inference.scorer import Inputs
 
 __all__ = ["MostPopular", "TransitionPopular"]
 
@@ -21,8 +22,9 @@ class _Baseline:
         self.items = ["", *catalogue]
         self.vocab = {item: i for i, item in enumerate(self.items) if i}
         self.manifest = ModelManifest(
-            name=self.name, version="-", inputs=[], outputs=[], feature_spec=FeatureSpec(max_len=1)
-        )
+            name=self.name, version="-", inputs=[TensorSpec("history", "INT64", [-1, 1])],
+            outputs=[], feature_spec=FeatureSpec(max_len=1),
+        )  # fmt: skip
         size = len(self.items)
         self.popularity = np.zeros(size, dtype=np.float32)
         for seq in sequences:
@@ -33,10 +35,10 @@ class _Baseline:
     def _fit(self, sequences: Sequence[Sequence[str]]) -> None:
         pass
 
-    async def score_async(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        return self.score(history)
+    async def score_async(self, inputs: Inputs) -> npt.NDArray[np.float32]:
+        return self.score(inputs)
 
-    def score(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         raise NotImplementedError
 
 
@@ -45,8 +47,9 @@ class MostPopular(_Baseline):
 
     name = "most-popular"
 
-    def score(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        return np.broadcast_to(self.popularity, (len(history), len(self.items))).copy()
+    def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
+        rows = len(inputs["history"])
+        return np.broadcast_to(self.popularity, (rows, len(self.items))).copy()
 
 
 class TransitionPopular(_Baseline):
@@ -61,7 +64,8 @@ class TransitionPopular(_Baseline):
             idx = [self.vocab[i] for i in seq]
             np.add.at(self.transitions, (idx[:-1], idx[1:]), 1.0)
 
-    def score(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         # Popularity scaled below one transition: it only orders items with equal counts.
         tie_break = self.popularity / (self.popularity.max() + 1.0)
-        return np.asarray(self.transitions[history[:, -1]] + tie_break[None, :], np.float32)
+        last = inputs["history"][:, -1]
+        return np.asarray(self.transitions[last] + tie_break[None, :], np.float32)

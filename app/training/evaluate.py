@@ -11,34 +11,42 @@ from app.inference.batcher import merge, split_top_k
 from app.inference.scorer import Scorer
 from app.records import ScoredItem
 
-__all__ = ["offline_report", "offline_top_k", "ranking_metrics"]
+__all__ = ["History", "offline_report", "offline_top_k", "ranking_metrics"]
+
+
+History = Sequence[str] | UserFeatureState
+"""A user's item history (oldest first), or the feature state the stream keeps for them."""
 
 
 def offline_top_k(
     scorer: Scorer,
-    histories: Mapping[str, Sequence[str]],
+    histories: Mapping[str, History],
     *,
     k: int = 10,
     batch_size: int = 512,
 ) -> dict[str, list[ScoredItem]]:
-    """Top-``k`` per user from their item history, as the stream would rank it: the shared
-    feature function, everything in the history masked."""
+    """Top-``k`` per user, as the stream would rank it: the model's feature builders on the
+    user's state (an item history becomes the state of those items), everything seen masked."""
     users = list(histories)
     out: dict[str, list[ScoredItem]] = {}
     for start in range(0, len(users), batch_size):
         chunk = users[start : start + batch_size]
-        states = [
-            UserFeatureState(recent=tuple(histories[u]), seen=tuple(histories[u])) for u in chunk
-        ]
+        states = [_state(histories[u]) for u in chunk]
         batch = merge(states, scorer)
-        ranked = split_top_k(scorer.score(batch.history), batch, scorer, k)
+        ranked = split_top_k(scorer.score(batch.inputs), batch, scorer, k)
         out.update(zip(chunk, ranked, strict=True))
     return out
 
 
+def _state(history: History) -> UserFeatureState:
+    if isinstance(history, UserFeatureState):
+        return history
+    return UserFeatureState(recent=tuple(history), seen=tuple(history))
+
+
 def ranking_metrics(
     scorer: Scorer,
-    histories: Mapping[str, Sequence[str]],
+    histories: Mapping[str, History],
     targets: Mapping[str, str],
     *,
     k: int = 10,
@@ -66,7 +74,7 @@ def offline_report(served: Scorer, catalogue: Sequence[str], k: int = 10) -> lis
     from app.training.split import leave_one_out
 
     split = leave_one_out(load_ratings())
-    history = {u: [*split.train[u], split.valid[u]] for u in split.test}
+    history = split.states("test")  # what the stream would hold: ratings and times included
     train = list(split.train.values())
     rows = []
     for scorer in (served, MostPopular(catalogue, train), TransitionPopular(catalogue, train)):

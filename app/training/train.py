@@ -16,9 +16,10 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from app.feature_builders import BUILDERS
 from app.features import history_matrix
 from app.inference.manifest import FeatureSpec, ModelManifest, TensorSpec
-from app.inference.scorer import OnnxScorer
+from app.inference.scorer import Inputs, OnnxScorer
 from app.movielens import dataset_digest, dataset_dir, load_ratings
 from app.training.evaluate import ranking_metrics
 from app.training.export import next_version, write_version
@@ -46,15 +47,23 @@ def train_itemsvd(
     *,
     progress: bool = True,
 ) -> Path:
-    """Train on the split's train part, report valid/test metrics, write the next version."""
+    """Train on the split's train part, report valid/test metrics, write the next version.
+
+    With ``params.rating_weight`` the model has a second input, each event's rating (the
+    ``recent_ratings`` builder): the model-input seam with more than the item ids.
+    """
     params = params or ItemSvdParams()
     items = catalogue()
     vocab = {item: i + 1 for i, item in enumerate(items)}
     split = leave_one_out(load_ratings())
     emb, bias = fit(list(split.train.values()), vocab, params, progress=progress)
     onnx_bytes = build_onnx(emb, bias, params)
-    training = {"algorithm": "itemsvd", "params": params.as_dict()}
-    return _publish(model_dir, name, params.max_len, onnx_bytes, items, split, training)
+    algorithm = "itemsvd-rated" if params.rated else "itemsvd"
+    training = {"algorithm": algorithm, "params": params.as_dict()}
+    inputs = {"history": "recent_items", **({"ratings": "recent_ratings"} if params.rated else {})}
+    return _publish(
+        model_dir, name, params.max_len, onnx_bytes, items, split, training, inputs=inputs
+    )
 
 
 def train_sasrec(
@@ -84,6 +93,7 @@ def train_sasrec(
             train={u: split.train[u] for u in keep},
             valid={u: split.valid[u] for u in keep},
             test={u: split.test[u] for u in keep},
+            events={u: split.events[u] for u in keep},
         )
     inputs, targets = build_windows(list(split.train.values()), vocab, params.max_len)
     model = SasRec(len(items), params)
@@ -94,11 +104,12 @@ def train_sasrec(
         bar.update(epoch - bar.n)
         bar.set_postfix(loss=f"{loss:.3f}", valid_ndcg10=f"{score:.4f}")
 
+    valid_states = split.states("valid")
     summary = fit(
         model,
         inputs,
         targets,
-        lambda _: ranking_metrics(torch_scorer, split.train, split.valid)["ndcg@10"],
+        lambda _: ranking_metrics(torch_scorer, valid_states, split.valid)["ndcg@10"],
         progress=on_eval,
     )
     bar.close()
@@ -113,7 +124,7 @@ def train_sasrec(
 
     def export_gap(scorer: OnnxScorer) -> dict[str, Any]:
         full = [[*split.train[u], split.valid[u]] for u in split.test]
-        probe = history_matrix(full[:256], vocab, params.max_len)
+        probe = {"history": history_matrix(full[:256], vocab, params.max_len)}
         return {
             "onnx_max_abs_diff": float(
                 np.abs(scorer.score(probe) - torch_scorer.score(probe)).max()
@@ -134,16 +145,26 @@ def _publish(
     split: LeaveOneOut,
     training: dict[str, Any],
     *,
+    inputs: dict[str, str] | None = None,
     check: Callable[[OnnxScorer], dict[str, Any]] | None = None,
 ) -> Path:
     """Stage the version, score it through the serving path (validation and test metrics,
-    plus ``check``'s findings), then write it as the next version of ``name``."""
+    plus ``check``'s findings), then write it as the next version of ``name``.
+
+    ``inputs``: graph input -> feature builder (default: ``history`` from ``recent_items``).
+    """
+    inputs = inputs or {"history": "recent_items"}
     manifest = ModelManifest(
         name=name,
         version=next_version(model_dir, name),
-        inputs=[TensorSpec("history", "INT64", [-1, max_len])],
+        inputs=[
+            TensorSpec(tensor, BUILDERS[builder].datatype, [-1, max_len])
+            for tensor, builder in inputs.items()
+        ],
         outputs=[TensorSpec("scores", "FP32", [-1, len(items) + 1])],
-        feature_spec=FeatureSpec(kind="recent_items", max_len=max_len),
+        feature_spec=FeatureSpec(
+            kind="recent_items", max_len=max_len, inputs=inputs if len(inputs) > 1 else {}
+        ),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         training={
             "data": "ml-100k (recbole==1.2.1 wheel)",
@@ -157,9 +178,8 @@ def _publish(
         try:
             scorer.warm_up()
             found = check(scorer) if check else {}
-            valid = ranking_metrics(scorer, split.train, split.valid)
-            full = {u: [*split.train[u], split.valid[u]] for u in split.test}
-            test = ranking_metrics(scorer, full, split.test)
+            valid = ranking_metrics(scorer, split.states("valid"), split.valid)
+            test = ranking_metrics(scorer, split.states("test"), split.test)
         finally:
             scorer.close()
     manifest = msgspec.structs.replace(
@@ -179,15 +199,17 @@ class _TorchScorer:
         self.items = ["", *items]
         self.vocab = vocab
         self.manifest = ModelManifest(
-            name="sasrec", version="training", inputs=[], outputs=[],
+            name="sasrec", version="training",
+            inputs=[TensorSpec("history", "INT64", [-1, max_len])], outputs=[],
             feature_spec=FeatureSpec(max_len=max_len),
         )  # fmt: skip
 
-    def score(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         import torch
 
+        history = torch.from_numpy(np.asarray(inputs["history"]))
         with torch.no_grad():
-            return np.asarray(self.model(torch.from_numpy(history)).numpy(), dtype=np.float32)
+            return np.asarray(self.model(history).numpy(), dtype=np.float32)
 
-    async def score_async(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        return self.score(history)
+    async def score_async(self, inputs: Inputs) -> npt.NDArray[np.float32]:
+        return self.score(inputs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -9,8 +11,11 @@ from pathlib import Path
 import msgspec
 
 from app.devtools.net import http_get
+from app.devtools.processes import PROJECT_ROOT
 from app.inference.registry import ModelRegistry
+from app.movielens import Rating
 from app.training.evaluate import offline_top_k
+from app.training.split import stream_state
 from tests.integration.conftest import Deployment, MovieLensSlice
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -55,3 +60,61 @@ async def test_stream_top10_equals_offline_top10(
     text = body.decode()
     judged = len(records) - len(history)
     assert f'streamrec_prequential_events_total{{variant="main"}} {judged}.0' in text
+
+
+async def test_a_two_input_model_trained_by_the_cli_serves_what_it_scores_offline(
+    deployment_factory: Callable[..., Deployment],
+    movielens_slice: MovieLensSlice,
+    tmp_path: Path,
+) -> None:
+    """The model-input seam end to end: ``faust -A app train --algorithm itemsvd-rated``
+    writes a model reading items *and* ratings; a worker serves it; its top-10 equals the
+    offline top-10 of the same events, built by the stream's own feature code."""
+    registry = tmp_path / "registry"
+    trained = subprocess.run(
+        [str(Path(sys.executable).with_name("faust")), "-A", "app", "train",
+         "--algorithm", "itemsvd-rated", "--model-dir", str(registry)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    scorer = ModelRegistry(registry).load("itemsvd-rated")
+    assert scorer.builders == {"history": "recent_items", "ratings": "recent_ratings"}
+
+    d = deployment_factory(STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_NAME="itemsvd-rated")
+    await d.create_topics()
+    worker = d.start_worker()
+    records = movielens_slice(users=40, per_user=60, seed=5)
+    await d.produce(records)
+    outputs = await d.consume(d.output_topic, len(records), settle=1.0)
+    assert len(outputs) == len(records)
+    streamed = {}
+    for o in sorted(outputs, key=lambda o: (o.partition, o.offset)):
+        update = msgspec.json.decode(o.value)
+        assert (update["model"], update["model_version"]) == ("itemsvd-rated", "1")
+        streamed[o.key.decode()] = update["items"]
+
+    events: dict[str, list[Rating]] = defaultdict(list)
+    for _, value in records:
+        e = msgspec.json.decode(value)
+        events[e["user_id"]].append(Rating(e["user_id"], e["item_id"], e["rating"], e["ts"]))
+    states = {user: stream_state(evs) for user, evs in events.items()}
+    offline = offline_top_k(scorer, states, k=10)
+    mismatched = [
+        (user, items[0], streamed[user][0])
+        for user, items in offline.items()
+        if any(w.item_id != g["item_id"] and abs(w.score - g["score"]) > TIE
+               for w, g in zip(items, streamed[user], strict=True))
+    ]  # fmt: skip
+    assert mismatched == []
+    # The ratings reach the model: without them, some users would get another top-10.
+    unrated = {u: msgspec.structs.replace(s, recent_ratings=()) for u, s in states.items()}
+    without = offline_top_k(scorer, unrated, k=10)
+    changed = [u for u in offline if [i.item_id for i in offline[u]] != [
+        i.item_id for i in without[u]]]  # fmt: skip
+    assert changed, "the ratings input made no difference"
+
+    _, meta = d.get_json(worker, "/v2/models/itemsvd-rated")
+    assert isinstance(meta, dict)
+    assert [(i["name"], i["feature"]) for i in meta["parameters"]["model_inputs"]] == [
+        ("history", "recent_items"), ("ratings", "recent_ratings"),
+    ]  # fmt: skip

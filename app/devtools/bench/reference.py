@@ -62,7 +62,7 @@ async def reference_loop(bootstrap: str, input_topic: str, output_topic: str, co
                 valid.append(it)
                 batch_states.append(state)
             model_batch = merge(batch_states, scorer)
-            scores = await scorer.score_async(model_batch.history)
+            scores = await scorer.score_async(model_batch.inputs)
             ranked = split_top_k(scores, model_batch, scorer, s.top_k)
             now = time.time()
             pending = []

@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.inference.manifest import FeatureSpec, ModelManifest, TensorSpec
+from app.inference.scorer import Inputs
 
 
 class FakeScorer:
@@ -25,18 +26,18 @@ class FakeScorer:
             feature_spec=FeatureSpec(max_len=max_len),
         )
 
-    def score(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         n = len(self.items)
-        last = history[:, -1:]
+        last = inputs["history"][:, -1:]
         cols = np.arange(n)[None, :]
         return (-((cols - last - 1) % n)).astype(np.float32)
 
-    async def score_async(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        return self.score(history)
+    async def score_async(self, inputs: Inputs) -> npt.NDArray[np.float32]:
+        return self.score(inputs)
 
 
 class FailingScorer(FakeScorer):
     """Raises on every call, like a model whose graph does not run."""
 
-    async def score_async(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+    async def score_async(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         raise RuntimeError(f"{self.name}/{self.version} cannot score")

@@ -26,7 +26,7 @@ def test_split_drops_masked_items_when_few_remain() -> None:
     scorer = FakeScorer(["a", "b", "c"])
     state = UserFeatureState(recent=("a", "b"), seen=("a", "b"))
     batch = merge([state], scorer)
-    ranked = split_top_k(scorer.score(batch.history), batch, scorer, k=10)
+    ranked = split_top_k(scorer.score(batch.inputs), batch, scorer, k=10)
     assert [i.item_id for i in ranked[0]] == ["c"]
 
 
@@ -37,8 +37,8 @@ def test_merge_and_split_keep_rows_in_order() -> None:
         UserFeatureState(recent=("d",), seen=("d",)),
     ]
     batch = merge(states, scorer)
-    assert batch.history.tolist() == [[0, 1], [0, 4]]
-    ranked = split_top_k(scorer.score(batch.history), batch, scorer, k=2)
+    assert batch.inputs["history"].tolist() == [[0, 1], [0, 4]]
+    ranked = split_top_k(scorer.score(batch.inputs), batch, scorer, k=2)
     # FakeScorer prefers items right after the user's last item.
     assert [i.item_id for i in ranked[0]] == ["b", "c"]
     assert [i.item_id for i in ranked[1]] == ["a", "b"]

@@ -14,6 +14,7 @@ from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
+from app.inference.scorer import Inputs
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from tests.unit.inference.versions import copy_model
@@ -28,10 +29,10 @@ async def ranker(tmp_path: Path) -> tuple[OnlineRanker, list[int]]:
     calls: list[int] = []
     score_async = scorer.score_async
 
-    async def counted(history: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        calls.append(len(history))
+    async def counted(inputs: Inputs) -> npt.NDArray[np.float32]:
+        calls.append(len(inputs["history"]))
         await asyncio.sleep(0.01)  # a model call long enough for requests to pile up
-        return await score_async(history)
+        return await score_async(inputs)
 
     scorer.score_async = counted  # type: ignore[method-assign]
     cache = PredictionCache("memory://", 10.0, 0.5, metrics)

@@ -31,7 +31,7 @@ def test_committed_model_loads_and_scores() -> None:
     max_len = scorer.manifest.feature_spec.max_len
     history = np.zeros((3, max_len), dtype=np.int64)
     history[:, -1] = [1, 2, 3]
-    scores = scorer.score(history)
+    scores = scorer.score({"history": history})
     assert scores.shape == (3, len(scorer.items))
     assert len(scorer.items) - 1 == 1682  # the ml-100k catalogue
     assert scorer.manifest.metrics["test"]["hr@10"] > 0.1

@@ -3,6 +3,7 @@ the registry poll loads a new version once and does not undo a rollback."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from app.inference.rollout import CANARY, MAIN, SHADOW, Rollout, canary_bucket
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from app.settings import Settings
-from tests.unit.inference.versions import add_version, copy_model
+from tests.unit.inference.versions import MODELS, add_version, copy_model
 
 USERS = [f"user-{n}" for n in range(10_000)]
 
@@ -144,9 +145,28 @@ def test_a_model_whose_feature_spec_the_stream_cannot_produce_is_refused(
     manifest = msgspec.json.decode((path / MANIFEST_FILE).read_bytes())
     manifest["feature_spec"]["max_len"] = 30  # the graph reads 20 columns
     (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
-    with pytest.raises(ModelLoadError, match=r"graph input shape \['batch', 20\]"):
+    shape = r"graph input 'history' has shape \['batch', 20\]"
+    with pytest.raises(ModelLoadError, match=shape):
         ModelRegistry(tmp_path).load("itemsvd", "1")
     manifest["feature_spec"] = {"kind": "session_graph", "max_len": 20}
     (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
-    with pytest.raises(ModelLoadError, match="not what the stream produces"):
+    with pytest.raises(ModelLoadError, match="needs feature builder 'session_graph'"):
         ModelRegistry(tmp_path).load("itemsvd", "1")
+
+
+def test_a_two_input_model_needs_a_builder_for_each_input(tmp_path: Path) -> None:
+    shutil.copytree(MODELS / "itemsvd-rated" / "1", tmp_path / "itemsvd-rated" / "1")
+    path = tmp_path / "itemsvd-rated" / "1"
+    scorer = ModelRegistry(tmp_path).load("itemsvd-rated")
+    assert scorer.builders == {"history": "recent_items", "ratings": "recent_ratings"}
+    scorer.warm_up()
+    scorer.close()
+    manifest = msgspec.json.decode((path / MANIFEST_FILE).read_bytes())
+    del manifest["feature_spec"]["inputs"]["ratings"]
+    (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
+    with pytest.raises(ModelLoadError, match="input 'ratings' has no feature builder"):
+        ModelRegistry(tmp_path).load("itemsvd-rated")
+    manifest["feature_spec"]["inputs"]["ratings"] = "recent_event_types"  # INT64, not FP32
+    (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
+    with pytest.raises(ModelLoadError, match="builder 'recent_event_types' makes INT64"):
+        ModelRegistry(tmp_path).load("itemsvd-rated")

@@ -60,5 +60,5 @@ def test_training_is_deterministic_given_a_seed(tmp_path: Path) -> None:
     a = ModelRegistry(tmp_path / "a").load("sasrec")
     b = ModelRegistry(tmp_path / "b").load("sasrec")
     history = np.arange(1, 41, dtype=np.int64).reshape(4, 10)
-    assert np.array_equal(a.score(history), b.score(history))
+    assert np.array_equal(a.score({"history": history}), b.score({"history": history}))
     assert first.name == second.name == "1"
