@@ -62,24 +62,11 @@ def _window(states: Sequence[UserFeatureState], vocab: Mapping[str, int], max_le
     return window
 
 
-def _items(
-    states: Sequence[UserFeatureState],
-    window: Window,
-    vocab: Mapping[str, int],
-    out: npt.NDArray[np.generic],
-) -> None:
-    width = out.shape[1]
-    for row, (state, positions) in enumerate(zip(states, window, strict=True)):
-        start = width - len(positions)
-        for j, p in enumerate(positions):
-            out[row, start + j] = vocab[state.recent[p]]
-
-
 def _aligned(
-    values: Callable[[UserFeatureState], Sequence[float] | str],
-    convert: Callable[[UserFeatureState, float | str], float],
+    values: Callable[[UserFeatureState], Sequence[float] | Sequence[str]],
+    convert: Callable[[UserFeatureState, float | str, Mapping[str, int]], float],
 ) -> Fill:
-    """A fill for a per-event field kept aligned with the end of ``recent``."""
+    """A fill for a per-event field kept aligned with the end of ``recent`` (or ``recent``)."""
 
     def fill(
         states: Sequence[UserFeatureState],
@@ -95,29 +82,33 @@ def _aligned(
             start = width - len(positions)
             for j, p in enumerate(positions):
                 if p >= shift:
-                    out[row, start + j] = convert(state, field[p - shift])
+                    out[row, start + j] = convert(state, field[p - shift], vocab)
 
     return fill
 
 
 BUILDERS: dict[str, FeatureBuilder] = {
-    "recent_items": FeatureBuilder("INT64", ("recent",), _items),
+    "recent_items": FeatureBuilder(
+        "INT64",
+        ("recent",),
+        _aligned(lambda s: s.recent, lambda s, v, vocab: vocab[str(v)]),
+    ),
     "recent_ratings": FeatureBuilder(
         "FP32",
         ("recent", "recent_ratings"),
-        _aligned(lambda s: s.recent_ratings, lambda s, v: float(v)),
+        _aligned(lambda s: s.recent_ratings, lambda s, v, vocab: float(v)),
     ),
     "recent_event_types": FeatureBuilder(
         "INT64",
         ("recent", "recent_events"),
-        _aligned(lambda s: s.recent_events, lambda s, v: EVENT_CODES.get(str(v), 0)),
+        _aligned(lambda s: s.recent_events, lambda s, v, vocab: EVENT_CODES.get(str(v), 0)),
     ),
     "recent_age_s": FeatureBuilder(
         "FP32",
         ("recent", "recent_ts", "last_ts"),
         # Seconds from each event to the user's latest one: fixed once the event is in (not
         # "now"), so the same state always gives the same input, offline and online.
-        _aligned(lambda s: s.recent_ts, lambda s, v: max(0.0, s.last_ts - float(v))),
+        _aligned(lambda s: s.recent_ts, lambda s, v, vocab: max(0.0, s.last_ts - float(v))),
     ),
 }
 """Every input the stream can build, by name (a manifest's ``feature_spec.inputs`` values)."""

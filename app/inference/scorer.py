@@ -144,7 +144,7 @@ class OnnxScorer:
             fixed_width = isinstance(width, int)  # a name ("len") or None: dynamic, any fits
             if len(shape) != 2 or (fixed_width and width != features.max_len):
                 raise ModelLoadError(
-                    f"{self.path}: graph input {spec.name!r} has shape {shape}, feature spec "
+                    f"{self.path}: graph input shape {shape} ({spec.name!r}), feature spec "
                     f"gives [batch, {features.max_len}]"
                 )
 

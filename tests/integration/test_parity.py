@@ -7,6 +7,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -14,6 +15,7 @@ from app.devtools.net import http_get
 from app.devtools.processes import PROJECT_ROOT
 from app.inference.registry import ModelRegistry
 from app.movielens import Rating
+from app.records import ScoredItem
 from app.training.evaluate import offline_top_k
 from app.training.split import stream_state
 from tests.integration.conftest import Deployment, MovieLensSlice
@@ -24,6 +26,30 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 TIE = 1e-5
 
 
+async def stream_top10(d: Deployment, records: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """Send ``records`` through the deployment's worker; each user's last update."""
+    await d.produce(records)
+    outputs = await d.consume(d.output_topic, len(records), settle=1.0)
+    assert len(outputs) == len(records)
+    return {
+        o.key.decode(): msgspec.json.decode(o.value)
+        for o in sorted(outputs, key=lambda o: (o.partition, o.offset))
+    }
+
+
+def mismatches(offline: dict[str, list[ScoredItem]], streamed: dict[str, Any]) -> list[Any]:
+    """(user, position, offline, streamed) of each user whose lists differ beyond a tie."""
+    found = []
+    for user, items in offline.items():
+        online = streamed[user]["items"]
+        assert len(online) == len(items) == 10
+        for position, (want, got) in enumerate(zip(items, online, strict=True)):
+            if want.item_id != got["item_id"] and abs(want.score - got["score"]) > TIE:
+                found.append((user, position, want, got))
+                break
+    return found
+
+
 async def test_stream_top10_equals_offline_top10(
     deployment_factory: Callable[..., Deployment], movielens_slice: MovieLensSlice
 ) -> None:
@@ -31,29 +57,14 @@ async def test_stream_top10_equals_offline_top10(
     await d.create_topics()
     worker = d.start_worker()
     records = movielens_slice(users=40, per_user=60, seed=11)
-    await d.produce(records)
-    outputs = await d.consume(d.output_topic, len(records), settle=1.0)
-    assert len(outputs) == len(records)
+    streamed = await stream_top10(d, records)
 
     history: dict[str, list[str]] = defaultdict(list)
     for _, value in records:
         event = msgspec.json.decode(value)
         history[event["user_id"]].append(event["item_id"])
-    streamed = {}
-    for o in sorted(outputs, key=lambda o: (o.partition, o.offset)):
-        streamed[o.key.decode()] = msgspec.json.decode(o.value)["items"]
-
     scorer = ModelRegistry(MODELS).load("itemsvd")
-    offline = offline_top_k(scorer, history, k=10)
-    mismatched = []
-    for user, items in offline.items():
-        online = streamed[user]
-        for position, (want, got) in enumerate(zip(items, online, strict=True)):
-            if want.item_id != got["item_id"] and abs(want.score - got["score"]) > TIE:
-                mismatched.append((user, position, want, got))
-                break
-        assert len(online) == len(items) == 10
-    assert mismatched == []
+    assert mismatches(offline_top_k(scorer, history, k=10), streamed) == []
 
     # The worker's prequential counters moved: later events were judged against earlier updates.
     _, body = http_get(worker.web_url + "/metrics")
@@ -84,14 +95,8 @@ async def test_a_two_input_model_trained_by_the_cli_serves_what_it_scores_offlin
     await d.create_topics()
     worker = d.start_worker()
     records = movielens_slice(users=40, per_user=60, seed=5)
-    await d.produce(records)
-    outputs = await d.consume(d.output_topic, len(records), settle=1.0)
-    assert len(outputs) == len(records)
-    streamed = {}
-    for o in sorted(outputs, key=lambda o: (o.partition, o.offset)):
-        update = msgspec.json.decode(o.value)
-        assert (update["model"], update["model_version"]) == ("itemsvd-rated", "1")
-        streamed[o.key.decode()] = update["items"]
+    streamed = await stream_top10(d, records)
+    assert {(u["model"], u["model_version"]) for u in streamed.values()} == {("itemsvd-rated", "1")}
 
     events: dict[str, list[Rating]] = defaultdict(list)
     for _, value in records:
@@ -99,13 +104,7 @@ async def test_a_two_input_model_trained_by_the_cli_serves_what_it_scores_offlin
         events[e["user_id"]].append(Rating(e["user_id"], e["item_id"], e["rating"], e["ts"]))
     states = {user: stream_state(evs) for user, evs in events.items()}
     offline = offline_top_k(scorer, states, k=10)
-    mismatched = [
-        (user, items[0], streamed[user][0])
-        for user, items in offline.items()
-        if any(w.item_id != g["item_id"] and abs(w.score - g["score"]) > TIE
-               for w, g in zip(items, streamed[user], strict=True))
-    ]  # fmt: skip
-    assert mismatched == []
+    assert mismatches(offline, streamed) == []
     # The ratings reach the model: without them, some users would get another top-10.
     unrated = {u: msgspec.structs.replace(s, recent_ratings=()) for u, s in states.items()}
     without = offline_top_k(scorer, unrated, k=10)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +14,8 @@ PURE = [
     "app.pipeline", "app.inference.batcher", "app.inference.manifest", "app.inference.scorer",
     "app.inference.registry", "app.inference.serving", "app.inference.rollout",
     "app.inference.cache", "app.training.train", "app.training.itemsvd",
-    "app.devtools.bench.reference",
+    "app.devtools.bench.reference", "app.feature_builders", "app.inference.online",
+    "app.training.evaluate", "app.training.split", "app.sinks",
 ]  # fmt: skip
 
 
@@ -36,3 +39,45 @@ def test_the_app_is_built_on_first_access_only() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+
+
+def test_no_import_cycles_between_app_modules() -> None:
+    """Module-level imports only (imports inside functions are deliberate and lazy); importing
+    ``app.x.y`` also runs ``app/x/__init__.py``, so that counts as an edge too."""
+    root = Path(__file__).resolve().parents[2]
+    modules = {}
+    for path in (root / "app").rglob("*.py"):
+        name = ".".join(path.relative_to(root).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    edges: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for node in ast.parse(path.read_text()).body:
+            found = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                # ``from app import commands`` imports the module app.commands
+                found = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            for module in found:
+                parts = module.split(".")
+                # the module and the packages it is in (their __init__ runs first), except
+                # this module's own packages: those are being imported already
+                targets |= {".".join(parts[:n]) for n in range(2, len(parts) + 1)}
+        own = {name.rsplit(".", n)[0] for n in range(1, name.count(".") + 1)}
+        edges[name] = {t for t in targets if t in modules and t != name and t not in own}
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in edges[node]:
+                if nxt == start:
+                    return [*path, start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+        return None
+
+    cycles = [c for c in map(cycle_from, sorted(edges)) if c]
+    assert cycles == []

@@ -145,8 +145,7 @@ def test_a_model_whose_feature_spec_the_stream_cannot_produce_is_refused(
     manifest = msgspec.json.decode((path / MANIFEST_FILE).read_bytes())
     manifest["feature_spec"]["max_len"] = 30  # the graph reads 20 columns
     (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
-    shape = r"graph input 'history' has shape \['batch', 20\]"
-    with pytest.raises(ModelLoadError, match=shape):
+    with pytest.raises(ModelLoadError, match=r"graph input shape \['batch', 20\]"):
         ModelRegistry(tmp_path).load("itemsvd", "1")
     manifest["feature_spec"] = {"kind": "session_graph", "max_len": 20}
     (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
