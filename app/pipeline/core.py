@@ -110,7 +110,7 @@ class BatchCore:
                         dead[n] = dead_letter_for(record, exc)
                 result = BatchResult()
         result.dead_letters = [dead[n] for n in sorted(dead)]
-        self._observe(result)
+        result.count_into(self.metrics)
         return result
 
     async def _attempt(
@@ -287,22 +287,6 @@ class BatchCore:
                 emitted_ts=now,
             )
         )
-
-    def _observe(self, result: BatchResult) -> None:
-        m = self.metrics
-        for stage, seconds in result.stage_seconds.items():
-            m.stage_seconds.labels(stage).observe(seconds)
-        for letter in result.dead_letters:
-            m.dead_letters.labels(letter.reason).inc()
-        m.recommendations_out.inc(len(result.outputs))
-        for variant, count in result.updates_by_variant.items():
-            m.variant_updates.labels(variant).inc(count)
-        for variant, quality in result.quality.items():
-            m.prequential_events.labels(variant).inc(quality.events)
-            m.prequential_hits.labels(variant).inc(quality.hits)
-        observe = m.end_to_end_seconds.observe
-        for seconds in result.latencies:
-            observe(seconds)
 
 
 def _duplicate(interaction: Interaction) -> InvalidInteraction:

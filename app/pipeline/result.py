@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from app.metrics import AppMetrics
+
 __all__ = ["BatchResult", "DeadLetterOut", "LatestUpdate", "OutRecord", "Quality"]
 
 
@@ -61,3 +63,19 @@ class BatchResult:
     """Seconds from each output's input record timestamp until it was built."""
     stage_seconds: dict[str, float] = field(default_factory=dict)
     """decode, state and inference time of the attempt that succeeded."""
+
+    def count_into(self, m: AppMetrics) -> None:
+        """Add this batch to the worker's metrics (once per batch, not per event)."""
+        for stage, seconds in self.stage_seconds.items():
+            m.stage_seconds.labels(stage).observe(seconds)
+        for letter in self.dead_letters:
+            m.dead_letters.labels(letter.reason).inc()
+        m.recommendations_out.inc(len(self.outputs))
+        for variant, count in self.updates_by_variant.items():
+            m.variant_updates.labels(variant).inc(count)
+        for variant, quality in self.quality.items():
+            m.prequential_events.labels(variant).inc(quality.events)
+            m.prequential_hits.labels(variant).inc(quality.hits)
+        observe = m.end_to_end_seconds.observe
+        for seconds in self.latencies:
+            observe(seconds)
