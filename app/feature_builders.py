@@ -63,7 +63,7 @@ def _window(states: Sequence[UserFeatureState], vocab: Mapping[str, int], max_le
 
 
 def _aligned(
-    values: Callable[[UserFeatureState], Sequence[float] | Sequence[str]],
+    values: Callable[[UserFeatureState], Sequence[float] | Sequence[int] | Sequence[str]],
     convert: Callable[[UserFeatureState, float | str, Mapping[str, int]], float],
 ) -> Fill:
     """A fill for a per-event field kept aligned with the end of ``recent`` (or ``recent``)."""
@@ -108,7 +108,7 @@ BUILDERS: dict[str, FeatureBuilder] = {
         ("recent", "recent_ts", "last_ts"),
         # Seconds from each event to the user's latest one: fixed once the event is in (not
         # "now"), so the same state always gives the same input, offline and online.
-        _aligned(lambda s: s.recent_ts, lambda s, v, vocab: max(0.0, s.last_ts - float(v))),
+        _aligned(lambda s: s.recent_ts, lambda s, v, vocab: max(0, int(s.last_ts) - int(v))),
     ),
 }
 """Every input the stream can build, by name (a manifest's ``feature_spec.inputs`` values)."""
