@@ -89,8 +89,15 @@ def is_duplicate(state: UserFeatureState, event: Interaction) -> bool:
     return not is_replay(state, event) and event.event_id in state.event_ids
 
 
-def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
-    """Return the state after ``event``; a record already applied (a replay) changes nothing."""
+def apply(
+    state: UserFeatureState, event: Interaction, *, event_fields: bool = True
+) -> UserFeatureState:
+    """Return the state after ``event``; a record already applied (a replay) changes nothing.
+
+    ``event_fields=False`` (no served model reads ratings, types or times) drops the per-event
+    fields instead of extending them: smaller states, and no stale values out of line with
+    ``recent`` when a model that reads them is served again (builders pad the missing start).
+    """
     if is_replay(state, event):
         return state
     recent = (*state.recent[-(MAX_RECENT - 1) :], event.item_id)
@@ -112,9 +119,15 @@ def apply(state: UserFeatureState, event: Interaction) -> UserFeatureState:
         recommended=state.recommended,
         event_ids=(*state.event_ids[-(MAX_EVENT_IDS - 1) :], event.event_id),
         shadow_recommended=state.shadow_recommended,
-        recent_ratings=(*state.recent_ratings[-keep:], _compact(event.rating or 0)),
-        recent_events=state.recent_events[-keep:] + EVENT_LETTERS.get(event.event, "?"),
-        recent_ts=(*state.recent_ts[-keep:], int(event.ts)),
+        recent_ratings=(
+            (*state.recent_ratings[-keep:], _compact(event.rating or 0)) if event_fields else ()
+        ),
+        recent_events=(
+            state.recent_events[-keep:] + EVENT_LETTERS.get(event.event, "?")
+            if event_fields
+            else ""
+        ),
+        recent_ts=(*state.recent_ts[-keep:], int(event.ts)) if event_fields else (),
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import msgspec
 
 from app.errors import InvalidInteraction
+from app.feature_builders import state_fields
 from app.features import UserFeatureState, apply, is_duplicate, is_replay
 from app.inference.rollout import SHADOW, Arms
 from app.inference.scorer import OnnxScorer
@@ -125,7 +126,7 @@ class BatchCore:
         decoded = self._decode(records, dead)
         t1 = time.perf_counter()
         users = _Users()
-        valid, states, replays = self._apply(decoded, store, users, dead)
+        valid, states, replays = self._apply(decoded, store, users, dead, _reads_events(arms))
         t2 = time.perf_counter()
         result.stage_seconds = {"decode": t1 - t0, "state": t2 - t1}
         if not valid:
@@ -165,6 +166,7 @@ class BatchCore:
         store: StateStore,
         users: _Users,
         dead: dict[int, DeadLetterOut],
+        event_fields: bool,
     ) -> tuple[list[tuple[InputRecord, Interaction]], list[UserFeatureState], set[int]]:
         """Apply each event to its user's state: (valid events, state after each, replays).
 
@@ -193,7 +195,7 @@ class BatchCore:
                 continue
             if is_replay(state, interaction):
                 replays.add(len(valid))
-            state = current[user_id] = apply(state, interaction)
+            state = current[user_id] = apply(state, interaction, event_fields=event_fields)
             users.newest[user_id] = (record, state)
             valid.append((record, interaction))
             states.append(state)
@@ -287,6 +289,16 @@ class BatchCore:
                 emitted_ts=now,
             )
         )
+
+
+def _reads_events(arms: Arms) -> bool:
+    """Does a model serving this batch read more of the state than the recent items?"""
+    for scorer in (arms.main, arms.canary, arms.shadow):
+        if scorer is not None:
+            spec = scorer.manifest
+            if set(state_fields(spec.feature_spec.builders(spec.inputs))) - {"recent"}:
+                return True
+    return False
 
 
 def _duplicate(interaction: Interaction) -> InvalidInteraction:

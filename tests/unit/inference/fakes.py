@@ -13,7 +13,12 @@ class FakeScorer:
     """Scores item ``last + 1`` highest, then ``last + 2``...: easy to predict by hand."""
 
     def __init__(
-        self, items: list[str], max_len: int = 2, name: str = "fake", version: str = "1"
+        self,
+        items: list[str],
+        max_len: int = 2,
+        name: str = "fake",
+        version: str = "1",
+        reads_ratings: bool = False,
     ) -> None:
         self.name, self.version = name, version
         self.items = ["", *items]
@@ -21,9 +26,15 @@ class FakeScorer:
         self.manifest = ModelManifest(
             name=name,
             version=version,
-            inputs=[TensorSpec("history", "INT64", [-1, max_len])],
+            inputs=[TensorSpec("history", "INT64", [-1, max_len])]
+            + ([TensorSpec("ratings", "FP32", [-1, max_len])] if reads_ratings else []),
             outputs=[TensorSpec("scores", "FP32", [-1, len(self.items)])],
-            feature_spec=FeatureSpec(max_len=max_len),
+            feature_spec=FeatureSpec(
+                max_len=max_len,
+                inputs={"history": "recent_items", "ratings": "recent_ratings"}
+                if reads_ratings
+                else {},
+            ),
         )
 
     def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:

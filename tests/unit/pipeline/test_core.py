@@ -227,3 +227,19 @@ async def test_a_batch_that_keeps_failing_goes_to_the_dlq_keeping_earlier_reason
     assert t.metric("streamrec_batch_failures_total", outcome="retried") == 2
     assert t.metric("streamrec_batch_failures_total", outcome="dead_lettered") == 1
     assert t.metric("streamrec_dead_letters_total", reason="processing_error") == 2
+
+
+async def test_per_event_fields_are_kept_only_while_a_served_model_reads_them(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t, store = core_factory(), DictStore()
+    await t.core.process([record_factory("a", "1", rating=4)], store, arms())
+    assert (store.states["a"].recent_ratings, store.states["a"].recent_ts) == ((), ())
+    rated = Arms(main=FakeScorer(ITEMS, reads_ratings=True))  # type: ignore[arg-type]
+    await t.core.process([record_factory("a", "2", rating=5)], store, rated)
+    state = store.states["a"]
+    assert state.recent == ("1", "2") and state.recent_ratings == (5,)
+    assert state.recent_events == "v" and len(state.recent_ts) == 1
+    # Back to a model that reads items only: the fields go, none is left out of line.
+    await t.core.process([record_factory("a", "3")], store, arms())
+    assert store.states["a"].recent_ratings == () and store.states["a"].recent_events == ""
