@@ -93,22 +93,24 @@ async def replay(
 
 
 @_command(
-    option("--algorithm", type=click.Choice(["itemsvd", "itemsvd-rated", "sasrec"]),
+    option("--algorithm", type=click.Choice(["itemsvd", "itemsvd-rated", "sasrec", "hybrid"]),
            default="itemsvd", show_default=True,
-           help="itemsvd (numpy, seconds; the served model), itemsvd-rated (itemsvd that also "
-                "reads each event's rating: a two-input model) or sasrec (PyTorch, minutes)."),
+           help="itemsvd (numpy, seconds), itemsvd-rated (itemsvd that also reads each "
+                "event's rating: a two-input model), sasrec (PyTorch, minutes) or hybrid "
+                "(SASRec + ItemSVD in one graph, PyTorch, minutes)."),
     option("--model-dir", default=None, help="Registry root (default STREAMREC_MODEL_DIR)."),
     option("--name", default=None, help="Model name (default: the algorithm's name)."),
 )  # fmt: skip
 async def train(self: AppCommand, algorithm: str, model_dir: str | None, name: str | None) -> None:
     """Train a model on MovieLens-100k and write the next version into the registry."""
     from app.training.itemsvd import RATED_WEIGHT, ItemSvdParams
-    from app.training.train import train_itemsvd, train_sasrec
+    from app.training.train import train_hybrid, train_itemsvd, train_sasrec
 
     root = Path(model_dir) if model_dir else get_settings().model_dir
     name = name or algorithm
-    if algorithm == "sasrec":
-        path = await asyncio.to_thread(train_sasrec, root, name)
+    if algorithm in ("sasrec", "hybrid"):
+        trainer = train_sasrec if algorithm == "sasrec" else train_hybrid
+        path = await asyncio.to_thread(trainer, root, name)
     else:
         weight = RATED_WEIGHT if algorithm == "itemsvd-rated" else 0.0
         params = ItemSvdParams(rating_weight=weight)
@@ -118,20 +120,37 @@ async def train(self: AppCommand, algorithm: str, model_dir: str | None, name: s
 
 @_command(
     option("--version", default=None, help="Model version (default: the one a worker serves)."),
-)
-async def evaluate(self: AppCommand, version: str | None) -> None:
-    """Offline metrics of the served model and two baselines on the ml-100k test split."""
-    from app.inference.registry import ModelRegistry
-    from app.training.evaluate import offline_report
-    from app.training.train import catalogue
-
+    option("--stream", is_flag=True,
+           help="Measure through the running deployment instead: replay ml-100k but each "
+                "user's last interaction into the input topic and score each user's last "
+                "update against it (use a fresh deployment: its state is the history)."),
+    option("--rate", default=0.0, type=float, help="With --stream: events/s (0 = flat out)."),
+)  # fmt: skip
+async def evaluate(self: AppCommand, version: str | None, stream: bool, rate: float) -> None:
+    """HR@10, NDCG@10, MRR@10 with 95% bootstrap intervals on the ml-100k test split: of
+    the served model and two baselines offline, or (--stream) of what the workers emit."""
     s = get_settings()
-    scorer = ModelRegistry(s.model_dir).load(s.model_name, version)
-    rows = await asyncio.to_thread(offline_report, scorer, catalogue())
-    self.say(f"{'model':32} {'HR@10':>7} {'NDCG@10':>8} {'MRR@10':>7}  users")
+    if stream:
+        from app.devtools.stream_eval import stream_relevance
+
+        self.say(f"replaying ml-100k but each user's last interaction into {s.input_topic}")
+        row = await stream_relevance(
+            s.bootstrap_servers, s.input_topic, s.output_topic, rate=rate, progress=True
+        )
+        self.say(f"{row['answered']} of {row['users']} users answered")
+        rows = [{"model": "stream", **row}]
+    else:
+        from app.inference.registry import ModelRegistry
+        from app.training.evaluate import offline_report
+        from app.training.train import catalogue
+
+        scorer = ModelRegistry(s.model_dir).load(s.model_name, version)
+        rows = await asyncio.to_thread(offline_report, scorer, catalogue())
+    self.say(f"{'model':28} {'HR@10 [95% CI]':>24} {'NDCG@10 [95% CI]':>24} {'MRR@10':>7}  users")
     for r in rows:
-        hr, ndcg, mrr = r["hr@10"], r["ndcg@10"], r["mrr@10"]
-        self.say(f"{r['model']:32} {hr:7.4f} {ndcg:8.4f} {mrr:7.4f}  {r['users']}")
+        cells = [f"{r[m]:.4f} [{r[m + '_ci'][0]:.3f}, {r[m + '_ci'][1]:.3f}]"
+                 for m in ("hr@10", "ndcg@10")]  # fmt: skip
+        self.say(f"{r['model']:28} {cells[0]:>24} {cells[1]:>24} {r['mrr@10']:7.4f}  {r['users']}")
 
 
 @_command(

@@ -6,12 +6,23 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from app.features import UserFeatureState
 from app.inference.batcher import merge, split_top_k
 from app.inference.scorer import Scorer
 from app.records import ScoredItem
 
-__all__ = ["History", "offline_report", "offline_top_k", "ranking_metrics"]
+__all__ = [
+    "History",
+    "bootstrap_interval",
+    "offline_report",
+    "offline_top_k",
+    "per_user",
+    "ranking_metrics",
+    "summarise",
+]
 
 
 History = Sequence[str] | UserFeatureState
@@ -54,21 +65,43 @@ def ranking_metrics(
     """HR@k, NDCG@k, MRR@k over all items, masking everything in the user's history."""
     users = [u for u in targets if u in histories]
     ranked = offline_top_k(scorer, {u: histories[u] for u in users}, k=k)
-    hits = ndcg = mrr = 0.0
-    for user in users:
-        row = [i.item_id for i in ranked[user]]
+    return summarise(per_user({u: [i.item_id for i in ranked[u]] for u in users}, targets), k)
+
+
+def per_user(
+    ranked: Mapping[str, Sequence[str]], targets: Mapping[str, str]
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Per user (rows in ``ranked``'s order): hit, NDCG and reciprocal rank of the target."""
+    out = np.zeros((3, len(ranked)))
+    for n, (user, row) in enumerate(ranked.items()):
         if targets[user] in row:
-            rank = row.index(targets[user])
-            hits += 1
-            ndcg += 1.0 / math.log2(rank + 2)
-            mrr += 1.0 / (rank + 1)
-    n = max(len(users), 1)
-    return {f"hr@{k}": hits / n, f"ndcg@{k}": ndcg / n, f"mrr@{k}": mrr / n, "users": len(users)}
+            rank = list(row).index(targets[user])
+            out[:, n] = 1.0, 1.0 / math.log2(rank + 2), 1.0 / (rank + 1)
+    return {"hr": out[0], "ndcg": out[1], "mrr": out[2]}
+
+
+def summarise(values: Mapping[str, npt.NDArray[np.float64]], k: int) -> dict[str, float]:
+    n = len(values["hr"])
+    means = {f"{m}@{k}": float(v.mean()) if n else 0.0 for m, v in values.items()}
+    return {**means, "users": n}
+
+
+def bootstrap_interval(
+    values: npt.NDArray[np.float64], *, samples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean, resampling users."""
+    if not len(values):
+        return 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(samples, len(values)))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def offline_report(served: Scorer, catalogue: Sequence[str], k: int = 10) -> list[dict[str, Any]]:
     """Test-split metrics of the served model and the two baselines, on the same protocol:
-    per user, chronological leave-one-out; history = train + validation item; full ranking."""
+    per user, chronological leave-one-out; history = train + validation item; full ranking.
+    Each metric comes with its 95% bootstrap interval over users (``<metric>_ci``)."""
     from app.movielens import load_ratings
     from app.training.baselines import MostPopular, TransitionPopular
     from app.training.split import leave_one_out
@@ -79,5 +112,10 @@ def offline_report(served: Scorer, catalogue: Sequence[str], k: int = 10) -> lis
     rows = []
     for scorer in (served, MostPopular(catalogue, train), TransitionPopular(catalogue, train)):
         label = f"{scorer.manifest.name}/{scorer.manifest.version}"
-        rows.append({"model": label, **ranking_metrics(scorer, history, split.test, k=k)})
+        ranked = offline_top_k(scorer, history, k=k)
+        values = per_user({u: [i.item_id for i in ranked[u]] for u in split.test}, split.test)
+        row: dict[str, Any] = {"model": label, **summarise(values, k)}
+        for metric, v in values.items():
+            row[f"{metric}@{k}_ci"] = bootstrap_interval(v)
+        rows.append(row)
     return rows

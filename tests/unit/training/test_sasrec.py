@@ -13,22 +13,38 @@ torch = pytest.importorskip("torch", reason="the train extra (torch==2.13.0) is 
 
 from app.inference.registry import ModelRegistry  # noqa: E402
 from app.training.sasrec import SasRec, SasRecParams, build_windows, export_onnx  # noqa: E402
-from app.training.train import train_sasrec  # noqa: E402
+from app.training.train import train_hybrid, train_sasrec  # noqa: E402
 
 
-def test_windows_pair_each_prefix_with_its_next_item() -> None:
+def test_windows_make_every_item_a_target_once_with_the_most_context() -> None:
     vocab = {str(i): i for i in range(1, 10)}
-    inputs, targets = build_windows([["1", "2", "3", "4", "5"], ["7"]], vocab, max_len=3)
-    # The 5-item sequence needs two windows so that every item after the first is a target.
-    assert inputs.tolist() == [[2, 3, 4], [0, 0, 1]]
-    assert targets.tolist() == [[3, 4, 5], [0, 0, 2]]
+    seqs = [["1", "2", "3", "4", "5"], ["7"]]
+    inputs, targets = build_windows(seqs, vocab, max_len=3, stride=2)
+    # Windows end every 2 items from the end; 2 and 3 are targets in the earlier window
+    # (more context there), so the later one keeps only 4 and 5. A 1-item user has none.
+    assert inputs.tolist() == [[2, 3, 4], [0, 1, 2]]
+    assert targets.tolist() == [[0, 4, 5], [0, 2, 3]]
+    assert sorted(t for row in targets.tolist() for t in row if t) == [2, 3, 4, 5]
+
+
+def test_padded_keys_do_not_change_a_users_scores() -> None:
+    """The same history left-padded to two lengths scores the same: padding is masked."""
+    torch.manual_seed(0)
+    short = SasRec(30, SasRecParams(max_len=4, dim=16)).eval()
+    long = SasRec(30, SasRecParams(max_len=8, dim=16)).eval()
+    long.load_state_dict(short.state_dict() | {"pos_emb.weight": torch.cat(
+        [torch.zeros(4, 16), short.pos_emb.weight.detach()])})  # fmt: skip
+    with torch.no_grad():
+        a = short(torch.tensor([[0, 5, 6, 7]]))
+        b = long(torch.tensor([[0, 0, 0, 0, 0, 5, 6, 7]]))
+    assert torch.allclose(a, b, atol=1e-5)
 
 
 def test_onnx_export_matches_pytorch_on_any_batch_size(tmp_path: Path) -> None:
     torch.manual_seed(0)
     params = SasRecParams(max_len=8, dim=16)
     model = SasRec(30, params).eval()
-    (tmp_path / "model.onnx").write_bytes(export_onnx(model))
+    (tmp_path / "model.onnx").write_bytes(export_onnx(model, params.max_len))
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(tmp_path / "model.onnx"))
@@ -62,3 +78,27 @@ def test_training_is_deterministic_given_a_seed(tmp_path: Path) -> None:
     history = np.arange(1, 41, dtype=np.int64).reshape(4, 10)
     assert np.array_equal(a.score({"history": history}), b.score({"history": history}))
     assert first.name == second.name == "1"
+
+
+def test_hybrid_is_one_checked_graph_with_weights_chosen_on_validation(tmp_path: Path) -> None:
+    params = SasRecParams(max_epochs=1, eval_every=1, dim=16)
+    path = train_hybrid(tmp_path, params=params, max_users=40, progress=False)
+    manifest = msgspec.json.decode((path / "model-settings.json").read_bytes())
+    training = manifest["training"]
+    assert training["onnx_max_abs_diff"] <= 1e-3
+    by_weights = training["valid_ndcg@10_by_weights"]
+    chosen = f"{training['itemsvd_weight']}/{training['ease_weight']}"
+    assert by_weights[chosen] == max(by_weights.values())
+    assert manifest["metrics"]["valid"]["ndcg@10"] == by_weights[chosen]
+    scorer = ModelRegistry(tmp_path).load("hybrid")
+    assert scorer.score({"history": np.zeros((3, 50), dtype=np.int64)}).shape == (3, 1683)
+    scorer.close()
+
+
+def test_serving_computes_only_the_last_position_and_agrees_with_training() -> None:
+    torch.manual_seed(0)
+    model = SasRec(30, SasRecParams(max_len=8, dim=16)).eval()
+    history = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8]])
+    with torch.no_grad():
+        full = model.encode(history)[:, -1, :] @ model.item_emb.weight.T
+        assert torch.allclose(model(history), full, atol=1e-5)
