@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
 from app.devtools.net import http_get
 from app.devtools.processes import PROJECT_ROOT
@@ -50,10 +51,11 @@ def mismatches(offline: dict[str, list[ScoredItem]], streamed: dict[str, Any]) -
     return found
 
 
+@pytest.mark.parametrize("model", ["itemsvd", "hybrid"])
 async def test_stream_top10_equals_offline_top10(
-    deployment_factory: Callable[..., Deployment], movielens_slice: MovieLensSlice
+    deployment_factory: Callable[..., Deployment], movielens_slice: MovieLensSlice, model: str
 ) -> None:
-    d = deployment_factory()
+    d = deployment_factory(STREAMREC_MODEL_NAME=model)
     await d.create_topics()
     worker = d.start_worker()
     records = movielens_slice(users=40, per_user=60, seed=11)
@@ -63,7 +65,7 @@ async def test_stream_top10_equals_offline_top10(
     for _, value in records:
         event = msgspec.json.decode(value)
         history[event["user_id"]].append(event["item_id"])
-    scorer = ModelRegistry(MODELS).load("itemsvd")
+    scorer = ModelRegistry(MODELS).load(model)
     assert mismatches(offline_top_k(scorer, history, k=10), streamed) == []
 
     # The worker's prequential counters moved: later events were judged against earlier updates.
