@@ -30,6 +30,9 @@ def test_a_history_or_a_user_id_is_accepted_with_its_k() -> None:
     ("raw", "says"),
     [
         (b"{not json", "not an inference request"),
+        (b"\xff\xfe{}", "not an inference request"),
+        (body([history(["1"])]).replace(b'"1"', b'"\xff"'), "not UTF-8"),
+        (body([history(["1"])]).replace(b'"1"', b'"\xed\xa0\x80"'), "not UTF-8"),
         (b'{"inputs": "x"}', "not an inference request"),
         (body([]), "exactly one input"),
         (body([history(["1"]), history(["2"])]), "exactly one input"),
