@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -291,13 +292,19 @@ async def models(self: AppCommand, action: Literal["reload", "rollback"] | None,
     import aiohttp
     import msgspec
 
+    from app.admin import ENABLE_HINT, AdminAuth
     from app.control import ModelCommand, send_command
     from app.inference.manifest import read_manifest
     from app.inference.registry import ModelRegistry
 
     s = get_settings()
     if action:
-        await send_command(s.bootstrap_servers, s.control_topic, ModelCommand(s.model_name, action))
+        auth = AdminAuth(s.admin_secret)
+        if not auth.enabled:
+            print(f"streamrec: cannot send {action}: {ENABLE_HINT}", file=sys.stderr)
+            raise SystemExit(2)
+        command = ModelCommand(s.model_name, action)
+        await send_command(s.bootstrap_servers, s.control_topic, command, auth)
         self.say(f"sent {action} of {s.model_name} to every worker ({s.control_topic})")
         return
     url = (url or f"http://{s.web_host}:{s.web_port}").rstrip("/")

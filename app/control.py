@@ -18,6 +18,7 @@ from typing import Literal
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from app.admin import AdminAuth
 from app.errors import StreamrecError
 
 __all__ = ["ControlListener", "ModelCommand", "send_command"]
@@ -26,22 +27,40 @@ logger = logging.getLogger(__name__)
 
 
 class ModelCommand(msgspec.Struct, frozen=True):
-    """One control record's value: ``{"model": "itemsvd", "action": "reload"}``."""
+    """One control record's value: ``{"model": "itemsvd", "action": "reload", "ts":
+    1764633600.0, "sig": "<hex HMAC-SHA256>"}`` (``send_command`` signs it)."""
 
     model: str
     action: Literal["reload", "rollback"]
+    ts: float | None = None
+    sig: str = ""
+
+    def content(self) -> bytes:
+        """What the signature covers (with ``ts``)."""
+        return f"{self.model}\n{self.action}".encode()
 
 
 Handler = Callable[[ModelCommand], Awaitable[None]]
+Rejected = Callable[[str], None]
+"""Called with the reason of each ignored command (a metric label)."""
 
 
 class ControlListener:
     """Reads the control topic and runs each command with ``handler``, one at a time."""
 
-    def __init__(self, bootstrap_servers: list[str], topic: str, handler: Handler) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: list[str],
+        topic: str,
+        handler: Handler,
+        auth: AdminAuth,
+        rejected: Rejected = lambda reason: None,
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.handler = handler
+        self.auth = auth
+        self.rejected = rejected
         self.started_ms = int(time.time() * 1000)
 
     async def run(self) -> None:
@@ -74,6 +93,12 @@ class ControlListener:
         except msgspec.DecodeError as exc:
             logger.error("control topic %s: ignoring %r: %s", self.topic, value, exc)
             return
+        denied = self.auth.verify(command.content(), command.ts, command.sig, time.time())
+        if denied is not None:
+            logger.warning("control topic %s: ignoring %s of %s: %s", self.topic,
+                           command.action, command.model, denied.message)  # fmt: skip
+            self.rejected(denied.reason)
+            return
         logger.info("control topic: %s %s", command.action, command.model)
         try:
             await self.handler(command)
@@ -82,11 +107,15 @@ class ControlListener:
                          command.model, exc)  # fmt: skip
 
 
-async def send_command(bootstrap_servers: list[str], topic: str, command: ModelCommand) -> None:
-    """Publish one command for every worker (the ``models`` CLI command uses this)."""
+async def send_command(
+    bootstrap_servers: list[str], topic: str, command: ModelCommand, auth: AdminAuth
+) -> None:
+    """Sign and publish one command for every worker (the ``models`` CLI command uses this)."""
+    ts = round(time.time(), 3)
+    signed = msgspec.structs.replace(command, ts=ts, sig=auth.sign(command.content(), ts))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(topic, msgspec.json.encode(command))
+        await producer.send_and_wait(topic, msgspec.json.encode(signed))
     finally:
         await producer.stop()

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import faust
 from prometheus_client import CollectorRegistry
 
+from app.admin import AdminAuth
 from app.agents import BatchPolicy, RecommendAgent, TableStore, take_batches
 from app.codecs import StructCodec
 from app.commands import register_commands
@@ -215,7 +216,11 @@ def build(
             return
         await (model.reload if command.action == "reload" else model.rollback)()
 
-    control = ControlListener(settings.bootstrap_servers, settings.control_topic, on_command)
+    auth = AdminAuth(settings.admin_secret, settings.control_max_age_s)
+    control = ControlListener(
+        settings.bootstrap_servers, settings.control_topic, on_command, auth,
+        rejected=lambda reason: metrics.admin_denied.labels("control", reason).inc(),
+    )  # fmt: skip
 
     async def listen_for_model_commands() -> None:
         try:
@@ -229,7 +234,8 @@ def build(
 
     register_views(
         app, features, latest, rollout, metrics_registry, agent, progress,
-        settings.stall_timeout_s, settings.output_topic, settings.shadow_topic,
+        settings.stall_timeout_s, settings.output_topic, settings.shadow_topic, auth,
+        denied=lambda reason: metrics.admin_denied.labels("http", reason).inc(),
     )  # fmt: skip
     ranker = OnlineRanker(model, cache, settings.max_batch)
     register_oip(

@@ -17,6 +17,13 @@ _LATENCY_BUCKETS = (
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
+# Why an admin request (http) or control command (control) is refused: app.admin's reasons.
+ADMIN_DENIALS = {
+    "http": ("admin_disabled", "missing", "wrong"),
+    "control": ("admin_disabled", "unsigned", "bad_signature", "stale"),
+}
+
+
 class AppMetrics(NamedTuple):
     """Every metric streamrec exports; names are ``<prefix>_...`` in base units."""
 
@@ -42,6 +49,7 @@ class AppMetrics(NamedTuple):
     cache_errors: Counter
     sink_records: Counter
     sink_errors: Counter
+    admin_denied: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
@@ -179,6 +187,13 @@ class AppMetrics(NamedTuple):
                 ["sink"],
                 registry=registry,
             ),
+            admin_denied=Counter(
+                f"{prefix}_admin_denied",
+                "Refused admin requests (via http) and ignored control commands (via control), "
+                "by reason (admin_disabled, missing, wrong, unsigned, bad_signature, stale).",
+                ["via", "reason"],
+                registry=registry,
+            ),
         )
         # Known label values start at 0, so a first failure is an increase() alerts can see.
         for counter, values in (
@@ -189,6 +204,9 @@ class AppMetrics(NamedTuple):
         ):
             for value in values:
                 counter.labels(value)
+        for via, reasons in ADMIN_DENIALS.items():
+            for reason in reasons:
+                metrics.admin_denied.labels(via, reason)
         metrics.init_variant("main")
         return metrics
 

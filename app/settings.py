@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import InvalidSettings
@@ -26,6 +26,8 @@ STORE_SCHEMES = ("rocksdb", "memory")
 CACHE_SCHEMES = ("memory", "redis")
 BROKER_SCHEMES = ("kafka", "aiokafka")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+# Never echoed back, not even in an error about them.
+SECRET_FIELDS = frozenset({"admin_token"})
 
 
 class Settings(BaseSettings):
@@ -97,7 +99,21 @@ class Settings(BaseSettings):
 
     control_topic: str = "streamrec.control"
     """Topic every worker listens to for model commands (``{"model": name, "action":
-    "reload" | "rollback"}``), so one message reloads or rolls back the whole deployment."""
+    "reload" | "rollback", "ts": unix seconds, "sig": HMAC}``), so one message reloads or
+    rolls back the whole deployment. Only commands signed with ADMIN_TOKEN are obeyed."""
+
+    admin_token: SecretStr | None = None
+    """Shared secret for everything that changes what is served: HTTP ``POST /models/...``
+    needs ``Authorization: Bearer <token>``, control-topic commands an HMAC under it. Unset
+    (and no ADMIN_TOKEN_FILE): admin is disabled (403; control commands ignored)."""
+
+    admin_token_file: Path | None = None
+    """A file holding ADMIN_TOKEN (a mounted Kubernetes secret); surrounding whitespace is
+    ignored. Set one of the two, not both."""
+
+    control_max_age_s: float = Field(default=300.0, gt=0)
+    """A signed control command older (or further in the future) than this is ignored: a
+    recorded command cannot be replayed later. Keep workers' clocks in sync (NTP)."""
 
     model_retry_s: float = Field(default=5.0, gt=0)
     """While no model can be loaded the worker stays up, not ready, and retries this often."""
@@ -207,6 +223,42 @@ class Settings(BaseSettings):
     def _check_redis_sink_url(cls, value: str | None) -> str | None:
         return _check_scheme(value, REDIS_SCHEMES) if value else None
 
+    @field_validator("admin_token")
+    @classmethod
+    def _check_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("empty; allowed: a non-empty secret, or leave it unset")
+        return value
+
+    @field_validator("admin_token_file")
+    @classmethod
+    def _check_admin_token_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                token = value.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read it ({exc.strerror}); allowed: a readable "
+                                 "file holding the admin token") from None  # fmt: skip
+            if not token:
+                raise ValueError("the file is empty; allowed: a file holding the admin token")
+        return value
+
+    @model_validator(mode="after")
+    def _one_admin_token(self) -> Settings:
+        if self.admin_token is not None and self.admin_token_file is not None:
+            raise ValueError("STREAMREC_ADMIN_TOKEN and STREAMREC_ADMIN_TOKEN_FILE are both set; "
+                             "allowed: one of them")  # fmt: skip
+        return self
+
+    @property
+    def admin_secret(self) -> str | None:
+        """The admin token (from ADMIN_TOKEN or ADMIN_TOKEN_FILE), or None: admin disabled."""
+        if self.admin_token is not None:
+            return self.admin_token.get_secret_value().strip()
+        if self.admin_token_file is not None:
+            return self.admin_token_file.read_text().strip()
+        return None
+
     @field_validator("canary")
     @classmethod
     def _check_canary(cls, value: str | None) -> str | None:
@@ -295,7 +347,11 @@ def _problems(exc: ValidationError) -> list[str]:
         allowed = _allowed(name) if name in Settings.model_fields else ""
         if allowed and "allowed:" not in message:
             message += f"; allowed: {allowed}"
-        lines.append(f"{ENV_PREFIX}{name.upper()}={error['input']!r}: {message}")
+        value = "'***'" if name in SECRET_FIELDS else repr(error["input"])
+        if not name:  # a rule across settings: the message names them
+            lines.append(message)
+            continue
+        lines.append(f"{ENV_PREFIX}{name.upper()}={value}: {message}")
     return lines
 
 

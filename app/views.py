@@ -4,12 +4,14 @@ metrics and the served model."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import faust
 import msgspec
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from app.admin import AdminAuth
 from app.agents import RecommendAgent
 from app.errors import StreamrecError
 from app.faust_compat import tables_recovered
@@ -54,8 +56,11 @@ def register_views(
     stall_timeout_s: float,
     output_topic: str,
     shadow_topic: str,
+    auth: AdminAuth,
+    denied: Callable[[str], None] = lambda reason: None,
 ) -> None:
-    """Add streamrec's views to ``app``'s web server."""
+    """Add streamrec's views to ``app``'s web server (``denied``: told each refused admin
+    request's reason)."""
     model = rollout.main
 
     @page(app, "/recommendations/{user_id}/")
@@ -130,11 +135,22 @@ def register_views(
     class ModelActionView(View):
         """POST reload (serve the newest version) or rollback (the one served before).
 
-        The new version is loaded, checked and warmed up off the event loop, then swapped in
-        between batches; if anything fails, the current model keeps serving (409 and why).
+        Admin only (``Authorization: Bearer <STREAMREC_ADMIN_TOKEN>``): 401 without or with a
+        wrong token, 403 when no token is configured. The new version is loaded, checked and
+        warmed up off the event loop, then swapped in between batches; if anything fails,
+        the current model keeps serving (409 and why).
         """
 
         async def post(self, request: Request, name: str, action: str) -> Response:
+            refused = auth.check_bearer(request.headers.get("Authorization"))
+            if refused is not None:
+                denied(refused.reason)
+                logger.warning("refused %s of %s: %s", action, name, refused.reason)
+                response = _json(self, msgspec.json.encode({"error": refused.message}),
+                                 refused.status)  # fmt: skip
+                if refused.status == 401:
+                    response.headers["WWW-Authenticate"] = 'Bearer realm="streamrec admin"'
+                return response
             if name != model.name:
                 return _json(self, msgspec.json.encode({"error": f"unknown model {name!r}"}), 404)
             actions = {"reload": model.reload, "rollback": model.rollback}

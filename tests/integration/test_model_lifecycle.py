@@ -17,8 +17,9 @@ from typing import Any
 import msgspec
 from aiokafka.structs import ConsumerRecord
 
+from app.admin import AdminAuth
 from app.control import ModelCommand, send_command
-from app.devtools.net import http_get
+from app.devtools.net import http_get, scrape_metrics
 from app.devtools.processes import WorkerProcess
 from app.devtools.verify.check import make_traffic
 from app.devtools.verify.run import send
@@ -55,8 +56,16 @@ def make_registry(tmp_path: Path, *versions: str) -> Path:
     return registry
 
 
-def post(worker: WorkerProcess, path: str) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(worker.web_url + path, data=b"", method="POST")
+ADMIN_TOKEN = "lifecycle-admin-token-7f3a"
+
+
+def post(
+    worker: WorkerProcess, path: str, token: str | None = ADMIN_TOKEN
+) -> tuple[int, dict[str, object]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(
+        worker.web_url + path, data=b"", method="POST", headers=headers
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
             return resp.status, msgspec.json.decode(resp.read())
@@ -69,7 +78,10 @@ async def test_reload_and_rollback_switch_the_served_version_and_refuse_a_broken
 ) -> None:
     registry = make_registry(tmp_path, "1")
     # No registry poll: the POSTs alone move the version here.
-    d = deployment_factory(STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_POLL_S="0")
+    d = deployment_factory(
+        STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_POLL_S="0",
+        STREAMREC_ADMIN_TOKEN=ADMIN_TOKEN,
+    )  # fmt: skip
     await d.create_topics()
     worker = d.start_worker()
     items = catalogue()
@@ -92,6 +104,10 @@ async def test_reload_and_rollback_switch_the_served_version_and_refuse_a_broken
     assert await versions_of_next_traffic("a") == Counter({"1": 50})
 
     add_version(registry, "2")
+    # Admin only: without the token, or with a wrong one, nothing changes.
+    status, body = post(worker, "/models/itemsvd/reload", token=None)
+    assert status == 401 and "Bearer" in str(body["error"]), body
+    assert post(worker, "/models/itemsvd/reload", token="guess")[0] == 401
     assert post(worker, "/models/itemsvd/reload") == (200, {"serving": "2", "before": "1"})
     assert await versions_of_next_traffic("b") == Counter({"2": 50})
 
@@ -108,6 +124,17 @@ async def test_reload_and_rollback_switch_the_served_version_and_refuse_a_broken
     assert status == 409 and "graph input shape" in str(body["error"]), body
     assert await versions_of_next_traffic("e") == Counter({"1": 50})
     assert post(worker, "/models/other/reload")[0] == 404
+
+
+async def produce_raw(d: Deployment, value: bytes) -> None:
+    await d.produce([(None, value)], topic="streamrec.control")
+
+
+def denied(worker: WorkerProcess) -> float:
+    """Control commands the worker ignored, whatever the reason."""
+    metrics = scrape_metrics(worker.web_url)
+    return sum(v for k, v in metrics.items() if k.startswith("streamrec_admin_denied_total")
+               and 'via="control"' in k)  # fmt: skip
 
 
 def outputs_by_event(outputs: list[ConsumerRecord[bytes, bytes]]) -> dict[str, dict[str, Any]]:
@@ -216,7 +243,10 @@ async def test_a_swap_under_load_switches_once_per_partition_and_loses_nothing(
 ) -> None:
     registry = make_registry(tmp_path, "1")
     # The new version is found by the registry poll; the rollback comes on the control topic.
-    d = deployment_factory(STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_POLL_S="0.5")
+    d = deployment_factory(
+        STREAMREC_MODEL_DIR=str(registry), STREAMREC_MODEL_POLL_S="0.5",
+        STREAMREC_ADMIN_TOKEN=ADMIN_TOKEN,
+    )  # fmt: skip
     await d.create_topics()
     worker = d.start_worker()
 
@@ -231,7 +261,14 @@ async def test_a_swap_under_load_switches_once_per_partition_and_loses_nothing(
     assert await asyncio.to_thread(wait_for, lambda: serving() == "2", 10.0)
     await asyncio.sleep(2.0)
     assert not sending.done(), "traffic ended before the rollback: the test proves nothing"
-    await send_command(d.bootstrap, "streamrec.control", ModelCommand("itemsvd", "rollback"))
+    # Unsigned and wrongly signed commands are ignored (and counted); the signed one is obeyed.
+    await produce_raw(d, b'{"model": "itemsvd", "action": "rollback"}')
+    await send_command(d.bootstrap, "streamrec.control", ModelCommand("itemsvd", "rollback"),
+                       AdminAuth("not-the-token"))  # fmt: skip
+    assert await asyncio.to_thread(wait_for, lambda: denied(worker) == 2.0, 10.0)
+    assert serving() == "2"
+    await send_command(d.bootstrap, "streamrec.control", ModelCommand("itemsvd", "rollback"),
+                       AdminAuth(ADMIN_TOKEN))  # fmt: skip
     assert await asyncio.to_thread(wait_for, lambda: serving() == "1", 10.0)
     assert not sending.done()
     await sending

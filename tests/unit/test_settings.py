@@ -90,3 +90,26 @@ def test_a_misspelt_variable_is_reported_not_silently_ignored(
     monkeypatch.setenv("STREAMREC_MAXBATCH", "10")
     load_settings()
     assert "STREAMREC_MAXBATCH is not a streamrec setting" in caplog.text
+
+
+def test_the_admin_token_comes_from_the_variable_or_a_file_and_is_never_echoed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("from-a-file\n")
+    monkeypatch.setenv("STREAMREC_ADMIN_TOKEN_FILE", str(secret))
+    assert load_settings().admin_secret == "from-a-file"
+    monkeypatch.delenv("STREAMREC_ADMIN_TOKEN_FILE")
+    monkeypatch.setenv("STREAMREC_ADMIN_TOKEN", "hunter2-but-longer")
+    settings = load_settings()
+    assert settings.admin_secret == "hunter2-but-longer"
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
+
+    (problem,) = _problems(monkeypatch, STREAMREC_ADMIN_TOKEN_FILE=str(secret))
+    assert "both set" in problem and "hunter2" not in problem
+    monkeypatch.delenv("STREAMREC_ADMIN_TOKEN_FILE")
+    (problem,) = _problems(monkeypatch, STREAMREC_ADMIN_TOKEN="   ")
+    assert problem.startswith("STREAMREC_ADMIN_TOKEN='***': empty")
+    monkeypatch.delenv("STREAMREC_ADMIN_TOKEN")
+    (problem,) = _problems(monkeypatch, STREAMREC_ADMIN_TOKEN_FILE=str(tmp_path / "absent"))
+    assert "cannot read it" in problem
