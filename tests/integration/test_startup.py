@@ -13,6 +13,7 @@ from app.devtools.net import free_port, http_get
 from tests.integration.conftest import Deployment
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
+ADMIN_TOKEN = "startup-admin-token"
 
 
 def _finish(worker_log: Path, deployment: Deployment, timeout: float = 60) -> tuple[int, str]:
@@ -75,7 +76,7 @@ def test_data_dir_that_cannot_be_made_is_refused_clearly(
 def fresh_worker(deployment_factory: Callable[..., Deployment], tmp_path: Path) -> Deployment:
     """A worker started as the README says, from a directory with no ``var/``: the default
     data dir (``var/data``, relative) must be created by the worker itself."""
-    d = deployment_factory(STREAMREC_MODEL_DIR=str(MODELS))
+    d = deployment_factory(STREAMREC_MODEL_DIR=str(MODELS), STREAMREC_ADMIN_TOKEN=ADMIN_TOKEN)
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     d.start_worker(data_dir="", cwd=fresh)
@@ -109,6 +110,7 @@ def test_fresh_directory_and_both_spellings_of_every_view(fresh_worker: Deployme
         ("/v2/models/itemsvd/infer", infer),
         ("/v2/models/itemsvd/infer/", infer),
     ):
-        request = urllib.request.Request(url + path, data=body, method="POST")
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        request = urllib.request.Request(url + path, data=body, method="POST", headers=admin)
         with urllib.request.urlopen(request, timeout=10) as resp:
             assert resp.status == 200, path
