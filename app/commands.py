@@ -101,8 +101,12 @@ async def replay(
                 "(SASRec + ItemSVD in one graph, PyTorch, minutes)."),
     option("--model-dir", default=None, help="Registry root (default STREAMREC_MODEL_DIR)."),
     option("--name", default=None, help="Model name (default: the algorithm's name)."),
+    option("--seed", default=0, type=int, show_default=True,
+           help="Training seed of sasrec and hybrid (the same seed, the same model)."),
 )  # fmt: skip
-async def train(self: AppCommand, algorithm: str, model_dir: str | None, name: str | None) -> None:
+async def train(
+    self: AppCommand, algorithm: str, model_dir: str | None, name: str | None, seed: int
+) -> None:
     """Train a model on MovieLens-100k and write the next version into the registry."""
     from app.training.itemsvd import RATED_WEIGHT, ItemSvdParams
     from app.training.train import train_hybrid, train_itemsvd, train_sasrec
@@ -110,8 +114,10 @@ async def train(self: AppCommand, algorithm: str, model_dir: str | None, name: s
     root = Path(model_dir) if model_dir else get_settings().model_dir
     name = name or algorithm
     if algorithm in ("sasrec", "hybrid"):
+        from app.training.sasrec import SasRecParams
+
         trainer = train_sasrec if algorithm == "sasrec" else train_hybrid
-        path = await asyncio.to_thread(trainer, root, name)
+        path = await asyncio.to_thread(trainer, root, name, SasRecParams(seed=seed))
     else:
         weight = RATED_WEIGHT if algorithm == "itemsvd-rated" else 0.0
         params = ItemSvdParams(rating_weight=weight)
