@@ -184,15 +184,10 @@ def fit(
     targets: npt.NDArray[np.int64],
     validate: Callable[[SasRec], float],
     *,
-    epochs: int | None = None,
     progress: Callable[[int, float, float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, float]:
-    """AdamW on full-softmax cross-entropy; keeps the weights of the best validation score.
-
-    With ``epochs`` it trains exactly that many and keeps the last weights (a refit whose
-    epoch count validation chose); ``validate`` then only feeds the progress report.
-    """
+    """AdamW on full-softmax cross-entropy; keeps the weights of the best validation score."""
     p = model.params
     start = clock()
     generator = torch.Generator().manual_seed(p.seed)
@@ -201,7 +196,7 @@ def fit(
     x_all, y_all = torch.from_numpy(inputs), torch.from_numpy(targets)
     best, best_epoch, best_state, stale = -1.0, 0, None, 0
     epoch = 0
-    for epoch in range(1, (epochs or p.max_epochs) + 1):
+    for epoch in range(1, p.max_epochs + 1):
         model.train()
         order = torch.randperm(len(x_all), generator=generator)
         total = 0.0
@@ -218,10 +213,6 @@ def fit(
             nn.utils.clip_grad_norm_(model.parameters(), p.clip_norm)
             optimizer.step()
             total += float(loss.detach()) * len(idx)
-        if epochs is not None:
-            if progress is not None:
-                progress(epoch, total / len(order), float("nan"))
-            continue
         if epoch % p.eval_every and epoch != p.max_epochs:
             continue
         model.eval()
@@ -239,7 +230,7 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return {"best_epoch": best_epoch or epoch, "epochs_run": epoch, "valid_ndcg@10": best,
+    return {"best_epoch": best_epoch, "epochs_run": epoch, "valid_ndcg@10": best,
             "train_seconds": round(clock() - start, 1)}  # fmt: skip
 
 
