@@ -66,8 +66,7 @@ class AdminAuth:
             return Denied(403, "admin_disabled", ENABLE_HINT)
         if not signature or ts is None:
             return Denied(401, "unsigned", "the command carries no signature")
-        want = hmac.new(self._key, _signed(content, ts), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(signature.encode(), want.encode()):
+        if not hmac.compare_digest(signature.encode(), self.sign(content, ts).encode()):
             return Denied(401, "bad_signature", "the signature does not match the admin token")
         if abs(now - ts) > self.max_age_s:
             age = f"{now - ts:.0f} s"

@@ -6,7 +6,7 @@ import socket
 import urllib.error
 import urllib.request
 
-__all__ = ["free_port", "http_get", "metric_value", "scrape_metrics"]
+__all__ = ["free_port", "http_get", "http_post", "metric_value", "scrape_metrics"]
 
 
 def free_port() -> int:
@@ -25,6 +25,18 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
     except OSError:
         return 0, b""
+
+
+def http_post(
+    url: str, body: bytes = b"", headers: dict[str, str] | None = None, timeout: float = 30.0
+) -> tuple[int, bytes, dict[str, str]]:
+    """(status, body, headers) of a POST; an error status is an answer, not an exception."""
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return resp.status, resp.read(), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
 
 
 def scrape_metrics(base_url: str) -> dict[str, float]:

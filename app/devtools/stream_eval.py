@@ -13,7 +13,7 @@ import msgspec
 from app.devtools.reader import Records, read_topics
 from app.devtools.replay import produce_open_loop
 from app.movielens import load_ratings
-from app.training.evaluate import bootstrap_interval, per_user, summarise
+from app.training.evaluate import per_user, with_intervals
 from app.training.split import leave_one_out
 
 __all__ = ["stream_relevance"]
@@ -68,8 +68,4 @@ async def stream_relevance(
 
     await read_topics(bootstrap, [output_topic], enough, within_s=within_s, check_every_s=1.0)
     values = per_user({u: found.get(u, []) for u in split.test}, split.test)
-    result: dict[str, Any] = {**summarise(values, k), "events": len(records),
-                              "answered": len(found)}  # fmt: skip
-    for metric, v in values.items():
-        result[f"{metric}@{k}_ci"] = bootstrap_interval(v)
-    return result
+    return {**with_intervals(values, k), "events": len(records), "answered": len(found)}

@@ -22,6 +22,7 @@ __all__ = [
     "per_user",
     "ranking_metrics",
     "summarise",
+    "with_intervals",
 ]
 
 
@@ -86,6 +87,14 @@ def summarise(values: Mapping[str, npt.NDArray[np.float64]], k: int) -> dict[str
     return {**means, "users": n}
 
 
+def with_intervals(values: Mapping[str, npt.NDArray[np.float64]], k: int) -> dict[str, Any]:
+    """``summarise`` plus each metric's 95% bootstrap interval over users (``<metric>_ci``)."""
+    row: dict[str, Any] = summarise(values, k)
+    for metric, v in values.items():
+        row[f"{metric}@{k}_ci"] = bootstrap_interval(v)
+    return row
+
+
 def bootstrap_interval(
     values: npt.NDArray[np.float64], *, samples: int = 2000, seed: int = 0
 ) -> tuple[float, float]:
@@ -114,8 +123,5 @@ def offline_report(served: Scorer, catalogue: Sequence[str], k: int = 10) -> lis
         label = f"{scorer.manifest.name}/{scorer.manifest.version}"
         ranked = offline_top_k(scorer, history, k=k)
         values = per_user({u: [i.item_id for i in ranked[u]] for u in split.test}, split.test)
-        row: dict[str, Any] = {"model": label, **summarise(values, k)}
-        for metric, v in values.items():
-            row[f"{metric}@{k}_ci"] = bootstrap_interval(v)
-        rows.append(row)
+        rows.append({"model": label, **with_intervals(values, k)})
     return rows

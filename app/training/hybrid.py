@@ -56,10 +56,9 @@ class Hybrid(nn.Module):
         self.sasrec = sasrec
         self.svd_len = svd.max_len
         self.svd_weight, self.ease_weight = svd_weight, ease_weight
-        recency = svd.recency_decay ** np.arange(svd.max_len, dtype=np.float64)[::-1]
         self.register_buffer("svd_emb", torch.from_numpy(parts.svd_emb))
         self.register_buffer("svd_bias", torch.from_numpy(parts.svd_bias))
-        self.register_buffer("recency", torch.from_numpy(recency.astype(np.float32)))
+        self.register_buffer("recency", torch.from_numpy(svd.recency_weights()))
         self.register_buffer("ease", torch.from_numpy(parts.ease))
 
     def item_svd(self, history: torch.Tensor) -> torch.Tensor:

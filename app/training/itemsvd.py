@@ -56,6 +56,10 @@ class ItemSvdParams:
     def rated(self) -> bool:
         return self.rating_weight != 0.0
 
+    def recency_weights(self) -> npt.NDArray[np.float32]:
+        """Weight of each of the last ``max_len`` positions, the most recent (last) 1."""
+        return (self.recency_decay ** np.arange(self.max_len)[::-1]).astype(np.float32)
+
     def as_dict(self) -> dict[str, float]:
         return dict(vars(self))
 
@@ -109,7 +113,7 @@ def reference_scores(
     ratings: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32]:
     """The model in numpy, term by term: what the ONNX graph must compute."""
-    weights = params.recency_decay ** np.arange(params.max_len)[::-1]
+    weights = params.recency_weights()
     w = (history > 0) * weights[None, :]
     if params.rated:
         assert ratings is not None, "a rated model reads ratings"
@@ -124,7 +128,7 @@ def build_onnx(
     """ONNX graph: history [N, max_len] int64 (and, if ``params.rated``, ratings [N, max_len]
     float32) -> scores [N, V] float32 (dynamic batch axis)."""
     size, _ = emb.shape
-    weights = (params.recency_decay ** np.arange(params.max_len)[::-1]).astype(np.float32)
+    weights = params.recency_weights()
     inits = [
         numpy_helper.from_array(emb, "emb"),
         numpy_helper.from_array(bias, "bias"),

@@ -173,6 +173,7 @@ def _fit_sasrec(
 ) -> tuple[Any, dict[str, float]]:
     """A SASRec trained on ``sequences``, early-stopped on the split's validation NDCG@10."""
     import torch
+    from tqdm import tqdm
 
     from app.training.sasrec import SasRec, build_windows, fit
 
@@ -182,11 +183,12 @@ def _fit_sasrec(
     inputs, targets = build_windows(sequences, vocab, params.max_len, params.stride)
     model = SasRec(len(items), params)
     scorer = _TorchScorer(model, items, vocab, params.max_len)
-    bar = _epoch_bar(params.max_epochs, "train sasrec", progress)
+    bar = tqdm(total=params.max_epochs, unit="epoch", desc="train sasrec", disable=not progress)
     valid_states = split.states("valid")
 
     def on_eval(epoch: int, loss: float, score: float) -> None:
-        _advance(bar, epoch, loss, valid_ndcg10=f"{score:.4f}")
+        bar.update(epoch - bar.n)
+        bar.set_postfix(loss=f"{loss:.3f}", valid_ndcg10=f"{score:.4f}")
 
     summary = fit(
         model, inputs, targets,
@@ -195,17 +197,6 @@ def _fit_sasrec(
     )  # fmt: skip
     bar.close()
     return model, summary
-
-
-def _epoch_bar(total: int, desc: str, progress: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="epoch", desc=desc, disable=not progress)
-
-
-def _advance(bar: Any, epoch: int, loss: float, **extra: str) -> None:
-    bar.update(epoch - bar.n)
-    bar.set_postfix(loss=f"{loss:.3f}", **extra)
 
 
 def _torch_training(params: SasRecParams, split: LeaveOneOut) -> dict[str, Any]:

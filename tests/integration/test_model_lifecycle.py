@@ -7,8 +7,6 @@ import asyncio
 import shutil
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +17,7 @@ from aiokafka.structs import ConsumerRecord
 
 from app.admin import AdminAuth
 from app.control import ModelCommand, send_command
-from app.devtools.net import http_get, scrape_metrics
+from app.devtools.net import http_get, http_post, scrape_metrics
 from app.devtools.processes import WorkerProcess
 from app.devtools.verify.check import make_traffic
 from app.devtools.verify.run import send
@@ -63,14 +61,8 @@ def post(
     worker: WorkerProcess, path: str, token: str | None = ADMIN_TOKEN
 ) -> tuple[int, dict[str, object]]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(
-        worker.web_url + path, data=b"", method="POST", headers=headers
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, msgspec.json.decode(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, msgspec.json.decode(exc.read())
+    status, body, _ = http_post(worker.web_url + path, headers=headers)
+    return status, msgspec.json.decode(body)
 
 
 async def test_reload_and_rollback_switch_the_served_version_and_refuse_a_broken_one(

@@ -3,27 +3,20 @@ either worker, and the errors."""
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 
 import msgspec
 
-from app.devtools.net import http_get
+from app.devtools.net import http_get, http_post
 from app.devtools.processes import WorkerProcess
 from tests.integration.conftest import Deployment, wait_for
 
 
 def post(worker: WorkerProcess, path: str, body: object) -> tuple[int, dict[str, object]]:
     data = body if isinstance(body, bytes) else msgspec.json.encode(body)
-    request = urllib.request.Request(
-        worker.web_url + path, data=data, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return resp.status, msgspec.json.decode(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, msgspec.json.decode(exc.read())
+    json = {"Content-Type": "application/json"}
+    status, answer, _ = http_post(worker.web_url + path, data, json, timeout=10)
+    return status, msgspec.json.decode(answer)
 
 
 def infer_input(name: str, data: list[str]) -> dict[str, object]:

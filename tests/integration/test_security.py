@@ -6,12 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from app.devtools.net import http_get
+from app.devtools.net import http_get, http_post
 from app.devtools.processes import PROJECT_ROOT, WorkerProcess
 from tests.integration.conftest import Deployment
 
@@ -22,13 +20,7 @@ def post(
     worker: WorkerProcess, path: str, body: bytes = b"", token: str | None = None
 ) -> tuple[int, bytes, dict[str, str]]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(worker.web_url + path, data=body, method="POST",
-                                     headers=headers)  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, resp.read(), dict(resp.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), dict(exc.headers)
+    return http_post(worker.web_url + path, body, headers)
 
 
 async def test_without_a_token_admin_is_disabled_and_bad_bodies_are_a_400(
