@@ -142,7 +142,7 @@ async def evaluate(self: AppCommand, version: str | None, stream: bool, rate: fl
 
         self.say(f"replaying ml-100k but each user's last interaction into {s.input_topic}")
         row = await stream_relevance(
-            s.bootstrap_servers, s.input_topic, s.output_topic, rate=rate, progress=True
+            s.brokers, s.input_topic, s.output_topic, rate=rate, progress=True
         )
         self.say(f"{row['answered']} of {row['users']} users answered")
         rows = [{"model": "stream", **row}]
@@ -270,10 +270,8 @@ async def verify(
         users, per_user, catalogue(), bad_users=bad_users, max_bytes=s.max_message_bytes
     )
     self.say(f"run {traffic.run}: sending {len(traffic.records)} records to {s.input_topic}")
-    await send(s.bootstrap_servers, s.input_topic, traffic, rate=rate)
-    got = await collect(
-        s.bootstrap_servers, s.output_topic, s.dlq_topic, traffic, within_s=within_s
-    )
+    await send(s.brokers, s.input_topic, traffic, rate=rate)
+    got = await collect(s.brokers, s.output_topic, s.dlq_topic, traffic, within_s=within_s)
     report = got.report(traffic)
     self.say(report.summary())
     if report.lost:
@@ -310,7 +308,7 @@ async def models(self: AppCommand, action: Literal["reload", "rollback"] | None,
             print(f"streamrec: cannot send {action}: {ENABLE_HINT}", file=sys.stderr)
             raise SystemExit(2)
         command = ModelCommand(s.model_name, action)
-        await send_command(s.bootstrap_servers, s.control_topic, command, auth)
+        await send_command(s.brokers, s.control_topic, command, auth)
         self.say(f"sent {action} of {s.model_name} to every worker ({s.control_topic})")
         return
     url = (url or f"http://{s.web_host}:{s.web_port}").rstrip("/")

@@ -19,6 +19,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from app.admin import AdminAuth
+from app.brokers import Brokers
 from app.errors import StreamrecError
 
 __all__ = ["ControlListener", "ModelCommand", "send_command"]
@@ -50,13 +51,13 @@ class ControlListener:
 
     def __init__(
         self,
-        bootstrap_servers: list[str],
+        brokers: Brokers,
         topic: str,
         handler: Handler,
         auth: AdminAuth,
         rejected: Rejected = lambda reason: None,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.brokers = brokers
         self.topic = topic
         self.handler = handler
         self.auth = auth
@@ -68,7 +69,7 @@ class ControlListener:
         while True:
             consumer = AIOKafkaConsumer(
                 self.topic,
-                bootstrap_servers=self.bootstrap_servers,
+                **self.brokers.client_kwargs(),
                 group_id=None,
                 auto_offset_reset="latest",
                 enable_auto_commit=False,
@@ -108,12 +109,12 @@ class ControlListener:
 
 
 async def send_command(
-    bootstrap_servers: list[str], topic: str, command: ModelCommand, auth: AdminAuth
+    brokers: Brokers, topic: str, command: ModelCommand, auth: AdminAuth
 ) -> None:
     """Sign and publish one command for every worker (the ``models`` CLI command uses this)."""
     ts = round(time.time(), 3)
     signed = msgspec.structs.replace(command, ts=ts, sig=auth.sign(command.content(), ts))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**brokers.client_kwargs(), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(topic, msgspec.json.encode(signed))

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from app.brokers import Brokers
 from app.pipeline.result import OutRecord
 
 __all__ = ["BatchSender"]
@@ -22,8 +23,8 @@ __all__ = ["BatchSender"]
 class BatchSender:
     """A producer for streamrec's own output and dead-letter records."""
 
-    def __init__(self, bootstrap_servers: list[str], *, max_request_bytes: int) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, brokers: Brokers, *, max_request_bytes: int) -> None:
+        self.brokers = brokers
         self._max_request_bytes = max_request_bytes
         self._partitioner = DefaultPartitioner()
         self._producer: AIOKafkaProducer | None = None
@@ -37,7 +38,7 @@ class BatchSender:
     async def start(self) -> None:
         # aiokafka binds a producer to the running loop, so it is made here, not at import.
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
+            **self.brokers.client_kwargs(),
             acks="all",
             linger_ms=0,
             max_request_size=self._max_request_bytes,

@@ -117,9 +117,11 @@ def build(
     (the tests inject faults through them).
     """
     install_patches(settings.fetch_max_wait_ms)
+    brokers = settings.brokers
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
+        broker_credentials=brokers.security.faust_credentials(),
         store=settings.store,
         datadir=str(settings.data_dir),
         web_host=settings.web_host,
@@ -173,7 +175,7 @@ def build(
     )
     # Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
     # the broker's own message size limit is what bounds them.
-    sender = BatchSender(settings.bootstrap_servers, max_request_bytes=32 << 20)
+    sender = BatchSender(brokers, max_request_bytes=32 << 20)
     cache = PredictionCache(
         settings.cache_url, settings.cache_ttl_s, settings.cache_timeout_s, metrics
     )
@@ -218,13 +220,13 @@ def build(
 
     auth = AdminAuth(settings.admin_secret, settings.control_max_age_s)
     control = ControlListener(
-        settings.bootstrap_servers, settings.control_topic, on_command, auth,
+        brokers, settings.control_topic, on_command, auth,
         rejected=lambda reason: metrics.admin_denied.labels("control", reason).inc(),
     )  # fmt: skip
 
     async def listen_for_model_commands() -> None:
         try:
-            await ensure_topics(settings.bootstrap_servers, [settings.control_topic], 1)
+            await ensure_topics(brokers, [settings.control_topic], 1)
         except Exception as exc:  # the broker may forbid creating topics: say so, keep serving
             logger.error("cannot create topic %s (create it by hand): %s",
                          settings.control_topic, exc)  # fmt: skip

@@ -8,14 +8,16 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from app.brokers import Brokers
+
 __all__ = ["ensure_topics"]
 
 logger = logging.getLogger(__name__)
 
 
-async def ensure_topics(bootstrap_servers: list[str], names: list[str], partitions: int) -> None:
+async def ensure_topics(brokers: Brokers, names: list[str], partitions: int) -> None:
     """Create the topics that do not exist yet; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**brokers.client_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

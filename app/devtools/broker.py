@@ -33,7 +33,10 @@ class EmbeddedBroker:
     """A Tansu subprocess on ``host:port``; use as a context manager or start/stop.
 
     ``listen_port``: where Tansu itself listens, when clients reach it at ``port`` through
-    something in between (a test's TCP proxy that cuts the network); it advertises ``port``.
+    something in between (a test's TCP proxy that cuts the network, or terminates TLS: this
+    Tansu's own ``--cert`` does not); it advertises ``port``. ``authentication``: every client
+    must log in with SASL SCRAM (Tansu's ``--authentication``; this build keeps no users, so
+    every login is refused: what the tests of a refused login need).
     """
 
     def __init__(
@@ -42,11 +45,13 @@ class EmbeddedBroker:
         port: int = 9092,
         log: Path | None = None,
         listen_port: int | None = None,
+        authentication: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.listen_port = listen_port or port
         self.log = log
+        self.authentication = authentication
         self.process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
 
@@ -65,7 +70,8 @@ class EmbeddedBroker:
             self._log_file = self.log.open("ab")
         self.process = subprocess.Popen(
             [broker_binary(), "broker", "--listener-url", listener,
-             "--advertised-listener-url", advertised],
+             "--advertised-listener-url", advertised,
+             *(["--authentication"] if self.authentication else [])],
             stdout=self._log_file or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             # Own session: a terminal Ctrl-C reaches only the parent, which stops children

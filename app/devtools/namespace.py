@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.brokers import PLAINTEXT, Brokers, KafkaSecurity
 from app.devtools.net import free_port
 
 __all__ = ["Namespace"]
@@ -23,10 +24,12 @@ class Namespace:
     root: Path
     partitions: int = 4
     name: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    security: KafkaSecurity = PLAINTEXT
+    """How the broker is reached (TLS, SASL); workers get the matching settings."""
 
     @property
-    def bootstrap(self) -> list[str]:
-        return [self.broker_url.split("://", 1)[-1]]
+    def brokers(self) -> Brokers:
+        return Brokers((self.broker_url.split("://", 1)[-1],), self.security)
 
     @property
     def input_topic(self) -> str:
@@ -53,5 +56,22 @@ class Namespace:
             "STREAMREC_DATA_DIR": str(self.root / self.name / f"worker{index}"),
             # Short: the embedded broker's first group join waits half of it.
             "STREAMREC_SESSION_TIMEOUT_S": "4",
+            **_security_env(self.security),
             **extra,
         }
+
+
+def _security_env(security: KafkaSecurity) -> dict[str, str]:
+    """The ``STREAMREC_KAFKA_*`` settings that give a worker ``security``."""
+    values = {
+        "SECURITY_PROTOCOL": security.protocol,
+        "SASL_MECHANISM": security.sasl_mechanism,
+        "SASL_USERNAME": security.username,
+        "SASL_PASSWORD": security.password,
+        "SSL_CAFILE": security.cafile,
+        "SSL_CERTFILE": security.certfile,
+        "SSL_KEYFILE": security.keyfile,
+        "SSL_KEY_PASSWORD": security.key_password,
+        "SSL_CHECK_HOSTNAME": None if security.check_hostname else "false",
+    }
+    return {f"STREAMREC_KAFKA_{k}": str(v) for k, v in values.items() if v is not None}

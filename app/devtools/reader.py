@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
+from app.brokers import Brokers
+
 __all__ = ["Records", "read_topics"]
 
 
@@ -19,7 +21,7 @@ Records = list[ConsumerRecord[bytes, bytes]]
 
 
 async def read_topics(
-    bootstrap: Sequence[str],
+    brokers: Brokers,
     topics: Sequence[str],
     enough: Callable[[Records], bool],
     *,
@@ -33,7 +35,7 @@ async def read_topics(
     ``check_every_s`` spaces out the checks when ``enough`` is costly.
     """
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=list(bootstrap), group_id=None,
+        *topics, **brokers.client_kwargs(), group_id=None,
         auto_offset_reset="earliest", enable_auto_commit=False,
         max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20,
     )  # fmt: skip

@@ -11,6 +11,7 @@ import msgspec
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
+from app.brokers import Brokers
 from app.movielens import Rating, load_ratings
 from app.settings import Settings
 from app.topics import ensure_topics
@@ -37,7 +38,7 @@ def interaction_value(r: Rating) -> bytes:
 async def produce_open_loop(
     records: Sequence[tuple[bytes | None, bytes | None]],
     *,
-    bootstrap_servers: list[str],
+    brokers: Brokers,
     topic: str,
     rate: float = 0.0,
     progress: bool = False,
@@ -45,7 +46,7 @@ async def produce_open_loop(
     """Produce (key, value) records in order at ``rate`` per second (0 = flat out) and return
     the achieved rate. Open loop: record i is due at start + i/rate, however long sends take."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, linger_ms=2, acks="all", max_request_size=8 << 20
+        **brokers.client_kwargs(), linger_ms=2, acks="all", max_request_size=8 << 20
     )
     await producer.start()
     try:
@@ -70,16 +71,14 @@ async def produce_open_loop(
 async def replay(
     ratings: Sequence[Rating],
     *,
-    bootstrap_servers: list[str],
+    brokers: Brokers,
     topic: str,
     rate: float = 0.0,
     progress: bool = True,
 ) -> int:
     """Produce ``ratings`` keyed by user id; ``rate`` events/s (0 = as fast as possible)."""
     records = [(r.user_id.encode(), interaction_value(r)) for r in ratings]
-    await produce_open_loop(
-        records, bootstrap_servers=bootstrap_servers, topic=topic, rate=rate, progress=progress
-    )
+    await produce_open_loop(records, brokers=brokers, topic=topic, rate=rate, progress=progress)
     return len(records)
 
 
@@ -104,14 +103,13 @@ async def replay_movielens(
     if count:
         ratings = ratings[:count]
     s = settings
+    brokers = s.brokers
     # Created here with the worker's layout, so a replay before the first worker cannot
     # leave a broker-default (one-partition) input topic behind.
-    await ensure_topics(
-        s.bootstrap_servers, [s.input_topic, s.output_topic, s.dlq_topic], s.partitions
-    )
+    await ensure_topics(brokers, [s.input_topic, s.output_topic, s.dlq_topic], s.partitions)
     return await replay(
         ratings,
-        bootstrap_servers=s.bootstrap_servers,
+        brokers=brokers,
         topic=s.input_topic,
         rate=rate,
         progress=progress,

@@ -5,11 +5,11 @@ item (the offline test protocol, measured on what the stream emitted)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
+from app.brokers import Brokers
 from app.devtools.reader import Records, read_topics
 from app.devtools.replay import produce_open_loop
 from app.movielens import load_ratings
@@ -20,7 +20,7 @@ __all__ = ["stream_relevance"]
 
 
 async def stream_relevance(
-    bootstrap: Sequence[str],
+    brokers: Brokers,
     input_topic: str,
     output_topic: str,
     *,
@@ -49,7 +49,7 @@ async def stream_relevance(
                  "rating": r.rating, "ts": r.ts, "event_id": event_id}  # fmt: skip
         records.append((r.user_id.encode(), msgspec.json.encode(value)))
     await produce_open_loop(
-        records, bootstrap_servers=list(bootstrap), topic=input_topic, rate=rate,
+        records, brokers=brokers, topic=input_topic, rate=rate,
         progress=progress,
     )  # fmt: skip
     wanted = {last_id[u]: u for u in split.test}
@@ -66,6 +66,6 @@ async def stream_relevance(
         read = len(got)
         return len(found) == len(wanted)
 
-    await read_topics(bootstrap, [output_topic], enough, within_s=within_s, check_every_s=1.0)
+    await read_topics(brokers, [output_topic], enough, within_s=within_s, check_every_s=1.0)
     values = per_user({u: found.get(u, []) for u in split.test}, split.test)
     return {**with_intervals(values, k), "events": len(records), "answered": len(found)}

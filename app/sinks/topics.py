@@ -56,7 +56,7 @@ class TopicSink:
         if not self.create_partitions:
             return
         try:
-            await ensure_topics(self.sender.bootstrap_servers, [self.topic], self.create_partitions)
+            await ensure_topics(self.sender.brokers, [self.topic], self.create_partitions)
         except Exception as exc:  # the broker may forbid creating topics: say so, keep serving
             logger.error("cannot create topic %s (create it by hand): %s", self.topic, exc)
 

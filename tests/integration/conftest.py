@@ -10,6 +10,7 @@ import asyncio
 import random
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 import uuid
@@ -23,6 +24,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
+from app.brokers import PLAINTEXT, Brokers, KafkaSecurity
 from app.devtools.broker import EmbeddedBroker
 from app.devtools.namespace import Namespace
 from app.devtools.net import free_port, http_get
@@ -55,13 +57,15 @@ class Deployment:
     ns: str
     extra_env: dict[str, str]
     workers: list[WorkerProcess] = field(default_factory=list)
+    security: KafkaSecurity = PLAINTEXT
+    """How the broker is reached; workers and the test's own clients use it alike."""
 
     def __post_init__(self) -> None:
-        self.names = Namespace(self.broker.url, self.root, PARTITIONS, self.ns)
+        self.names = Namespace(self.broker.url, self.root, PARTITIONS, self.ns, self.security)
 
     @property
-    def bootstrap(self) -> list[str]:
-        return self.names.bootstrap
+    def brokers(self) -> Brokers:
+        return self.names.brokers
 
     @property
     def input_topic(self) -> str:
@@ -104,7 +108,7 @@ class Deployment:
 
     async def create_topics(self) -> None:
         await ensure_topics(
-            self.bootstrap, [self.input_topic, self.output_topic, self.dlq_topic], PARTITIONS
+            self.brokers, [self.input_topic, self.output_topic, self.dlq_topic], PARTITIONS
         )
 
     async def produce(
@@ -112,7 +116,7 @@ class Deployment:
     ) -> None:
         """Send (key, value) records with a plain Kafka client, in order, and wait for acks."""
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", max_request_size=8 << 20
+            **self.brokers.client_kwargs(), acks="all", max_request_size=8 << 20
         )
         await producer.start()
         try:
@@ -130,18 +134,26 @@ class Deployment:
         """Read ``topic`` from the start until ``count`` records arrived (then ``settle``
         seconds more, to catch extras) or the deadline passes."""
         return await read_topics(
-            self.bootstrap, [topic], lambda got: len(got) >= count,
+            self.brokers, [topic], lambda got: len(got) >= count,
             within_s=timeout, settle_s=settle,
         )  # fmt: skip
 
     async def verify(self, traffic: Traffic, rate: float = 0.0, within_s: float = 120.0) -> Report:
         """Send ``traffic`` (unless ``rate`` < 0: already sent) and report what became of it."""
         if rate >= 0:
-            await send(self.bootstrap, self.input_topic, traffic, rate=rate)
+            await send(self.brokers, self.input_topic, traffic, rate=rate)
         got = await collect(
-            self.bootstrap, self.output_topic, self.dlq_topic, traffic, within_s=within_s
+            self.brokers, self.output_topic, self.dlq_topic, traffic, within_s=within_s
         )
         return got.report(traffic)
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        """Wait for the last started worker to exit; its code and everything it printed."""
+        worker = self.workers[-1]
+        assert worker.process is not None
+        code = worker.process.wait(timeout)
+        worker.stop()
+        return code, worker.log.read_text(errors="replace")
 
     def get_json(self, worker: WorkerProcess, path: str) -> tuple[int, object]:
         status, body = http_get(worker.web_url + path)
@@ -211,16 +223,18 @@ class RedisServer:
 
 class TcpProxy:
     """Forwards a port to the broker; ``cut()`` drops every connection and refuses new ones
-    (the broker unreachable, its data kept, as when a real Kafka broker restarts)."""
+    (the broker unreachable, its data kept, as when a real Kafka broker restarts). With
+    ``tls``, clients must speak TLS to it (it terminates TLS in front of the broker)."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, tls: ssl.SSLContext | None = None) -> None:
         self.port = free_port()
         self.target_port = target_port
+        self.tls = tls
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> TcpProxy:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, ssl=self.tls)
         return self
 
     async def cut(self) -> None:

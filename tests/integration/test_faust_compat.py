@@ -17,8 +17,8 @@ async def test_fetched_highwater_is_the_end_of_the_partition(
 ) -> None:
     d = deployment_factory()
     topic, empty = f"{d.ns}.batches", f"{d.ns}.empty"
-    await ensure_topics(d.bootstrap, [topic, empty], 1)
-    producer = AIOKafkaProducer(bootstrap_servers=d.bootstrap, linger_ms=50)
+    await ensure_topics(d.brokers, [topic, empty], 1)
+    producer = AIOKafkaProducer(**d.brokers.client_kwargs(), linger_ms=50)
     await producer.start()
     try:
         for _ in range(2):  # two batches of five records
@@ -30,7 +30,7 @@ async def test_fetched_highwater_is_the_end_of_the_partition(
     finally:
         await producer.stop()
     tp, tp_empty = TopicPartition(topic, 0), TopicPartition(empty, 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=d.bootstrap)
+    consumer = AIOKafkaConsumer(**d.brokers.client_kwargs())
     await consumer.start()
     try:
         listed = await consumer.end_offsets([tp, tp_empty])
@@ -38,5 +38,5 @@ async def test_fetched_highwater_is_the_end_of_the_partition(
         await consumer.stop()
     # ListOffsets: 10 on Kafka; the embedded broker says 6 (the last batch's base + 1).
     assert listed[tp] in (6, 10)
-    got = await fetched_highwaters(listed, bootstrap_servers=d.bootstrap)
+    got = await fetched_highwaters(listed, **d.brokers.client_kwargs())
     assert got == {tp: 10, tp_empty: 0}

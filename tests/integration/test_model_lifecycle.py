@@ -247,7 +247,7 @@ async def test_a_swap_under_load_switches_once_per_partition_and_loses_nothing(
         return str(models["arms"][0]["version"])  # type: ignore[index]
 
     traffic = make_traffic(40, 150, catalogue())  # 6,000 events at 400/s: 15 s of traffic
-    sending = asyncio.create_task(send(d.bootstrap, d.input_topic, traffic, rate=400))
+    sending = asyncio.create_task(send(d.brokers, d.input_topic, traffic, rate=400))
     await asyncio.sleep(2.0)
     add_version(registry, "2")
     assert await asyncio.to_thread(wait_for, lambda: serving() == "2", 10.0)
@@ -255,11 +255,11 @@ async def test_a_swap_under_load_switches_once_per_partition_and_loses_nothing(
     assert not sending.done(), "traffic ended before the rollback: the test proves nothing"
     # Unsigned and wrongly signed commands are ignored (and counted); the signed one is obeyed.
     await produce_raw(d, b'{"model": "itemsvd", "action": "rollback"}')
-    await send_command(d.bootstrap, "streamrec.control", ModelCommand("itemsvd", "rollback"),
+    await send_command(d.brokers, "streamrec.control", ModelCommand("itemsvd", "rollback"),
                        AdminAuth("not-the-token"))  # fmt: skip
     assert await asyncio.to_thread(wait_for, lambda: denied(worker) == 2.0, 10.0)
     assert serving() == "2"
-    await send_command(d.bootstrap, "streamrec.control", ModelCommand("itemsvd", "rollback"),
+    await send_command(d.brokers, "streamrec.control", ModelCommand("itemsvd", "rollback"),
                        AdminAuth(ADMIN_TOKEN))  # fmt: skip
     assert await asyncio.to_thread(wait_for, lambda: serving() == "1", 10.0)
     assert not sending.done()

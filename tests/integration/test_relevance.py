@@ -28,7 +28,7 @@ async def test_the_hybrid_through_the_stream_scores_what_it_scores_offline(
     d = deployment_factory(STREAMREC_MODEL_NAME="hybrid")
     await d.create_topics()
     d.start_worker()
-    got = await stream_relevance(d.bootstrap, d.input_topic, d.output_topic, within_s=600)
+    got = await stream_relevance(d.brokers, d.input_topic, d.output_topic, within_s=600)
     assert got["answered"] == got["users"] == 943, got
 
     offline = offline_test_metrics("hybrid")

@@ -47,7 +47,7 @@ async def input_lag(d: Deployment) -> int:
     The end comes from a fetch's high watermark: the embedded broker's ListOffsets is not it.
     """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=d.bootstrap, group_id=f"streamrec-{d.ns}", enable_auto_commit=False
+        **d.brokers.client_kwargs(), group_id=f"streamrec-{d.ns}", enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -128,12 +128,12 @@ async def test_liveness_fails_when_the_worker_has_lag_and_commits_nothing(
     d = deployment_factory(STREAMREC_TEST_FAULT="hang", STREAMREC_STALL_TIMEOUT_S="3")
     await d.create_topics()
     worker = d.start_worker(app_module="tests.integration.faulty_app")
-    await send(d.bootstrap, d.input_topic, make_traffic(5, 2, ITEMS))
+    await send(d.brokers, d.input_topic, make_traffic(5, 2, ITEMS))
     assert await asyncio.to_thread(
         wait_for, lambda: metric(worker, "streamrec_events_in_total") > 0, 30
     )
     # The agent now hangs between batches; more events arrive and nothing is committed.
-    await send(d.bootstrap, d.input_topic, make_traffic(5, 2, ITEMS))
+    await send(d.brokers, d.input_topic, make_traffic(5, 2, ITEMS))
     assert await asyncio.to_thread(
         wait_for, lambda: http_get(worker.web_url + "/health/live")[0] == 503, 30
     )
@@ -150,7 +150,7 @@ async def test_worker_killed_mid_stream_loses_nothing_and_keeps_its_state(
     first = d.start_worker()
     traffic = make_traffic(40, 40, ITEMS)
     rate = 400.0
-    sending = asyncio.create_task(send(d.bootstrap, d.input_topic, traffic, rate=rate))
+    sending = asyncio.create_task(send(d.brokers, d.input_topic, traffic, rate=rate))
     # Kill -9 once the worker has processed a good part, while events keep coming.
     # (polled on a thread: the sender shares this event loop)
     assert await asyncio.to_thread(
@@ -180,7 +180,7 @@ async def test_redis_stopped_and_started_again_while_events_flow(
     await d.create_topics()
     worker = d.start_worker()
     traffic = make_traffic(30, 60, ITEMS)
-    sending = asyncio.create_task(send(d.bootstrap, d.input_topic, traffic, rate=300))
+    sending = asyncio.create_task(send(d.brokers, d.input_topic, traffic, rate=300))
 
     def events_in() -> float:
         return metric(worker, "streamrec_events_in_total")
@@ -214,12 +214,12 @@ async def test_broker_unreachable_for_10_s_then_back(tmp_path: Path) -> None:
         await d.create_topics()
         worker = await asyncio.to_thread(d.start_worker)  # the proxy runs on this event loop
         before, after = make_traffic(30, 30, ITEMS, run="a"), make_traffic(30, 30, ITEMS, run="b")
-        await send(d.bootstrap, d.input_topic, before, rate=300)
+        await send(d.brokers, d.input_topic, before, rate=300)
         await proxy.cut()  # while the worker is still busy with what was just sent
         cut_at = time.monotonic()
         await asyncio.sleep(10)
         await proxy.start()
-        await send(d.bootstrap, d.input_topic, after, rate=300)
+        await send(d.brokers, d.input_topic, after, rate=300)
         reports = [await d.verify(t, rate=-1) for t in (before, after)]
         recovery_s = time.monotonic() - cut_at - 10
         for report in reports:
@@ -345,7 +345,7 @@ async def test_scale_out_then_stop_the_first_worker(
     await d.create_topics()
     first = d.start_worker()
     traffic = make_traffic(40, 60, ITEMS)
-    sending = asyncio.create_task(send(d.bootstrap, d.input_topic, traffic, rate=200))
+    sending = asyncio.create_task(send(d.brokers, d.input_topic, traffic, rate=200))
     assert await asyncio.to_thread(
         wait_for, lambda: metric(first, "streamrec_events_in_total") >= 400, 30
     )

@@ -16,15 +16,6 @@ MODELS = Path(__file__).resolve().parents[2] / "models"
 ADMIN_TOKEN = "startup-admin-token"
 
 
-def _finish(worker_log: Path, deployment: Deployment, timeout: float = 60) -> tuple[int, str]:
-    """Wait for the last started worker to exit; its code and everything it printed."""
-    worker = deployment.workers[-1]
-    assert worker.process is not None
-    code = worker.process.wait(timeout)
-    worker.stop()
-    return code, worker_log.read_text(errors="replace")
-
-
 def test_bad_settings_name_each_variable_without_a_traceback(
     deployment_factory: Callable[..., Deployment],
 ) -> None:
@@ -36,7 +27,7 @@ def test_bad_settings_name_each_variable_without_a_traceback(
         "STREAMREC_STORE": "mongodb://x",
     }
     d.start_worker(wait=False, **bad)
-    code, out = _finish(d.root / "worker0.log", d)
+    code, out = d.finish()
     assert code == 2, out
     assert "Traceback" not in out and "pydantic" not in out, out
     assert "streamrec: cannot start: invalid settings" in out
@@ -52,7 +43,7 @@ def test_unreachable_broker_is_named_in_one_line_then_exit_1(
     d = deployment_factory()
     nowhere = f"kafka://127.0.0.1:{free_port()}"
     d.start_worker(wait=False, STREAMREC_BROKER=nowhere, STREAMREC_BROKER_WAIT_S="1")
-    code, out = _finish(d.root / "worker0.log", d)
+    code, out = d.finish()
     assert code == 1, out
     assert "Traceback" not in out, out
     (line,) = [x for x in out.splitlines() if "no Kafka broker answered" in x]
@@ -66,7 +57,7 @@ def test_data_dir_that_cannot_be_made_is_refused_clearly(
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     d.start_worker(wait=False, data_dir=str(blocker / "data"))
-    code, out = _finish(d.root / "worker0.log", d)
+    code, out = d.finish()
     assert code == 1, out
     assert "Traceback" not in out, out
     assert "STREAMREC_DATA_DIR=" in out and "cannot be created" in out

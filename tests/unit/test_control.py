@@ -9,10 +9,12 @@ import msgspec
 import pytest
 
 from app.admin import AdminAuth
+from app.brokers import Brokers
 from app.control import ControlListener, ModelCommand
 from app.errors import ModelLoadError
 
 AUTH = AdminAuth("control-test-token", max_age_s=60)
+NOWHERE = Brokers.plain(["127.0.0.1:1"])
 
 
 def signed(action: str, auth: AdminAuth = AUTH, age_s: float = 0.0) -> bytes:
@@ -33,7 +35,7 @@ async def test_only_signed_recent_commands_stamped_after_start_run(
         if command.action == "rollback":
             raise ModelLoadError("itemsvd: no earlier version served by this worker")
 
-    listener = ControlListener(["127.0.0.1:1"], "control", handler, AUTH, rejected.append)
+    listener = ControlListener(NOWHERE, "control", handler, AUTH, rejected.append)
     now = listener.started_ms
     await listener._handle(signed("reload"), now - 1)  # before start
     await listener._handle(signed("reload"), now + 1)
@@ -59,7 +61,7 @@ async def test_without_a_token_every_command_is_ignored() -> None:
     async def handler(command: ModelCommand) -> None:
         ran.append(command)
 
-    listener = ControlListener(["127.0.0.1:1"], "control", handler, AdminAuth(None),
+    listener = ControlListener(NOWHERE, "control", handler, AdminAuth(None),
                                rejected.append)  # fmt: skip
     await listener._handle(signed("reload"), listener.started_ms + 1)
     await listener._handle(b'{"model": "itemsvd", "action": "reload"}', listener.started_ms + 2)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from app.brokers import Brokers
 from app.devtools.replay import produce_open_loop
 from app.movielens import Rating
 
@@ -42,8 +43,8 @@ def make_events(
 
 
 async def send_events(
-    bootstrap: list[str], topic: str, events: Sequence[Event], *, rate: float = 0.0
+    brokers: Brokers, topic: str, events: Sequence[Event], *, rate: float = 0.0
 ) -> float:
     """Produce ``events`` (rate 0 = flat out, else open loop) and return the achieved rate."""
     records = [(key, value) for key, value, _ in events]
-    return await produce_open_loop(records, bootstrap_servers=bootstrap, topic=topic, rate=rate)
+    return await produce_open_loop(records, brokers=brokers, topic=topic, rate=rate)

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from app.brokers import Brokers
 from app.devtools.bench.load import Event, make_events, send_events
 from app.devtools.bench.procstat import cpu_seconds, memory_bytes
 from app.devtools.broker import EmbeddedBroker
@@ -49,7 +50,7 @@ class _Bench(Namespace):
 
     async def create(self) -> None:
         names = [self.input_topic, self.output_topic, self.dlq_topic, self.reference_topic]
-        await ensure_topics(self.bootstrap, names, self.partitions)
+        await ensure_topics(self.brokers, names, self.partitions)
 
     def worker(self, **env: str) -> WorkerProcess:
         settings = {**self.worker_env(0), **env}
@@ -57,12 +58,10 @@ class _Bench(Namespace):
 
 
 async def _collect(
-    bootstrap: list[str], topic: str, count: int, within_s: float
+    brokers: Brokers, topic: str, count: int, within_s: float
 ) -> list[tuple[int, bytes]]:
     """(timestamp ms, value) of the first ``count`` records of ``topic``."""
-    records = await read_topics(
-        bootstrap, [topic], lambda got: len(got) >= count, within_s=within_s
-    )
+    records = await read_topics(brokers, [topic], lambda got: len(got) >= count, within_s=within_s)
     return [(r.timestamp, r.value) for r in records if r.value is not None]
 
 
@@ -85,14 +84,14 @@ async def _drain(
     ns: _Bench, events: list[Event], say: Callable[[str], None], label: str, **env: str
 ) -> dict[str, Any]:
     """Pre-load the input topic, start a worker, measure how fast it turns it into outputs."""
-    await send_events(ns.bootstrap, ns.input_topic, events)
+    await send_events(ns.brokers, ns.input_topic, events)
     worker = ns.worker(**env).start()
     try:
         await asyncio.to_thread(worker.wait_ready, 120)
         assert worker.process is not None
         pid = worker.process.pid
         cpu0 = cpu_seconds(pid)
-        out = await _collect(ns.bootstrap, ns.output_topic, len(events), within_s=900)
+        out = await _collect(ns.brokers, ns.output_topic, len(events), within_s=900)
         cpu = cpu_seconds(pid) - cpu0
         mem = memory_bytes(pid)
     finally:
@@ -107,12 +106,12 @@ async def _drain(
 
 async def _reference(ns: _Bench, count: int, say: Callable[[str], None]) -> dict[str, Any]:
     """The plain aiokafka loop over the same (already loaded) input topic."""
-    cmd = [sys.executable, "-m", "app.devtools.bench.reference", ns.bootstrap[0], ns.input_topic,
-           ns.reference_topic, str(count)]  # fmt: skip
+    cmd = [sys.executable, "-m", "app.devtools.bench.reference", ns.brokers.servers[0],
+           ns.input_topic, ns.reference_topic, str(count)]  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         *cmd, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE
     )
-    out = await _collect(ns.bootstrap, ns.reference_topic, count, within_s=600)
+    out = await _collect(ns.brokers, ns.reference_topic, count, within_s=600)
     stdout, _ = await proc.communicate()
     usage = msgspec.json.decode(stdout.strip().splitlines()[-1])
     rate = _throughput([t for t, _ in out])
@@ -133,18 +132,18 @@ async def _latency(
         # Warm-up, not measured: a fresh worker's first seconds (new table keys, first fetches
         # on every partition) would otherwise land in the first level's tail.
         warm = make_events(ratings, int(rates[0] * 3), tag="w")
-        await send_events(ns.bootstrap, ns.input_topic, warm, rate=rates[0])
+        await send_events(ns.brokers, ns.input_topic, warm, rate=rates[0])
         sent_total = len(warm)
-        await _collect(ns.bootstrap, ns.output_topic, sent_total, within_s=120)
+        await _collect(ns.brokers, ns.output_topic, sent_total, within_s=120)
         for level, rate in enumerate(rates):
             count = int(rate * seconds)
             events = make_events(ratings, count, tag=f"l{level}")
             before = _stage_sums(worker.web_url)
             sent_at: dict[str, float] = {}
-            achieved = await send_events(ns.bootstrap, ns.input_topic, events, rate=rate)
+            achieved = await send_events(ns.brokers, ns.input_topic, events, rate=rate)
             sent_total += count
-            out = await _collect(ns.bootstrap, ns.output_topic, sent_total, within_s=120)
-            inputs = await _collect(ns.bootstrap, ns.input_topic, sent_total, within_s=60)
+            out = await _collect(ns.brokers, ns.output_topic, sent_total, within_s=120)
+            inputs = await _collect(ns.brokers, ns.input_topic, sent_total, within_s=60)
             for ts, value in inputs:
                 sent_at[msgspec.json.decode(value)["event_id"]] = ts
             lat = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.brokers import Brokers
 from app.devtools.reader import Records, read_topics
 from app.devtools.replay import produce_open_loop
 from app.devtools.verify.check import Report, Traffic, check
@@ -14,9 +15,9 @@ __all__ = ["Collected", "collect", "send"]
 REASON_HEADER = "streamrec.error.reason"
 
 
-async def send(bootstrap: list[str], topic: str, traffic: Traffic, rate: float = 0.0) -> None:
+async def send(brokers: Brokers, topic: str, traffic: Traffic, rate: float = 0.0) -> None:
     """Produce the traffic's records in order (``rate`` per second, 0 = flat out)."""
-    await produce_open_loop(traffic.records, bootstrap_servers=bootstrap, topic=topic, rate=rate)
+    await produce_open_loop(traffic.records, brokers=brokers, topic=topic, rate=rate)
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Collected:
 
 
 async def collect(
-    bootstrap: list[str],
+    brokers: Brokers,
     output_topic: str,
     dlq_topic: str,
     traffic: Traffic,
@@ -48,7 +49,7 @@ async def collect(
         return not report.lost and not report.dlq_missing
 
     records = await read_topics(
-        bootstrap, [output_topic, dlq_topic], accounted,
+        brokers, [output_topic, dlq_topic], accounted,
         within_s=within_s, settle_s=settle, check_every_s=0.5,
     )  # fmt: skip
     return _collected(records, output_topic)
