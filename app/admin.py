@@ -50,7 +50,8 @@ class AdminAuth:
         if scheme.lower() != "bearer" or not given.strip():
             return Denied(401, "missing", "this endpoint needs 'Authorization: Bearer <token>'")
         # Constant time: how much of a guess matched must not show in how long the answer took.
-        if not hmac.compare_digest(given.strip().encode(), self._key):
+        # A header aiohttp could only decode with surrogates is a wrong token, not an error.
+        if not hmac.compare_digest(given.strip().encode(errors="replace"), self._key):
             return Denied(401, "wrong", "wrong admin token")
         return None
 

@@ -6,12 +6,14 @@ Nothing happens on import: ``build(settings)`` wires a worker's app, and ``app.a
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import sys
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+import aiohttp
 import faust
 from prometheus_client import CollectorRegistry
 
@@ -30,6 +32,7 @@ from app.faust_compat import (
     tables_recovered,
 )
 from app.features import UserFeatureState
+from app.http_guard import guard
 from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
 from app.inference.online import OnlineRanker
@@ -140,6 +143,15 @@ def build(
         table_standby_replicas=1,
         autodiscover=False,
         web_in_thread=False,
+        # Every request passes the guard (JSON errors, size limits); aiohttp enforces the
+        # body limit itself while reading. Forwarded requests give up after FORWARD_TIMEOUT_S.
+        web_application_options={
+            "client_max_size": settings.max_request_bytes,
+            "middlewares": [guard(settings.max_request_bytes, settings.max_path_segment_bytes)],
+        },
+        HttpClient=functools.partial(
+            aiohttp.ClientSession, timeout=aiohttp.ClientTimeout(total=settings.forward_timeout_s)
+        ),
         Worker=_worker_class(settings),
     )
     input_topic = app.topic(

@@ -74,6 +74,8 @@ def parse(body: bytes, default_k: int) -> tuple[InferRequest, Tensor, int]:
     except UnicodeDecodeError as exc:  # msgspec raises this, not DecodeError, inside strings
         raise InvalidRequest(f"not an inference request: the body is not UTF-8 ({exc.reason} "
                              f"at byte {exc.start})") from exc  # fmt: skip
+    except RecursionError:
+        raise InvalidRequest("not an inference request: nested too deeply") from None
     if len(request.inputs) != 1 or request.inputs[0].name not in ("history", "user_id"):
         raise InvalidRequest("send exactly one input, named 'history' or 'user_id'")
     k = request.parameters.get("top_k", default_k)

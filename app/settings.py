@@ -49,6 +49,17 @@ class Settings(BaseSettings):
     """How long a starting worker waits for a broker of BROKER to answer before it exits
     with code 1 (an orchestrator restarts it); it says which URL it tried. 0: no wait."""
 
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    """Largest HTTP request body the web server reads (413 JSON beyond it)."""
+
+    max_path_segment_bytes: int = Field(default=1024, ge=64)
+    """Longest segment of a request path, percent-decoded (414 JSON beyond it). Any valid user
+    or item id (256 characters) fits in the default."""
+
+    forward_timeout_s: float = Field(default=5.0, gt=0)
+    """How long a worker waits for the worker owning a user to answer a request it forwards
+    (per-user views, inference by user id); then 503 JSON, to be retried."""
+
     kafka_security_protocol: Protocol = "PLAINTEXT"
     """How every Kafka client connects: ``PLAINTEXT``, ``SSL`` (TLS), ``SASL_PLAINTEXT`` or
     ``SASL_SSL`` (login over TLS: what MSK, Confluent Cloud, Aiven and Strimzi with auth use).

@@ -13,7 +13,9 @@ def test_bearer_tokens_are_checked_and_a_missing_configuration_disables_admin() 
     assert auth.check_bearer("bearer  s3cret ") is None
     for header, reason in ((None, "missing"), ("", "missing"), ("Basic s3cret", "missing"),
                            ("Bearer", "missing"), ("Bearer s3cre", "wrong"),
-                           ("Bearer s3cret2", "wrong")):  # fmt: skip
+                           ("Bearer s3cret2", "wrong"),
+                           # what aiohttp makes of header bytes that are not UTF-8
+                           ("Bearer s3cr\udcff", "wrong")):  # fmt: skip
         denied = auth.check_bearer(header)
         assert denied is not None and (denied.status, denied.reason) == (401, reason), header
         assert "s3cret" not in denied.message
