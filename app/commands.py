@@ -142,8 +142,9 @@ async def evaluate(self: AppCommand, version: str | None, stream: bool, rate: fl
 
         self.say(f"replaying ml-100k but each user's last interaction into {s.input_topic}")
         row = await stream_relevance(
-            s.brokers, s.input_topic, s.output_topic, rate=rate, progress=True
-        )
+            s.brokers, s.input_topic, s.output_topic, rate=rate, progress=True,
+            partitioner=s.partitioner,
+        )  # fmt: skip
         self.say(f"{row['answered']} of {row['users']} users answered")
         rows = [{"model": "stream", **row}]
     else:
@@ -270,7 +271,7 @@ async def verify(
         users, per_user, catalogue(), bad_users=bad_users, max_bytes=s.max_message_bytes
     )
     self.say(f"run {traffic.run}: sending {len(traffic.records)} records to {s.input_topic}")
-    await send(s.brokers, s.input_topic, traffic, rate=rate)
+    await send(s.brokers, s.input_topic, traffic, rate, s.partitioner)
     got = await collect(s.brokers, s.output_topic, s.dlq_topic, traffic, within_s=within_s)
     report = got.report(traffic)
     self.say(report.summary())

@@ -1,8 +1,9 @@
 """Produce a micro-batch's records with aiokafka's batch API: one await per partition.
 
-Records are partitioned like any Kafka client does it (murmur2 of the key), so outputs land
-on the user's partition. The caller awaits the returned futures before the batch's input
-offsets are acked: delivery before commit, i.e. at-least-once.
+Records are partitioned by the deployment's key partitioner (STREAMREC_KEY_PARTITIONER, murmur2
+by default, as the Java client and aiokafka), so outputs land on the user's partition. The
+caller awaits the returned futures before the batch's input offsets are acked: delivery before
+commit, i.e. at-least-once.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from app.brokers import Brokers
+from app.partitioners import KeyPartitioner
 from app.pipeline.result import OutRecord
 
 __all__ = ["BatchSender"]
@@ -23,10 +24,12 @@ __all__ = ["BatchSender"]
 class BatchSender:
     """A producer for streamrec's own output and dead-letter records."""
 
-    def __init__(self, brokers: Brokers, *, max_request_bytes: int) -> None:
+    def __init__(
+        self, brokers: Brokers, partitioner: KeyPartitioner, *, max_request_bytes: int
+    ) -> None:
         self.brokers = brokers
         self._max_request_bytes = max_request_bytes
-        self._partitioner = DefaultPartitioner()
+        self._partitioner = partitioner
         self._producer: AIOKafkaProducer | None = None
 
     @property
@@ -51,24 +54,29 @@ class BatchSender:
             self._producer = None
 
     async def send_many(
-        self, topic: str, records: Sequence[OutRecord]
+        self,
+        topic: str,
+        records: Sequence[OutRecord],
+        timestamps_ms: Sequence[int | None] | None = None,
     ) -> list[asyncio.Future[object]]:
-        """Queue ``records`` for ``topic``; one future per record batch sent."""
+        """Queue ``records`` for ``topic`` (``timestamps_ms``: each record's, else now); one
+        future per record batch sent."""
         if not records:
             return []
         partitions = sorted(await self.producer.partitions_for(topic))
         open_batches: dict[int, BatchBuilder] = {}
         futures = []
-        for key, value, headers in records:
+        stamps = timestamps_ms or [None] * len(records)
+        for (key, value, headers), timestamp in zip(records, stamps, strict=True):
             partition = self._partitioner(key, partitions, partitions)
             batch = open_batches.get(partition)
             if batch is None:
                 batch = open_batches[partition] = self.producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            if batch.append(key=key, value=value, timestamp=timestamp, headers=headers) is None:
                 # Full: send it and start the next one with this record.
                 futures.append(await self.producer.send_batch(batch, topic, partition=partition))
                 batch = open_batches[partition] = self.producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                if batch.append(key=key, value=value, timestamp=timestamp, headers=headers) is None:
                     raise ValueError(f"a record of {len(value or b'')} bytes fits no batch")
         for partition, batch in open_batches.items():
             futures.append(await self.producer.send_batch(batch, topic, partition=partition))

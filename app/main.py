@@ -43,10 +43,20 @@ from app.metrics import AppMetrics
 from app.oip import register_oip
 from app.pipeline.arms import ArmRanker, Ranker
 from app.pipeline.core import BatchConfig, BatchCore
+from app.pipeline.routing import KeyRouting
 from app.preflight import prepare_worker
 from app.progress import ProgressMonitor
 from app.settings import Settings, get_settings
-from app.sinks import RedisLatestSink, Sink, TopicSink, dead_letters, outputs, shadows
+from app.sinks import (
+    RedisLatestSink,
+    Sink,
+    TopicSink,
+    dead_letters,
+    moved,
+    moved_timestamps,
+    outputs,
+    shadows,
+)
 from app.sinks.latest_table import LatestTableSink
 from app.topics import ensure_topics
 from app.views import readiness, register_views
@@ -121,6 +131,7 @@ def build(
     """
     install_patches(settings.fetch_max_wait_ms)
     brokers = settings.brokers
+    partitioner = settings.partitioner
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -139,6 +150,8 @@ def build(
         # agree.
         key_serializer="raw",
         value_serializer="raw",
+        # The router (views, OIP forwarding) finds a user's worker with the producers' one.
+        producer_partitioner=partitioner,
         processing_guarantee="at_least_once",
         table_standby_replicas=1,
         autodiscover=False,
@@ -187,14 +200,17 @@ def build(
     )
     # Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
     # the broker's own message size limit is what bounds them.
-    sender = BatchSender(brokers, max_request_bytes=32 << 20)
+    sender = BatchSender(brokers, partitioner, max_request_bytes=32 << 20)
     cache = PredictionCache(
         settings.cache_url, settings.cache_ttl_s, settings.cache_timeout_s, metrics
     )
     if rank is None:
         rank = cache.rank_each if settings.cache_in_stream else rank_states
     core = BatchCore(
-        BatchConfig.from_settings(settings), ArmRanker(rank, settings.top_k, metrics), metrics
+        BatchConfig.from_settings(settings),
+        ArmRanker(rank, settings.top_k, metrics),
+        metrics,
+        routing=KeyRouting(partitioner, settings.partitions),
     )
     events = BatchEvents()
     agent = RecommendAgent(
@@ -268,6 +284,8 @@ def _sinks(
     sinks: list[Sink] = [
         TopicSink("recommendations", s.output_topic, outputs, sender, metrics),
         TopicSink("dlq", s.dlq_topic, dead_letters, sender, metrics),
+        # Records on the wrong partition, to their own (kept timestamps: latency stays honest).
+        TopicSink("moved", s.input_topic, moved, sender, metrics, timestamps=moved_timestamps),
         # The worker creates the shadow topic (before the first batch, which writes to it).
         TopicSink(
             "shadow", s.shadow_topic, shadows, sender, metrics,

@@ -50,6 +50,7 @@ class AppMetrics(NamedTuple):
     sink_records: Counter
     sink_errors: Counter
     admin_denied: Counter
+    misrouted: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
@@ -194,6 +195,14 @@ class AppMetrics(NamedTuple):
                 ["via", "reason"],
                 registry=registry,
             ),
+            misrouted=Counter(
+                f"{prefix}_misrouted_records",
+                "Input records that arrived on a partition their key does not belong to under "
+                "KEY_PARTITIONER, moved to their own; by the producer partitioner that puts "
+                "them where they arrived (murmur2, crc32, fnv1a; unknown: e.g. round-robin).",
+                ["partitioner"],
+                registry=registry,
+            ),
         )
         # Known label values start at 0, so a first failure is an increase() alerts can see.
         for counter, values in (
@@ -201,6 +210,7 @@ class AppMetrics(NamedTuple):
             (metrics.batch_failures, ("retried", "dead_lettered")),
             (metrics.cache_requests, ("hit", "miss")),
             (metrics.cache_errors, ("get", "set")),
+            (metrics.misrouted, ("murmur2", "crc32", "fnv1a", "unknown")),
         ):
             for value in values:
                 counter.labels(value)

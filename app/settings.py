@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.brokers import Brokers, Protocol, SaslMechanism
 from app.errors import InvalidSettings
+from app.partitioners import KeyPartitioner, PartitionerName
 
 __all__ = ["ENV_PREFIX", "Settings", "get_settings", "load_settings"]
 
@@ -113,6 +114,14 @@ class Settings(BaseSettings):
 
     dlq_topic: str = "interactions.dlq"
     """Dead-letter topic: rejected input, original bytes, headers say why."""
+
+    key_partitioner: PartitionerName = "murmur2"
+    """How the producers of the input topic pick a partition from the key (the user id):
+    ``murmur2`` (the Java client, aiokafka, kafka-python), ``crc32`` (librdkafka's default:
+    confluent-kafka, node-rdkafka; alias ``consistent``), ``fnv1a`` (Go's sarama). Views and
+    forwarding look users up with it, and streamrec produces with it. Records that arrive on
+    another partition (other producers, round-robin) are moved to theirs, so any setting works;
+    the right one saves the move."""
 
     store: str = "rocksdb://"
     """Table store: ``rocksdb://`` (durable, default) or ``memory://``."""
@@ -270,6 +279,17 @@ class Settings(BaseSettings):
     def _check_redis_sink_url(cls, value: str | None) -> str | None:
         return _check_scheme(value, REDIS_SCHEMES) if value else None
 
+    @field_validator("key_partitioner", mode="before")
+    @classmethod
+    def _partitioner_alias(cls, value: object) -> object:
+        # librdkafka's names for the same functions
+        aliases = {"consistent": "crc32", "consistent_random": "crc32",
+                   "murmur2_random": "murmur2", "fnv1a_random": "fnv1a"}  # fmt: skip
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return aliases.get(value, value)
+        return value
+
     @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
     @classmethod
     def _upper_case(cls, value: object) -> object:
@@ -365,6 +385,11 @@ class Settings(BaseSettings):
             host, port = _split_address(server)
             out.append((host.strip("[]"), int(port)))
         return out
+
+    @property
+    def partitioner(self) -> KeyPartitioner:
+        """KEY_PARTITIONER as a function (and as aiokafka's and Faust's partitioner)."""
+        return KeyPartitioner(self.key_partitioner)
 
     @property
     def brokers(self) -> Brokers:

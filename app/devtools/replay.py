@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from app.brokers import Brokers
 from app.movielens import Rating, load_ratings
+from app.partitioners import KeyPartitioner
 from app.settings import Settings
 from app.topics import ensure_topics
 
@@ -42,12 +43,15 @@ async def produce_open_loop(
     topic: str,
     rate: float = 0.0,
     progress: bool = False,
+    partitioner: KeyPartitioner | None = None,
 ) -> float:
     """Produce (key, value) records in order at ``rate`` per second (0 = flat out) and return
-    the achieved rate. Open loop: record i is due at start + i/rate, however long sends take."""
+    the achieved rate. Open loop: record i is due at start + i/rate, however long sends take.
+    ``partitioner``: the deployment's (default: aiokafka's, murmur2)."""
     producer = AIOKafkaProducer(
-        **brokers.client_kwargs(), linger_ms=2, acks="all", max_request_size=8 << 20
-    )
+        **brokers.client_kwargs(), linger_ms=2, acks="all", max_request_size=8 << 20,
+        **({"partitioner": partitioner} if partitioner else {}),
+    )  # fmt: skip
     await producer.start()
     try:
         start = time.monotonic()
@@ -75,10 +79,14 @@ async def replay(
     topic: str,
     rate: float = 0.0,
     progress: bool = True,
+    partitioner: KeyPartitioner | None = None,
 ) -> int:
     """Produce ``ratings`` keyed by user id; ``rate`` events/s (0 = as fast as possible)."""
     records = [(r.user_id.encode(), interaction_value(r)) for r in ratings]
-    await produce_open_loop(records, brokers=brokers, topic=topic, rate=rate, progress=progress)
+    await produce_open_loop(
+        records, brokers=brokers, topic=topic, rate=rate, progress=progress,
+        partitioner=partitioner,
+    )  # fmt: skip
     return len(records)
 
 
@@ -110,6 +118,7 @@ async def replay_movielens(
     return await replay(
         ratings,
         brokers=brokers,
+        partitioner=s.partitioner,
         topic=s.input_topic,
         rate=rate,
         progress=progress,

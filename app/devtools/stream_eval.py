@@ -13,6 +13,7 @@ from app.brokers import Brokers
 from app.devtools.reader import Records, read_topics
 from app.devtools.replay import produce_open_loop
 from app.movielens import load_ratings
+from app.partitioners import KeyPartitioner
 from app.training.evaluate import per_user, with_intervals
 from app.training.split import leave_one_out
 
@@ -28,6 +29,7 @@ async def stream_relevance(
     within_s: float = 900.0,
     k: int = 10,
     progress: bool = False,
+    partitioner: KeyPartitioner | None = None,
 ) -> dict[str, Any]:
     """HR/NDCG/MRR@k (with 95% bootstrap intervals) of the stream's last update per user.
 
@@ -50,7 +52,7 @@ async def stream_relevance(
         records.append((r.user_id.encode(), msgspec.json.encode(value)))
     await produce_open_loop(
         records, brokers=brokers, topic=input_topic, rate=rate,
-        progress=progress,
+        progress=progress, partitioner=partitioner,
     )  # fmt: skip
     wanted = {last_id[u]: u for u in split.test}
     found: dict[str, list[str]] = {}

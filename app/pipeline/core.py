@@ -28,7 +28,8 @@ from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
 from app.pipeline.arms import ArmRanker, Row
 from app.pipeline.input import InputRecord, dead_letter_for, decode_record
-from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, Quality
+from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, Moved, Quality
+from app.pipeline.routing import KeyRouting
 from app.pipeline.store import StateStore, StateWrite
 from app.records import Interaction, Recommendation, ScoredItem
 from app.settings import Settings
@@ -72,8 +73,10 @@ class BatchCore:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        routing: KeyRouting | None = None,
     ) -> None:
         self.config = config
+        self.routing = routing
         self.ranker = ranker
         self.metrics = metrics
         self.clock = clock
@@ -83,8 +86,18 @@ class BatchCore:
     async def process(
         self, records: Sequence[InputRecord], store: StateStore, arms: Arms
     ) -> BatchResult:
-        """The batch's outputs, dead letters and counts; the store holds its state changes."""
+        """The batch's outputs, dead letters and counts; the store holds its state changes.
+
+        With ``routing``, records on a partition their key does not belong to are not
+        processed here but moved (``BatchResult.moved``)."""
         m, retries = self.metrics, self.config.batch_retries
+        moved: list[Moved] = []
+        if self.routing is not None:
+            records, moved, misrouted = self.routing.split(records)
+            for producer, count in misrouted.items():
+                m.misrouted.labels(producer).inc(count)
+            if not records:
+                return BatchResult(moved=moved)
         m.events_in.inc(len(records))
         m.batch_size.observe(len(records))
         # Queue wait: from the records' timestamps (produce time) until their batch starts.
@@ -111,6 +124,7 @@ class BatchCore:
                         dead[n] = dead_letter_for(record, exc)
                 result = BatchResult()
         result.dead_letters = [dead[n] for n in sorted(dead)]
+        result.moved = moved
         result.count_into(self.metrics)
         return result
 

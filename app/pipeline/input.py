@@ -33,6 +33,11 @@ class InputRecord(Protocol):
     @property
     def offset(self) -> int: ...
     @property
+    def headers(self) -> object:
+        """A sequence of (name, bytes) pairs, or a mapping (Faust), or None."""
+        ...
+
+    @property
     def timestamp(self) -> float:
         """Seconds since the epoch (the producer's or the broker's time)."""
         ...

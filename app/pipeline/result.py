@@ -8,11 +8,18 @@ from typing import NamedTuple
 
 from app.metrics import AppMetrics
 
-__all__ = ["BatchResult", "DeadLetterOut", "LatestUpdate", "OutRecord", "Quality"]
+__all__ = ["BatchResult", "DeadLetterOut", "LatestUpdate", "Moved", "OutRecord", "Quality"]
 
 
 OutRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 """(key, value, headers) of a record to produce; aiokafka wants the headers as a list."""
+
+
+class Moved(NamedTuple):
+    """A record to produce again to the input topic, at its original timestamp."""
+
+    record: OutRecord
+    timestamp_ms: int
 
 
 class DeadLetterOut(NamedTuple):
@@ -63,6 +70,8 @@ class BatchResult:
     """Seconds from each output's input record timestamp until it was built."""
     stage_seconds: dict[str, float] = field(default_factory=dict)
     """decode, state and inference time of the attempt that succeeded."""
+    moved: list[Moved] = field(default_factory=list)
+    """Records of the batch that belong on another partition, to produce there."""
 
     def count_into(self, m: AppMetrics) -> None:
         """Add this batch to the worker's metrics (once per batch, not per event)."""

@@ -2,6 +2,16 @@
 
 from app.sinks.base import Sink, deliver
 from app.sinks.redis_store import RedisLatestSink
-from app.sinks.topics import TopicSink, dead_letters, outputs, shadows
+from app.sinks.topics import TopicSink, dead_letters, moved, moved_timestamps, outputs, shadows
 
-__all__ = ["RedisLatestSink", "Sink", "TopicSink", "dead_letters", "deliver", "outputs", "shadows"]
+__all__ = [
+    "RedisLatestSink",
+    "Sink",
+    "TopicSink",
+    "dead_letters",
+    "deliver",
+    "moved",
+    "moved_timestamps",
+    "outputs",
+    "shadows",
+]

@@ -11,7 +11,7 @@ from app.metrics import AppMetrics
 from app.pipeline.result import BatchResult, OutRecord
 from app.topics import ensure_topics
 
-__all__ = ["TopicSink", "dead_letters", "outputs", "shadows"]
+__all__ = ["TopicSink", "dead_letters", "moved", "moved_timestamps", "outputs", "shadows"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,14 @@ def dead_letters(result: BatchResult) -> Sequence[OutRecord]:
     return [letter.record for letter in result.dead_letters]
 
 
+def moved(result: BatchResult) -> Sequence[OutRecord]:
+    return [m.record for m in result.moved]
+
+
+def moved_timestamps(result: BatchResult) -> Sequence[int | None]:
+    return [m.timestamp_ms for m in result.moved]
+
+
 class TopicSink:
     """One topic, fed by one part of the result, through the shared batch producer."""
 
@@ -42,6 +50,7 @@ class TopicSink:
         metrics: AppMetrics,
         *,
         create_partitions: int = 0,
+        timestamps: Callable[[BatchResult], Sequence[int | None]] | None = None,
     ) -> None:
         self.name = name
         self.topic = topic
@@ -49,6 +58,8 @@ class TopicSink:
         self.sender = sender
         self.metrics = metrics
         self.create_partitions = create_partitions
+        self.timestamps = timestamps
+        """Each record's timestamp (ms), kept from its input (moved records); else now."""
 
     async def start(self) -> None:
         """Create the topic if asked to (before the first batch needs it); the shared
@@ -68,7 +79,8 @@ class TopicSink:
         if not records:
             return 0
         try:
-            await asyncio.gather(*await self.sender.send_many(self.topic, records))
+            stamps = self.timestamps(result) if self.timestamps else None
+            await asyncio.gather(*await self.sender.send_many(self.topic, records, stamps))
         except Exception:
             self.metrics.produce_errors.inc()
             raise

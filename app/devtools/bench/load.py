@@ -10,6 +10,7 @@ import msgspec
 from app.brokers import Brokers
 from app.devtools.replay import produce_open_loop
 from app.movielens import Rating
+from app.partitioners import KeyPartitioner
 
 __all__ = ["Event", "make_events", "send_events"]
 
@@ -43,8 +44,16 @@ def make_events(
 
 
 async def send_events(
-    brokers: Brokers, topic: str, events: Sequence[Event], *, rate: float = 0.0
+    brokers: Brokers,
+    topic: str,
+    events: Sequence[Event],
+    *,
+    rate: float = 0.0,
+    partitioner: KeyPartitioner | None = None,
 ) -> float:
-    """Produce ``events`` (rate 0 = flat out, else open loop) and return the achieved rate."""
+    """Produce ``events`` (rate 0 = flat out, else open loop) and return the achieved rate;
+    ``partitioner``: the producer's (default murmur2, streamrec's own)."""
     records = [(key, value) for key, value, _ in events]
-    return await produce_open_loop(records, brokers=brokers, topic=topic, rate=rate)
+    return await produce_open_loop(
+        records, brokers=brokers, topic=topic, rate=rate, partitioner=partitioner
+    )

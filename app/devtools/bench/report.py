@@ -42,6 +42,21 @@ def _mib(n: float) -> str:
     return f"{n / 2**20:,.0f} MiB"
 
 
+def _move_cost(result: dict[str, Any]) -> list[str]:
+    """What moving misrouted records costs, against the murmur2-produced pipeline."""
+    if "moved" not in result:
+        return []
+    moved, p = result["moved"], result["pipeline"]
+    return [
+        "",
+        f"The partition move (producers partitioning unlike STREAMREC_KEY_PARTITIONER, here "
+        f"{moved['moved_share']:.0%} of the records): "
+        f"{moved['cpu_s_per_1k'] / p['cpu_s_per_1k']:.2f}x the CPU per event and "
+        f"{moved['events_per_s'] / p['events_per_s']:.2f}x the throughput of a murmur2 producer. "
+        "Setting KEY_PARTITIONER to the producers' partitioner avoids it.",
+    ]
+
+
 def write_report(result: dict[str, Any], directory: Path) -> str:
     """Write both files; return the Markdown."""
     p, ref, unb = result["pipeline"], result["reference"], result["unbatched"]
@@ -62,8 +77,13 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
         "| pipeline | events | events/s | vs reference | CPU s / 1k events | peak RSS |",
         "|---|---|---|---|---|---|",
     ]
-    for label, row in (("streamrec worker (batched)", p), ("plain aiokafka loop (reference)", ref),
-                       ("streamrec worker, MAX_BATCH=1", unb)):  # fmt: skip
+    rows = [("streamrec worker (batched)", p), ("plain aiokafka loop (reference)", ref),
+            ("streamrec worker, MAX_BATCH=1", unb)]  # fmt: skip
+    if "moved" in result:
+        share = result["moved"]["moved_share"]
+        rows.append((f"streamrec worker, CRC32 producer ({share:.0%} of records moved)",
+                     result["moved"]))  # fmt: skip
+    for label, row in rows:
         ratio = row["events_per_s"] / ref["events_per_s"]
         lines.append(
             f"| {label} | {row['events']:,} | {row['events_per_s']:,.0f} | {ratio:.3f}x "
@@ -73,6 +93,7 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
         "",
         f"Batched vs per-event inference (CPU per event): "
         f"{unb['cpu_s_per_1k'] / p['cpu_s_per_1k']:.1f}x cheaper batched.",
+        *_move_cost(result),
         "",
         "## End-to-end latency (open loop, constant rate; input produce -> output produce)",
         "",

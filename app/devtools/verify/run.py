@@ -8,6 +8,7 @@ from app.brokers import Brokers
 from app.devtools.reader import Records, read_topics
 from app.devtools.replay import produce_open_loop
 from app.devtools.verify.check import Report, Traffic, check
+from app.partitioners import KeyPartitioner
 
 __all__ = ["Collected", "collect", "send"]
 
@@ -15,9 +16,17 @@ __all__ = ["Collected", "collect", "send"]
 REASON_HEADER = "streamrec.error.reason"
 
 
-async def send(brokers: Brokers, topic: str, traffic: Traffic, rate: float = 0.0) -> None:
+async def send(
+    brokers: Brokers,
+    topic: str,
+    traffic: Traffic,
+    rate: float = 0.0,
+    partitioner: KeyPartitioner | None = None,
+) -> None:
     """Produce the traffic's records in order (``rate`` per second, 0 = flat out)."""
-    await produce_open_loop(traffic.records, brokers=brokers, topic=topic, rate=rate)
+    await produce_open_loop(
+        traffic.records, brokers=brokers, topic=topic, rate=rate, partitioner=partitioner
+    )
 
 
 @dataclass

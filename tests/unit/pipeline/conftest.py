@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from app.inference.batcher import rank_states
 from app.metrics import AppMetrics
 from app.pipeline import ArmRanker, BatchConfig, BatchCore, Ranker
+from app.pipeline.routing import KeyRouting
 
 ITEMS = [str(i) for i in range(1, 21)]
 NOW = time.time()  # the decoder refuses timestamps far in the future of the real clock
@@ -30,6 +31,7 @@ class Record:
     partition: int = 0
     offset: int = 0
     timestamp: float = NOW - 0.01
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @pytest.fixture
@@ -60,7 +62,9 @@ def record_factory() -> Callable[..., Record]:
 class CoreUnderTest:
     """A core on a fresh registry; ``sleeps`` records the retry delays it asked for."""
 
-    def __init__(self, config: BatchConfig, rank: Ranker) -> None:
+    def __init__(
+        self, config: BatchConfig, rank: Ranker, routing: KeyRouting | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         self.metrics = AppMetrics.create(self.registry)
         self.sleeps: list[float] = []
@@ -70,6 +74,7 @@ class CoreUnderTest:
             self.metrics,
             clock=lambda: NOW,
             sleep=self._sleep,
+            routing=routing,
         )
 
     async def _sleep(self, seconds: float) -> None:
@@ -81,10 +86,13 @@ class CoreUnderTest:
 
 @pytest.fixture
 def core_factory() -> Callable[..., CoreUnderTest]:
-    """``make(rank=..., **config)``: a core ranking with ``rank`` (default: the model)."""
+    """``make(rank=..., routing=..., **config)``: a core ranking with ``rank`` (default: the
+    model); with ``routing``, records not on their key's partition are moved."""
 
-    def make(rank: Ranker = rank_states, **config: Any) -> CoreUnderTest:
-        return CoreUnderTest(BatchConfig(**config), rank)
+    def make(
+        rank: Ranker = rank_states, routing: KeyRouting | None = None, **config: Any
+    ) -> CoreUnderTest:
+        return CoreUnderTest(BatchConfig(**config), rank, routing)
 
     return make
 
