@@ -30,8 +30,10 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 def http_post(
     url: str, body: bytes = b"", headers: dict[str, str] | None = None, timeout: float = 30.0
 ) -> tuple[int, bytes, dict[str, str]]:
-    """(status, body, headers) of a POST; an error status is an answer, not an exception."""
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers or {})
+    """(status, body, headers) of a POST of JSON (urllib would say it is a form); an error
+    status is an answer, not an exception."""
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             return resp.status, resp.read(), dict(resp.headers)

@@ -97,7 +97,7 @@ async def test_views_answer_the_newest_update_whatever_partitioner_the_producers
                                    "data": [user]}]}  # fmt: skip
             status, body, _ = await asyncio.to_thread(
                 http_post, f"{worker.web_url}/v2/models/itemsvd/infer",
-                msgspec.json.encode(request), {"Content-Type": "application/json"},
+                msgspec.json.encode(request),
             )  # fmt: skip
             assert status == 200, (user, body)
 

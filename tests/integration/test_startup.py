@@ -3,13 +3,12 @@ no broker, and the spellings people type for the views."""
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from app.devtools.net import free_port, http_get
+from app.devtools.net import free_port, http_get, http_post
 from tests.integration.conftest import Deployment
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -102,6 +101,5 @@ def test_fresh_directory_and_both_spellings_of_every_view(fresh_worker: Deployme
         ("/v2/models/itemsvd/infer/", infer),
     ):
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        request = urllib.request.Request(url + path, data=body, method="POST", headers=admin)
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            assert resp.status == 200, path
+        status, answer, _ = http_post(url + path, body, admin, timeout=10)
+        assert status == 200, (path, answer)
