@@ -113,3 +113,12 @@ def test_the_admin_token_comes_from_the_variable_or_a_file_and_is_never_echoed(
     monkeypatch.delenv("STREAMREC_ADMIN_TOKEN")
     (problem,) = _problems(monkeypatch, STREAMREC_ADMIN_TOKEN_FILE=str(tmp_path / "absent"))
     assert "cannot read it" in problem
+
+
+def test_the_key_partitioner_takes_librdkafkas_names_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    for given, meant in (("murmur2", "murmur2"), ("consistent_random", "crc32"),
+                         ("CRC32", "crc32"), ("fnv1a", "fnv1a")):  # fmt: skip
+        monkeypatch.setenv("STREAMREC_KEY_PARTITIONER", given)
+        assert load_settings().partitioner.name == meant
+    (problem,) = _problems(monkeypatch, STREAMREC_KEY_PARTITIONER="random")
+    assert problem.startswith("STREAMREC_KEY_PARTITIONER='random'") and "crc32" in problem

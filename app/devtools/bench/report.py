@@ -57,6 +57,28 @@ def _move_cost(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def _scale_out(result: dict[str, Any]) -> list[str]:
+    """The scale-out curve: the same events through 1 and 2 workers on this machine."""
+    rows = result.get("scale_out") or []
+    if not rows:
+        return []
+    one = rows[0]["events_per_s"]
+    lines = [
+        "",
+        "## Scale-out (workers settled first, then the events produced flat out)",
+        "",
+        "| workers | events | events/s | vs 1 worker | CPU s / 1k events | lost | duplicated |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['workers']} | {r['events']:,} | {r['events_per_s']:,.0f} "
+            f"| {r['events_per_s'] / one:.2f}x | {r['cpu_s_per_1k']:.2f} | {r['lost']} "
+            f"| {r['duplicated']} |"
+        )
+    return lines
+
+
 def write_report(result: dict[str, Any], directory: Path) -> str:
     """Write both files; return the Markdown."""
     p, ref, unb = result["pipeline"], result["reference"], result["unbatched"]
@@ -74,8 +96,9 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
         "",
         "## Throughput (pre-loaded input topic drained; every output checked)",
         "",
-        "| pipeline | events | events/s | vs reference | CPU s / 1k events | peak RSS |",
-        "|---|---|---|---|---|---|",
+        "| pipeline | events | events/s | vs reference | CPU s / 1k events | events per CPU-s "
+        "| peak RSS |",
+        "|---|---|---|---|---|---|---|",
     ]
     rows = [("streamrec worker (batched)", p), ("plain aiokafka loop (reference)", ref),
             ("streamrec worker, MAX_BATCH=1", unb)]  # fmt: skip
@@ -87,19 +110,22 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
         ratio = row["events_per_s"] / ref["events_per_s"]
         lines.append(
             f"| {label} | {row['events']:,} | {row['events_per_s']:,.0f} | {ratio:.3f}x "
-            f"| {row['cpu_s_per_1k']:.2f} | {_mib(row.get('peak_rss', 0))} |"
+            f"| {row['cpu_s_per_1k']:.2f} | {1000 / row['cpu_s_per_1k']:,.0f} "
+            f"| {_mib(row.get('peak_rss', 0))} |"
         )
     lines += [
         "",
         f"Batched vs per-event inference (CPU per event): "
         f"{unb['cpu_s_per_1k'] / p['cpu_s_per_1k']:.1f}x cheaper batched.",
         *_move_cost(result),
+        *_scale_out(result),
         "",
         "## End-to-end latency (open loop, constant rate; input produce -> output produce)",
         "",
         "| rate (share of max) | events | p50 ms | p95 ms | p99 ms | p99.9 ms | per batch: "
-        "queue / decode / state / inference / produce ms |",
-        "|---|---|---|---|---|---|---|",
+        "queue / decode / state / inference / produce ms | share of the batch's time "
+        "(queue excluded): decode / state / inference / produce |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     top = p["events_per_s"]
     for row in result["latency"]:
@@ -108,10 +134,13 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
             f"{st.get(k, float('nan')):.1f}"
             for k in ("queue", "decode", "state", "inference", "produce")
         )
+        work = ("decode", "state", "inference", "produce")
+        total = sum(st.get(k, 0.0) for k in work) or float("nan")
+        shares = " / ".join(f"{st.get(k, 0.0) / total:.0%}" for k in work)
         lines.append(
             f"| {row['target_rate']:,.0f}/s ({row['target_rate'] / top:.0%}) | {row['outputs']:,} "
             f"| {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['p99_ms']:.1f} "
-            f"| {row['p999_ms']:.1f} | {stages} |"
+            f"| {row['p999_ms']:.1f} | {stages} | {shares} |"
         )
     if "table" in result:
         t = result["table"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from app.devtools.bench.load import Event, make_events, send_events
 from app.devtools.bench.procstat import cpu_seconds, memory_bytes
 from app.devtools.broker import EmbeddedBroker
 from app.devtools.namespace import Namespace
-from app.devtools.net import free_port, scrape_metrics
+from app.devtools.net import free_port, http_get, scrape_metrics
 from app.devtools.processes import PROJECT_ROOT, WorkerProcess
 from app.devtools.reader import read_topics
 from app.movielens import load_ratings
@@ -38,7 +39,7 @@ class BenchConfig:
     events: int = 60_000
     unbatched_events: int = 6_000
     latency_seconds: float = 15.0
-    load_levels: tuple[float, ...] = (0.25, 0.5, 0.8)
+    load_levels: tuple[float, ...] = (0.25, 0.5, 0.8, 0.95)
     table_users: int = 1_000_000
 
 
@@ -53,9 +54,9 @@ class _Bench(Namespace):
         names = [self.input_topic, self.output_topic, self.dlq_topic, self.reference_topic]
         await ensure_topics(self.brokers, names, self.partitions)
 
-    def worker(self, **env: str) -> WorkerProcess:
-        settings = {**self.worker_env(0), **env}
-        return WorkerProcess(settings, log=self.root / f"{self.name}.log")
+    def worker(self, index: int = 0, env: dict[str, str] | None = None) -> WorkerProcess:
+        settings = {**self.worker_env(index), **(env or {})}
+        return WorkerProcess(settings, log=self.root / f"{self.name}-{index}.log")
 
 
 async def _collect(
@@ -99,7 +100,7 @@ async def _drain(
     """Pre-load the input topic (``producer``: its partitioner), start a worker, measure how
     fast it turns it into outputs."""
     await send_events(ns.brokers, ns.input_topic, events, partitioner=producer)
-    worker = ns.worker(**env).start()
+    worker = ns.worker(env=env).start()
     try:
         await asyncio.to_thread(worker.wait_ready, 120)
         assert worker.process is not None
@@ -116,6 +117,54 @@ async def _drain(
     say(f"  {label}: {rate:,.0f} events/s, {len(out)} outputs, complete={complete}")
     return {"events": len(events), "outputs": len(out), "complete": complete,
             "events_per_s": rate, "cpu_s_per_1k": 1000 * cpu / len(events), **mem}  # fmt: skip
+
+
+async def _scale_out(
+    ns: _Bench, events: list[Event], workers: int, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """``workers`` workers started and settled (all ready, the group stable) on an empty topic,
+    then ``events`` produced flat out; every output checked (lost, duplicated)."""
+    procs = [ns.worker(index=i).start() for i in range(workers)]
+    try:
+        await asyncio.to_thread(_settle, procs)
+        cpu0 = sum(cpu_seconds(_pid(p)) for p in procs)
+        await send_events(ns.brokers, ns.input_topic, events)
+        records = await read_topics(
+            ns.brokers, [ns.output_topic], lambda got: len(got) >= len(events),
+            within_s=900, settle_s=2.0,
+        )  # fmt: skip
+        cpu = sum(cpu_seconds(_pid(p)) for p in procs) - cpu0
+    finally:
+        for p in procs:
+            p.stop()
+    ids = [msgspec.json.decode(r.value or b"{}")["event_id"] for r in records]
+    lost = len({e[2] for e in events} - set(ids))
+    rate = _throughput([r.timestamp for r in records])
+    say(f"  {workers} worker(s): {rate:,.0f} events/s, lost {lost}, "
+        f"duplicated {len(ids) - len(set(ids))}")  # fmt: skip
+    return {"workers": workers, "events": len(events), "events_per_s": rate,
+            "cpu_s_per_1k": 1000 * cpu / len(events), "lost": lost,
+            "duplicated": len(ids) - len(set(ids))}  # fmt: skip
+
+
+def _pid(worker: WorkerProcess) -> int:
+    assert worker.process is not None
+    return worker.process.pid
+
+
+def _settle(workers: list[WorkerProcess], stable_s: float = 3.0) -> None:
+    """Return once every worker has answered ready for ``stable_s`` in a row (the last join's
+    rebalance is over)."""
+    for worker in workers:
+        worker.wait_ready(180)
+    deadline, since = time.monotonic() + 180, time.monotonic()
+    while time.monotonic() < deadline:
+        if not all(http_get(w.web_url + "/health/ready", timeout=2)[0] == 200 for w in workers):
+            since = time.monotonic()
+        elif time.monotonic() - since >= stable_s:
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the workers did not settle: " + workers[-1].tail())
 
 
 async def _reference(ns: _Bench, count: int, say: Callable[[str], None]) -> dict[str, Any]:
@@ -213,6 +262,14 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
                 ns, events, say, "CRC32 producer (records moved)", KeyPartitioner("crc32")
             )
             result["moved"]["moved_share"] = _moved_share(events)
+
+            say("scale-out (workers settled first, then the events produced flat out):")
+            result["scale_out"] = []
+            for workers in (1, 2):
+                ns = _Bench(broker.url, root, PARTITIONS)
+                await ns.create()
+                events = make_events(ratings, config.events, tag=f"s{workers}")
+                result["scale_out"].append(await _scale_out(ns, events, workers, say))
 
             say("latency (open loop, constant rate):")
             ns = _Bench(broker.url, root, PARTITIONS)
