@@ -44,8 +44,7 @@ class KeyRouting:
         """(records to process here, records to move, moved records by likely producer
         partitioner). The common case, every record at home, costs one lookup per record."""
         partition, n = self.partitioner.partition, self.partitions
-        home = [r for r in records if r.key is None or partition(r.key, n) == r.partition]
-        if len(home) == len(records):
+        if all(r.key is None or partition(r.key, n) == r.partition for r in records):
             return records, [], Counter()
         here: list[InputRecord] = []
         moved: list[Moved] = []
