@@ -38,12 +38,12 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> w
     )  # fmt: skip
 
 
-def guard(max_body_bytes: int, max_segment_chars: int) -> Middleware:
+def guard(max_body_bytes: int, max_segment_bytes: int) -> Middleware:
     """The middleware for ``web_application_options["middlewares"]``."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        refused = _refusal(request, max_body_bytes, max_segment_chars)
+        refused = _refusal(request, max_body_bytes, max_segment_bytes)
         if refused is not None:
             return refused
         try:
