@@ -3,19 +3,28 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# Two stamps: what a worker needs (make run, bench), and on top of it the test and training
+# tools. PyTorch is only in the second: a demo never downloads it.
 STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
 
-.PHONY: install tools run test lint unit integration train broker bench clean
+.PHONY: install install-dev tools run test lint unit integration train broker bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,train]'
+	$(BIN)/pip install -q -e .
 	# MovieLens-100k ships inside this wheel; its own code needs torch and is never imported.
 	$(BIN)/pip install -q --no-deps recbole==1.2.1
 	touch $(STAMP)
 
+$(DEV): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,train]'
+	touch $(DEV)
+
 install: $(STAMP)
+
+install-dev: $(DEV)
 
 # Debian programs the tests run for real: a private redis-server they can stop, promtool and
 # a Prometheus server.
@@ -30,23 +39,23 @@ run: install
 broker: install
 	$(BIN)/faust -A app broker
 
-train: install
+train: install-dev
 	$(BIN)/faust -A app train
 
 # Throughput, latency and footprint vs a plain aiokafka loop; writes BENCHMARKS.md/.json.
 bench: install
 	$(BIN)/faust -A app bench
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check app tests
 	$(BIN)/ruff format --check app tests
 	$(BIN)/mypy app
 	$(BIN)/hadolint Dockerfile
 
-unit: install
+unit: install-dev
 	$(BIN)/pytest -q tests/unit
 
-integration: install tools
+integration: install-dev tools
 	$(BIN)/pytest -q tests/integration
 
 test: lint tools
