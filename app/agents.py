@@ -1,9 +1,10 @@
 """The recommend agent: the Faust adapter around the batch core.
 
-It takes micro-batches of events from the stream (the batch policy), hands their messages
-to ``BatchCore`` with the features table behind the ``StateStore`` protocol, delivers the
-result to the sinks and returns, so ``take_events`` acks the batch only after every required
-sink (outputs, dead letters, shadow updates, the latest table) has it (at-least-once).
+It takes micro-batches of the input topic's records (the batch policy: by default straight
+from the consumer's fetches, ``faust_compat.bulk``), hands them to ``BatchCore`` with the
+features table behind the ``StateStore`` protocol, delivers the result to the sinks and
+returns, so the policy acks the batch only after every required sink (outputs, dead
+letters, shadow updates, the latest table) has it (at-least-once).
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import Message
 
 from app.emit import BatchSender
 from app.errors import StreamrecError
-from app.faust_compat import BatchEvents
+from app.faust_compat import BulkInput, current_message
 from app.features import UserFeatureState
 from app.inference.cache import PredictionCache
 from app.inference.rollout import Rollout
@@ -34,37 +34,48 @@ __all__ = ["BatchPolicy", "RecommendAgent", "TableStore", "take_batches"]
 
 logger = logging.getLogger(__name__)
 
-BatchPolicy = Callable[[faust.Stream[bytes]], AsyncIterator[Sequence[EventT[Any]]]]
-"""How the agent gathers micro-batches from its stream."""
+BatchPolicy = Callable[[faust.Stream[bytes]], AsyncIterator[Sequence[Message]]]
+"""How the agent gathers micro-batches of its topic's records. A batch is acked when the
+agent asks for the next one, so it must ask only once the batch is delivered."""
 
 
-def take_batches(max_batch: int, max_wait_s: float) -> BatchPolicy:
-    """Up to ``max_batch`` events, or what came within ``max_wait_s`` (Faust's take_events)."""
+def take_batches(bulk: BulkInput, max_batch: int, max_wait_s: float) -> BatchPolicy:
+    """Up to ``max_batch`` records, or what came within ``max_wait_s`` of the first, from
+    the consumer's fetches (no Event, queue hop or ack per record)."""
 
-    def batches(stream: faust.Stream[bytes]) -> AsyncIterator[Sequence[EventT[Any]]]:
-        return stream.take_events(max_batch, within=max_wait_s)  # type: ignore[no-any-return]
+    async def batches(stream: faust.Stream[bytes]) -> AsyncIterator[Sequence[Message]]:
+        # Iterating the agent's channel is what subscribes the worker to the topic (Faust
+        # does it when a stream is first iterated); its records come through ``bulk``.
+        subscription = aiter(stream.channel)
+        try:
+            while True:
+                batch = await bulk.take(max_batch, max_wait_s)
+                if batch:
+                    yield batch
+                    bulk.ack(batch)
+        finally:
+            del subscription
 
     return batches
 
 
 class TableStore:
     """The features table behind the core's ``StateStore``: each read and write in the
-    partition of its record (the batch's event made current)."""
+    partition of its record (made the current event: faust#300)."""
 
-    def __init__(self, features: faust.Table[str, UserFeatureState], events: BatchEvents) -> None:
+    def __init__(self, features: faust.Table[str, UserFeatureState]) -> None:
         self.features = features
-        self.events = events
 
     def read_many(self, wanted: Sequence[tuple[str, InputRecord]]) -> list[UserFeatureState | None]:
         out = []
         for user_id, record in wanted:
-            with self.events.current(record):
+            with current_message(record):
                 out.append(self.features.get(user_id))
         return out
 
     def write_many(self, writes: Sequence[StateWrite]) -> None:
         for write in writes:
-            with self.events.current(write.record):
+            with current_message(write.record):
                 self.features[write.user_id] = write.state
 
 
@@ -110,8 +121,8 @@ class RecommendAgent:
         for sink in self.sinks:
             await sink.start()
         try:
-            async for events in self.batches(stream):
-                await self.process_batch(stream, events)
+            async for records in self.batches(stream):
+                await self.process_batch(records)
         finally:
             for sink in self.sinks:
                 await sink.stop()
@@ -123,15 +134,11 @@ class RecommendAgent:
         started = self._batch_started
         return 0.0 if started is None else time.monotonic() - started
 
-    async def process_batch(
-        self, stream: faust.Stream[bytes], events: Sequence[EventT[Any]]
-    ) -> None:
+    async def process_batch(self, records: Sequence[Message]) -> None:
         """One batch through the core (arms as they are now: a reload lands between batches),
-        then to the sinks; returning lets take_events ack it."""
+        then to the sinks; returning lets the batch policy ack it."""
         self._batch_started = time.monotonic()
         try:
-            self.store.events.begin(stream, events)
-            records = [e.message for e in events]
             result = await self.core.process(records, self.store, self.rollout.arms())
             t0 = time.perf_counter()
             await deliver(self.sinks, result, self.metrics)

@@ -10,6 +10,7 @@ import functools
 import gc
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -25,7 +26,7 @@ from app.control import ControlListener, ModelCommand
 from app.emit import BatchSender
 from app.errors import CannotStart, InvalidSettings
 from app.faust_compat import (
-    BatchEvents,
+    BulkInput,
     estimated_keys,
     install_patches,
     raw_key_table,
@@ -107,6 +108,10 @@ def _exit(exc: InvalidSettings | CannotStart, what: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+def _same(policy: BatchPolicy) -> BatchPolicy:
+    return policy
+
+
 def _worker_class(settings: Settings) -> type[faust.Worker]:
     """``faust -A app worker``'s Worker: checks what the worker needs before Faust starts."""
 
@@ -122,11 +127,14 @@ def _worker_class(settings: Settings) -> type[faust.Worker]:
 
 
 def build(
-    settings: Settings, *, rank: Ranker | None = None, batches: BatchPolicy | None = None
+    settings: Settings,
+    *,
+    rank: Ranker | None = None,
+    batches: Callable[[BatchPolicy], BatchPolicy] | None = None,
 ) -> Streamrec:
     """Wire every part of a worker for ``settings`` (Faust patches included).
 
-    ``rank`` and ``batches`` replace how rows are ranked and how micro-batches are gathered
+    ``rank`` replaces how rows are ranked, ``batches`` wraps how micro-batches are gathered
     (the tests inject faults through them).
     """
     install_patches(settings.fetch_max_wait_ms)
@@ -212,12 +220,14 @@ def build(
         metrics,
         routing=KeyRouting(partitioner, settings.partitions),
     )
-    events = BatchEvents()
+    # Room for a few batches' worth of fetched records (Faust's per-partition stream buffer
+    # is the same size); the fetch loop waits while it is full.
+    bulk = BulkInput(app, settings.input_topic, max(4 * settings.max_batch, 4096))
     agent = RecommendAgent(
-        settings, core, TableStore(features, events),
-        _sinks(settings, sender, metrics, LatestTableSink(latest, events)),
+        settings, core, TableStore(features),
+        _sinks(settings, sender, metrics, LatestTableSink(latest)),
         rollout, metrics, sender, cache,
-        batches or take_batches(settings.max_batch, settings.max_wait_ms / 1000),
+        (batches or _same)(take_batches(bulk, settings.max_batch, settings.max_wait_ms / 1000)),
     )  # fmt: skip
     app.agent(input_topic, name="recommend")(agent.run)  # type: ignore[arg-type]
     progress = ProgressMonitor(app, settings.input_topic, metrics)

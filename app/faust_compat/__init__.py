@@ -1,17 +1,19 @@
 """Every use of Faust and aiokafka internals, in one place, applied by the app factory.
 
-consumer.py: seven changes to Faust's Kafka consumer and table recovery (each explained there);
-current_event.py: table access inside take_events batches; tables.py: raw-key tables;
+consumer.py: eight changes to Faust's Kafka consumer and table recovery (each explained there);
+bulk.py: the input topic's records to the agent as lists, and table access for them (faust#300);
+tables.py: raw-key tables;
 table_stats.py: RocksDB key estimates; versions.py: the versions these were written for.
 """
 
-from app.faust_compat.current_event import BatchEvents, as_current_event
+from app.faust_compat.bulk import BulkInput, bulk_input_of, current_message
 from app.faust_compat.install import install_patches
 from app.faust_compat.table_stats import estimated_keys
 from app.faust_compat.tables import raw_key_table, tables_recovered
 from app.faust_compat.versions import PATCHED_FOR, check_versions
 
 __all__ = [
-    "PATCHED_FOR", "BatchEvents", "as_current_event", "check_versions", "estimated_keys",
+    "PATCHED_FOR", "BulkInput", "bulk_input_of", "check_versions", "current_message",
+    "estimated_keys",
     "install_patches", "raw_key_table", "tables_recovered",
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Seven changes to Faust's Kafka consumer.
+"""Eight changes to Faust's Kafka consumer.
 
 1. The fetch wait is a setting: Faust hard-codes ``fetch_max_wait_ms=1500``. A real Kafka
    broker answers a fetch as soon as data arrives, whatever the wait; the embedded broker
@@ -42,6 +42,11 @@
    measured, a quarter of a worker's throughput. The callback almost never blocks (only on
    a full stream buffer, a full producer buffer or a rebalance), so it is first run inline;
    only when it does block is the rest raced against ``suspend_flow`` as Faust does.
+8. Records of the bulk topic (``bulk.BulkInput``) skip the per-record hand-off altogether:
+   each fetched partition's records go to the bulk input as one list, with the read-offset,
+   gap and commit bookkeeping Faust's fetch loop does per record. When the bulk input is
+   full the fetch loop waits for room, raced against a rebalance like any hand-off; what a
+   rebalance interrupts is fetched again (change 6).
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 from mode.services import WaitResults
+
+from app.faust_compat.bulk import BulkInput, bulk_input_of
 
 __all__ = [
     "SeekBeforeResumeRecovery",
@@ -209,7 +216,7 @@ class TunedConsumerThread(driver.AIOKafkaConsumerThread):  # type: ignore[misc]
 
 
 class TunedConsumer(driver.Consumer):  # type: ignore[misc]
-    """Changes 6 and 7, and the tuned thread."""
+    """Changes 6, 7 and 8, and the tuned thread."""
 
     _fetched: Mapping[TP, list[Any]] | None = None
 
@@ -223,14 +230,85 @@ class TunedConsumer(driver.Consumer):  # type: ignore[misc]
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
         handed_on: dict[TP, int] = {}
+        bulk = bulk_input_of(self.app)
         try:
-            async for tp, message in super().getmany(timeout):
+            if bulk is None:
+                records = super().getmany(timeout)
+            else:
+                records = self._getmany_bulk(bulk, timeout, handed_on)
+            async for tp, message in records:
                 handed_on[tp] = handed_on.get(tp, 0) + 1
                 yield tp, message
         finally:
             fetched, self._fetched = self._fetched, None
             if fetched:
                 self._refetch_dropped(fetched, handed_on)
+
+    async def _getmany_bulk(
+        self,
+        bulk: BulkInput,
+        timeout: float,  # noqa: ASYNC109
+        handed_on: dict[TP, int],
+    ) -> AsyncIterator[tuple[TP, Any]]:
+        """Faust's ``getmany`` (the same checks), with the bulk topic's records handed to
+        ``bulk`` a partition at a time instead of yielded one by one."""
+        records, active = await self._wait_next_records(timeout)
+        generation_id = self.app.consumer_generation_id
+        if records is None or self.should_stop:
+            return
+        if not self.flow_active:
+            try:  # as Faust does: the next fetch starts from the committed offsets
+                await self.perform_seek()
+            except Exception as exc:
+                logger.warning("exception performing seek when flow not active %r", exc)
+            return
+        others = {}
+        for tp, fetched in records.items():
+            if not (active is None or tp in active or tp in self._buffered_partitions):
+                continue
+            if tp.topic != bulk.topic:
+                others[tp] = fetched
+            elif await self._hand_on_bulk(bulk, tp, fetched, generation_id):
+                handed_on[tp] = len(fetched)
+            else:
+                return  # a rebalance began: the rest is fetched again after it
+        to_message = self._to_message
+        for tp, record in self.scheduler.iterate(others):
+            if not self.flow_active or self.app.consumer_generation_id != generation_id:
+                break
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            yield tp, to_message(tp, record)
+
+    async def _hand_on_bulk(
+        self, bulk: BulkInput, tp: TP, fetched: list[Any], generation_id: int
+    ) -> bool:
+        """One partition's fetched records to ``bulk``; False if a rebalance stopped it."""
+        if not bulk.has_room():
+            await self.wait_first(bulk.wait_room(), self.suspend_flow.wait())
+        if (
+            not self.flow_active
+            or self.suspend_flow.is_set()
+            or self.app.consumer_generation_id != generation_id
+        ):
+            return False
+        read = self._read_offset[tp]
+        messages = [self._to_message(tp, r) for r in fetched if read is None or r.offset >= read]
+        if not messages:
+            return True  # all read before (refetched after a seek back)
+        if self.app.topics.acks_enabled_for(tp.topic):
+            # Offsets missing in between (compaction, transaction markers): the commit may
+            # pass them. Faust's fetch loop notes them record by record, the same way.
+            for message in messages:
+                if read and message.offset - read > 1:
+                    await self._add_gap(tp, read + 1, message.offset)
+                read = message.offset
+        if self._commit_every is not None and self._n_acked >= self._commit_every:
+            self._n_acked = 0
+            await self.commit()
+        self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+        bulk.put(messages)
+        self._read_offset[tp] = messages[-1].offset
+        return True
 
     def _refetch_dropped(self, fetched: Mapping[TP, list[Any]], handed_on: dict[TP, int]) -> None:
         assigned = self.assignment()
@@ -268,7 +346,7 @@ class TunedConsumer(driver.Consumer):  # type: ignore[misc]
 
 
 def tune_consumer(fetch_max_wait_ms: int) -> None:
-    """Install the seven changes in Faust (stream and changelog consumers, table recovery)."""
+    """Install the eight changes in Faust (stream and changelog consumers, table recovery)."""
     table_manager.Recovery = SeekBeforeResumeRecovery  # type: ignore[attr-defined]
     TunedConsumerThread.fetch_max_wait_ms = fetch_max_wait_ms
     driver.Transport.Consumer = TunedConsumer

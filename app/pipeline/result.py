@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from app.metrics import AppMetrics
+
+if TYPE_CHECKING:
+    from app.pipeline.input import InputRecord
 
 __all__ = ["BatchResult", "DeadLetterOut", "LatestUpdate", "Moved", "OutRecord", "Quality"]
 
@@ -37,7 +40,7 @@ class LatestUpdate(NamedTuple):
     offset: int
     """Input position of the event it answers: a store keeps the update with the highest."""
     value: bytes
-    record: object
+    record: InputRecord
     """The input record it answers (the Faust adapter finds the table partition from it)."""
 
 

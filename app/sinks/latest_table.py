@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from app.faust_compat import BatchEvents
+from app.faust_compat import current_message
 from app.pipeline.result import BatchResult
 
 __all__ = ["LatestTableSink"]
@@ -20,9 +20,8 @@ class LatestTableSink:
     name = "latest"
     required = True
 
-    def __init__(self, table: faust.Table[str, bytes], events: BatchEvents) -> None:
+    def __init__(self, table: faust.Table[str, bytes]) -> None:
         self.table = table
-        self.events = events
 
     async def start(self) -> None:
         """Nothing to start: the table is Faust's."""
@@ -32,6 +31,6 @@ class LatestTableSink:
 
     async def write(self, result: BatchResult) -> int:
         for update in result.latest:
-            with self.events.current(update.record):
+            with current_message(update.record):
                 self.table[update.user_id] = update.value
         return len(result.latest)

@@ -14,7 +14,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from app.agents import take_batches
+from app.agents import BatchPolicy
 from app.features import UserFeatureState
 from app.inference.batcher import rank_states
 from app.main import build
@@ -39,19 +39,20 @@ async def faulty_rank(
     return await rank_states(scorer, states, k)
 
 
-settings = get_settings()
-take = take_batches(settings.max_batch, settings.max_wait_ms / 1000)
-
-
-async def hang_after_first(stream: Any) -> AsyncIterator[Sequence[Any]]:
+def hang_after_first(take: BatchPolicy) -> BatchPolicy:
     """The first batch, then nothing: the second one is taken (so the first is acked) and
     never handed on."""
-    taken = 0
-    async for events in take(stream):
-        taken += 1
-        if taken > 1:
-            await asyncio.Event().wait()
-        yield events
+
+    async def batches(stream: Any) -> AsyncIterator[Sequence[Any]]:
+        taken = 0
+        async for records in take(stream):
+            taken += 1
+            if taken > 1:
+                await asyncio.Event().wait()
+            yield records
+
+    return batches
 
 
+settings = get_settings()
 app = build(settings, rank=faulty_rank, batches=hang_after_first if FAULT == "hang" else None).app
