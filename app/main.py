@@ -181,11 +181,11 @@ def build(
     )  # fmt: skip
     features: faust.Table[str, UserFeatureState] = raw_key_table(
         app, "features", settings.partitions, StructCodec(UserFeatureState),
-        "Per-user feature state (the model's input).",
+        "Per-user feature state (the model's input).", settings.store_options,
     )  # fmt: skip
     latest: faust.Table[str, bytes] = raw_key_table(
         app, "latest", settings.partitions, "raw",
-        "Each user's latest recommendation update (the output JSON).",
+        "Each user's latest recommendation update (the output JSON).", settings.store_options,
     )  # fmt: skip
 
     metrics_registry = CollectorRegistry()

@@ -129,6 +129,14 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var/data")
     """Where the worker keeps its table state (RocksDB files)."""
 
+    rocksdb_write_buffer_mb: int = Field(default=16, ge=1, le=1024)
+    """RocksDB memtable size, per table and partition (two of them at most). Faust's 64 MB
+    (three) holds up to 192 MB for each of a worker's partitions of each table, standbys
+    included, before anything is flushed: with 8 partitions that is 3 GiB."""
+
+    rocksdb_block_cache_mb: int = Field(default=64, ge=1, le=65_536)
+    """RocksDB read cache, per table and partition (Faust's default: 2 GiB each)."""
+
     model_dir: Path = Path("models")
     """Model registry root: ``<model_dir>/<name>/<version>/``."""
 
@@ -181,8 +189,8 @@ class Settings(BaseSettings):
     """Most events scored in one micro-batch (one ``session.run``)."""
 
     max_wait_ms: float = Field(default=5.0, gt=0, le=60_000)
-    """How long the agent waits for a micro-batch to fill before scoring what it has. Faust
-    starts this wait after each batch, so it adds up to this much to every event's latency."""
+    """How long a micro-batch waits, from its first record, to fill before what it has is
+    scored: it adds up to this much to an event's latency (none once MAX_BATCH are there)."""
 
     coalesce: bool = False
     """One update per user per micro-batch (for its latest event) instead of one per event.
@@ -390,6 +398,16 @@ class Settings(BaseSettings):
     def partitioner(self) -> KeyPartitioner:
         """KEY_PARTITIONER as a function (and as aiokafka's and Faust's partitioner)."""
         return KeyPartitioner(self.key_partitioner)
+
+    @property
+    def store_options(self) -> dict[str, int]:
+        """A table store's options (a new dict: Faust's store consumes it)."""
+        mb = 1 << 20
+        return {
+            "write_buffer_size": self.rocksdb_write_buffer_mb * mb,
+            "max_write_buffer_number": 2,
+            "block_cache_size": self.rocksdb_block_cache_mb * mb,
+        }
 
     @property
     def brokers(self) -> Brokers:

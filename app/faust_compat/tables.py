@@ -11,7 +11,12 @@ __all__ = ["raw_key_table", "tables_recovered"]
 
 
 def raw_key_table(
-    app: faust.App, name: str, partitions: int, value_serializer: CodecArg, help: str
+    app: faust.App,
+    name: str,
+    partitions: int,
+    value_serializer: CodecArg,
+    help: str,
+    store_options: dict[str, Any] | None = None,
 ) -> faust.Table[str, Any]:
     """A registered table whose changelog, store and router all use the raw key bytes.
 
@@ -19,7 +24,8 @@ def raw_key_table(
     would key the changelog, the store and the view router by ``b'"42"'`` while producers
     key by ``b"42"``: views would route to the wrong worker. ``app.Table`` registers the
     table (creating its changelog topic with those serializers) at once, so the table is
-    built here, given its serializers, and only then registered.
+    built here, given its serializers, and only then registered. ``store_options``: the
+    store's (``faust.stores.rocksdb.RocksDBOptions`` fields for RocksDB).
     """
     table: faust.Table[str, Any] = faust.Table(
         app,
@@ -28,6 +34,7 @@ def raw_key_table(
         partitions=partitions,
         help=help,
         beacon=app.tables.beacon,
+        options=store_options,
     )
     table.key_serializer = "raw"
     table.value_serializer = value_serializer
