@@ -46,15 +46,12 @@ def take_batches(bulk: BulkInput, max_batch: int, max_wait_s: float) -> BatchPol
     async def batches(stream: faust.Stream[bytes]) -> AsyncIterator[Sequence[Message]]:
         # Iterating the agent's channel is what subscribes the worker to the topic (Faust
         # does it when a stream is first iterated); its records come through ``bulk``.
-        subscription = aiter(stream.channel)
-        try:
-            while True:
-                batch = await bulk.take(max_batch, max_wait_s)
-                if batch:
-                    yield batch
-                    bulk.ack(batch)
-        finally:
-            del subscription
+        aiter(stream.channel)
+        while True:
+            batch = await bulk.take(max_batch, max_wait_s)
+            if batch:
+                yield batch
+                bulk.ack(batch)
 
     return batches
 

@@ -108,10 +108,6 @@ def _exit(exc: InvalidSettings | CannotStart, what: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def _same(policy: BatchPolicy) -> BatchPolicy:
-    return policy
-
-
 def _worker_class(settings: Settings) -> type[faust.Worker]:
     """``faust -A app worker``'s Worker: checks what the worker needs before Faust starts."""
 
@@ -223,11 +219,12 @@ def build(
     # Room for a few batches' worth of fetched records (Faust's per-partition stream buffer
     # is the same size); the fetch loop waits while it is full.
     bulk = BulkInput(app, settings.input_topic, max(4 * settings.max_batch, 4096))
+    policy = take_batches(bulk, settings.max_batch, settings.max_wait_ms / 1000)
     agent = RecommendAgent(
         settings, core, TableStore(features),
         _sinks(settings, sender, metrics, LatestTableSink(latest)),
         rollout, metrics, sender, cache,
-        (batches or _same)(take_batches(bulk, settings.max_batch, settings.max_wait_ms / 1000)),
+        batches(policy) if batches else policy,
     )  # fmt: skip
     app.agent(input_topic, name="recommend")(agent.run)  # type: ignore[arg-type]
     progress = ProgressMonitor(app, settings.input_topic, metrics)

@@ -295,7 +295,9 @@ class TunedConsumer(driver.Consumer):  # type: ignore[misc]
         messages = [self._to_message(tp, r) for r in fetched if read is None or r.offset >= read]
         if not messages:
             return True  # all read before (refetched after a seek back)
-        if self.app.topics.acks_enabled_for(tp.topic):
+        first, last = messages[0].offset, messages[-1].offset
+        contiguous = last - first + 1 == len(messages) and not (read and first - read > 1)
+        if not contiguous and self.app.topics.acks_enabled_for(tp.topic):
             # Offsets missing in between (compaction, transaction markers): the commit may
             # pass them. Faust's fetch loop notes them record by record, the same way.
             for message in messages:
@@ -307,7 +309,7 @@ class TunedConsumer(driver.Consumer):  # type: ignore[misc]
             await self.commit()
         self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
         bulk.put(messages)
-        self._read_offset[tp] = messages[-1].offset
+        self._read_offset[tp] = last
         return True
 
     def _refetch_dropped(self, fetched: Mapping[TP, list[Any]], handed_on: dict[TP, int]) -> None:
