@@ -31,9 +31,12 @@ async def reference_loop(bootstrap: str, input_topic: str, output_topic: str, co
     s = get_settings()
     scorer = ModelRegistry(s.model_dir).load(s.model_name)
     encode = msgspec.json.Encoder().encode
+    # The worker's fetch wait, so latency compares like with like (aiokafka's 500 ms default
+    # is what the embedded broker would hold every fetch for).
     consumer = AIOKafkaConsumer(
-        input_topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
-    )
+        input_topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+        fetch_max_wait_ms=s.fetch_max_wait_ms,
+    )  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
     await consumer.start()
     await producer.start()

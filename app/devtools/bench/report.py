@@ -67,14 +67,52 @@ def _scale_out(result: dict[str, Any]) -> list[str]:
         "",
         "## Scale-out (workers settled first, then the events produced flat out)",
         "",
-        "| workers | events | events/s | vs 1 worker | CPU s / 1k events | lost | duplicated |",
-        "|---|---|---|---|---|---|---|",
+        "| workers | events | events/s | vs 1 worker | CPU s / 1k events | lost | duplicated "
+        "| cores used: workers / broker / bench (load + reader) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['workers']} | {r['events']:,} | {r['events_per_s']:,.0f} "
             f"| {r['events_per_s'] / one:.2f}x | {r['cpu_s_per_1k']:.2f} | {r['lost']} "
-            f"| {r['duplicated']} |"
+            f"| {r['duplicated']} | {_cores(r, ('workers', 'broker', 'bench'))} |"
+        )
+    lines += [
+        "",
+        f"The machine has {result['machine']['cores']} cores; the broker and the load generator "
+        "run on them too, so the cores column says how much was left for the workers.",
+    ]
+    return lines
+
+
+def _cores(row: dict[str, Any], names: tuple[str, ...]) -> str:
+    """The row's cores per process group (CPU seconds per wall second), in ``names`` order."""
+    cores = row.get("cores") or {}
+    return " / ".join(f"{cores.get(n, float('nan')):.2f}" for n in names)
+
+
+def _reference_latency(result: dict[str, Any]) -> list[str]:
+    """The plain loop under the same open-loop rates: what this machine allows any consumer."""
+    rows = result.get("reference_latency") or []
+    if not rows:
+        return []
+    top = result["pipeline"]["events_per_s"]
+    lines = [
+        "",
+        "The plain aiokafka loop (reference) at the same rates, with the worker's fetch wait "
+        "(it keeps no changelogged state: a floor for any consumer on this machine, not a "
+        "like-for-like pipeline):",
+        "",
+        "| rate (share of streamrec's max) | events | p50 ms | p95 ms | p99 ms | p99.9 ms "
+        "| cores used: loop / broker / load |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['target_rate']:,.0f}/s ({row['target_rate'] / top:.0%}) "
+            f"| {row['outputs']:,} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} "
+            f"| {row['p99_ms']:.1f} | {row['p999_ms']:.1f} "
+            f"| {_cores(row, ('pipeline', 'broker', 'load'))} |"
         )
     return lines
 
@@ -124,8 +162,9 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
         "",
         "| rate (share of max) | events | p50 ms | p95 ms | p99 ms | p99.9 ms | per batch: "
         "queue / decode / state / inference / produce ms | share of the batch's time "
-        "(queue excluded): decode / state / inference / produce |",
-        "|---|---|---|---|---|---|---|---|",
+        "(queue excluded): decode / state / inference / produce "
+        "| cores used: worker / broker / load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     top = p["events_per_s"]
     for row in result["latency"]:
@@ -140,8 +179,10 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
         lines.append(
             f"| {row['target_rate']:,.0f}/s ({row['target_rate'] / top:.0%}) | {row['outputs']:,} "
             f"| {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['p99_ms']:.1f} "
-            f"| {row['p999_ms']:.1f} | {stages} | {shares} |"
+            f"| {row['p999_ms']:.1f} | {stages} | {shares} "
+            f"| {_cores(row, ('pipeline', 'broker', 'load'))} |"
         )
+    lines += _reference_latency(result)
     if "table" in result:
         t = result["table"]
         lines += [

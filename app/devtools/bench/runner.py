@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from app.devtools.broker import EmbeddedBroker
 from app.devtools.namespace import Namespace
 from app.devtools.net import free_port, http_get, scrape_metrics
 from app.devtools.processes import PROJECT_ROOT, WorkerProcess
-from app.devtools.reader import read_topics
+from app.devtools.reader import Records, read_topics
 from app.movielens import load_ratings
 from app.partitioners import PARTITIONERS, KeyPartitioner
 from app.topics import ensure_topics
@@ -65,6 +67,23 @@ async def _collect(
     """(timestamp ms, value) of the first ``count`` records of ``topic``."""
     records = await read_topics(brokers, [topic], lambda got: len(got) >= count, within_s=within_s)
     return [(r.timestamp, r.value) for r in records if r.value is not None]
+
+
+class _CoreMeter:
+    """Cores each named group of processes used since the meter was made (CPU seconds per
+    wall second): on a shared machine, who took the CPU a figure depended on."""
+
+    def __init__(self, pids: Mapping[str, Sequence[int]]) -> None:
+        self._pids = pids
+        self._t0 = time.monotonic()
+        self._cpu0 = self._read()
+
+    def _read(self) -> dict[str, float]:
+        return {name: sum(cpu_seconds(p) for p in pids) for name, pids in self._pids.items()}
+
+    def cores(self) -> dict[str, float]:
+        elapsed = max(time.monotonic() - self._t0, 1e-9)
+        return {name: (cpu - self._cpu0[name]) / elapsed for name, cpu in self._read().items()}
 
 
 def _moved_share(events: list[Event]) -> float:
@@ -120,7 +139,7 @@ async def _drain(
 
 
 async def _scale_out(
-    ns: _Bench, events: list[Event], workers: int, say: Callable[[str], None]
+    ns: _Bench, events: list[Event], workers: int, broker_pid: int, say: Callable[[str], None]
 ) -> dict[str, Any]:
     """``workers`` workers started and settled (all ready, the group stable) on an empty topic,
     then ``events`` produced flat out; every output checked (lost, duplicated)."""
@@ -128,11 +147,21 @@ async def _scale_out(
     try:
         await asyncio.to_thread(_settle, procs)
         cpu0 = sum(cpu_seconds(_pid(p)) for p in procs)
+        meter = _CoreMeter({"workers": [_pid(p) for p in procs], "broker": [broker_pid],
+                            "bench": [os.getpid()]})  # fmt: skip
+        cores: dict[str, float] = {}
+
+        def drained(got: Records) -> bool:
+            if len(got) < len(events):
+                return False
+            if not cores:  # at the drain, not after the settle
+                cores.update(meter.cores())
+            return True
+
         await send_events(ns.brokers, ns.input_topic, events)
         records = await read_topics(
-            ns.brokers, [ns.output_topic], lambda got: len(got) >= len(events),
-            within_s=900, settle_s=2.0,
-        )  # fmt: skip
+            ns.brokers, [ns.output_topic], drained, within_s=900, settle_s=2.0
+        )
         cpu = sum(cpu_seconds(_pid(p)) for p in procs) - cpu0
     finally:
         for p in procs:
@@ -144,7 +173,7 @@ async def _scale_out(
         f"duplicated {len(ids) - len(set(ids))}")  # fmt: skip
     return {"workers": workers, "events": len(events), "events_per_s": rate,
             "cpu_s_per_1k": 1000 * cpu / len(events), "lost": lost,
-            "duplicated": len(ids) - len(set(ids))}  # fmt: skip
+            "duplicated": len(ids) - len(set(ids)), "cores": cores}  # fmt: skip
 
 
 def _pid(worker: WorkerProcess) -> int:
@@ -167,12 +196,16 @@ def _settle(workers: list[WorkerProcess], stable_s: float = 3.0) -> None:
     raise TimeoutError("the workers did not settle: " + workers[-1].tail())
 
 
+def _reference_cmd(ns: _Bench, count: int) -> list[str]:
+    """The plain aiokafka loop: ``count`` records of the input topic from its start."""
+    return [sys.executable, "-m", "app.devtools.bench.reference", ns.brokers.servers[0],
+            ns.input_topic, ns.reference_topic, str(count)]  # fmt: skip
+
+
 async def _reference(ns: _Bench, count: int, say: Callable[[str], None]) -> dict[str, Any]:
     """The plain aiokafka loop over the same (already loaded) input topic."""
-    cmd = [sys.executable, "-m", "app.devtools.bench.reference", ns.brokers.servers[0],
-           ns.input_topic, ns.reference_topic, str(count)]  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
-        *cmd, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE
+        *_reference_cmd(ns, count), cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE
     )
     out = await _collect(ns.brokers, ns.reference_topic, count, within_s=600)
     stdout, _ = await proc.communicate()
@@ -184,51 +217,89 @@ async def _reference(ns: _Bench, count: int, say: Callable[[str], None]) -> dict
             "cpu_s_per_1k": cpu_per_1k, "peak_rss": usage["peak_rss"]}  # fmt: skip
 
 
-async def _latency(
-    ns: _Bench, ratings: Any, rates: list[float], seconds: float, say: Callable[[str], None]
-) -> list[dict[str, Any]]:
-    """Open-loop constant-rate load; end-to-end latency = output time - input time."""
+@dataclass(frozen=True)
+class _Subject:
+    """What a latency sweep drives: its process, the topic its outputs land on, and its
+    /metrics (the worker's per-stage times; none for the reference loop)."""
+
+    pid: int
+    output_topic: str
+    web_url: str | None
+
+
+@asynccontextmanager
+async def _subject(ns: _Bench, reference: bool, count: int) -> AsyncIterator[_Subject]:
+    """A worker, or the reference loop sized for ``count`` records; stopped on the way out."""
+    if reference:
+        proc = await asyncio.create_subprocess_exec(
+            *_reference_cmd(ns, count), cwd=PROJECT_ROOT, stdout=asyncio.subprocess.DEVNULL
+        )
+        try:
+            yield _Subject(proc.pid, ns.reference_topic, None)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+        return
     worker = ns.worker().start()
-    results = []
     try:
         await asyncio.to_thread(worker.wait_ready, 120)
-        # Warm-up, not measured: a fresh worker's first seconds (new table keys, first fetches
-        # on every partition) would otherwise land in the first level's tail.
-        warm = make_events(ratings, int(rates[0] * 3), tag="w")
+        yield _Subject(_pid(worker), ns.output_topic, worker.web_url)
+    finally:
+        worker.stop()
+
+
+async def _latency(
+    ns: _Bench,
+    ratings: Any,
+    rates: list[float],
+    seconds: float,
+    broker_pid: int,
+    say: Callable[[str], None],
+    *,
+    reference: bool = False,
+) -> list[dict[str, Any]]:
+    """Open-loop constant-rate load; end-to-end latency = output time - input time; the cores
+    the pipeline, the broker and the load generator (this process) used while it ran."""
+    counts = [int(rate * seconds) for rate in rates]
+    # Warm-up, not measured: a fresh worker's first seconds (new table keys, first fetches
+    # on every partition) would otherwise land in the first level's tail.
+    warm = make_events(ratings, int(rates[0] * 3), tag="w")
+    results = []
+    async with _subject(ns, reference, len(warm) + sum(counts)) as subject:
         await send_events(ns.brokers, ns.input_topic, warm, rate=rates[0])
         sent_total = len(warm)
-        await _collect(ns.brokers, ns.output_topic, sent_total, within_s=120)
-        for level, rate in enumerate(rates):
-            count = int(rate * seconds)
+        await _collect(ns.brokers, subject.output_topic, sent_total, within_s=120)
+        for level, (rate, count) in enumerate(zip(rates, counts, strict=True)):
             events = make_events(ratings, count, tag=f"l{level}")
-            before = _stage_sums(worker.web_url)
-            sent_at: dict[str, float] = {}
+            before = _stage_sums(subject.web_url) if subject.web_url else {}
+            meter = _CoreMeter({"pipeline": [subject.pid], "broker": [broker_pid],
+                                "load": [os.getpid()]})  # fmt: skip
             achieved = await send_events(ns.brokers, ns.input_topic, events, rate=rate)
+            cores = meter.cores()
             sent_total += count
-            out = await _collect(ns.brokers, ns.output_topic, sent_total, within_s=120)
+            out = await _collect(ns.brokers, subject.output_topic, sent_total, within_s=120)
             inputs = await _collect(ns.brokers, ns.input_topic, sent_total, within_s=60)
-            for ts, value in inputs:
-                sent_at[msgspec.json.decode(value)["event_id"]] = ts
+            sent_at = {msgspec.json.decode(value)["event_id"]: ts for ts, value in inputs}
             lat = []
             for ts, value in out:
                 event_id = msgspec.json.decode(value)["event_id"]
                 if event_id.startswith(f"l{level}-"):
                     lat.append(ts - sent_at[event_id])
-            after = _stage_sums(worker.web_url)
             stages = {}
-            for stage, (total, n) in after.items():
-                t0, n0 = before.get(stage, (0.0, 0.0))
-                stages[stage] = 1000 * (total - t0) / max(n - n0, 1)
+            if subject.web_url:
+                for stage, (total, n) in _stage_sums(subject.web_url).items():
+                    t0, n0 = before.get(stage, (0.0, 0.0))
+                    stages[stage] = 1000 * (total - t0) / max(n - n0, 1)
             p = [
                 float(x) for x in np.percentile(np.array(lat, dtype=np.float64), [50, 95, 99, 99.9])
             ]
             row = {"target_rate": rate, "achieved_rate": achieved, "events": count,
                    "outputs": len(lat), "p50_ms": p[0], "p95_ms": p[1], "p99_ms": p[2],
-                   "p999_ms": p[3], "stage_ms_per_batch": stages}  # fmt: skip
-            say(f"  {rate:,.0f}/s: p50 {p[0]:.1f} ms, p99 {p[2]:.1f} ms, p99.9 {p[3]:.1f} ms")
+                   "p999_ms": p[3], "stage_ms_per_batch": stages, "cores": cores}  # fmt: skip
+            say(f"  {rate:,.0f}/s: p50 {p[0]:.1f} ms, p99 {p[2]:.1f} ms, p99.9 {p[3]:.1f} ms; "
+                + ", ".join(f"{k} {v:.2f}" for k, v in cores.items()) + " cores")  # fmt: skip
             results.append(row)
-    finally:
-        worker.stop()
     return results
 
 
@@ -239,6 +310,8 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
         root = Path(tmp)
         with EmbeddedBroker("127.0.0.1", free_port(), log=root / "broker.log") as broker:
             result: dict[str, Any] = {}
+            assert broker.process is not None
+            broker_pid = broker.process.pid
             say("throughput (pre-loaded topic, one worker, outputs verified):")
             ns = _Bench(broker.url, root, PARTITIONS)
             await ns.create()
@@ -269,14 +342,22 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
                 ns = _Bench(broker.url, root, PARTITIONS)
                 await ns.create()
                 events = make_events(ratings, config.events, tag=f"s{workers}")
-                result["scale_out"].append(await _scale_out(ns, events, workers, say))
+                result["scale_out"].append(await _scale_out(ns, events, workers, broker_pid, say))
 
             say("latency (open loop, constant rate):")
             ns = _Bench(broker.url, root, PARTITIONS)
             await ns.create()
             top = result["pipeline"]["events_per_s"]
             rates = [round(top * level) for level in config.load_levels]
-            result["latency"] = await _latency(ns, ratings, rates, config.latency_seconds, say)
+            result["latency"] = await _latency(
+                ns, ratings, rates, config.latency_seconds, broker_pid, say
+            )
+            say("latency of the plain aiokafka loop (same rates, same fetch wait):")
+            ns = _Bench(broker.url, root, PARTITIONS)
+            await ns.create()
+            result["reference_latency"] = await _latency(
+                ns, ratings, rates, config.latency_seconds, broker_pid, say, reference=True
+            )
 
             if config.table_users:
                 say(f"footprint with {config.table_users:,} distinct users in the table:")
