@@ -61,15 +61,18 @@ class AdminAuth:
             raise ValueError(ENABLE_HINT)
         return hmac.new(self._key, _signed(content, ts), hashlib.sha256).hexdigest()
 
-    def verify(self, content: bytes, ts: float | None, signature: str, now: float) -> Denied | None:
-        """None if ``signature`` is this token's over ``content`` and ``ts`` is recent."""
+    def verify(
+        self, content: bytes, ts: float | None, signature: str, now: float, check_age: bool = True
+    ) -> Denied | None:
+        """None if ``signature`` is this token's over ``content`` and ``ts`` is recent
+        (``check_age`` False: a command read back from the topic's history)."""
         if self._key is None:
             return Denied(403, "admin_disabled", ENABLE_HINT)
         if not signature or ts is None:
             return Denied(401, "unsigned", "the command carries no signature")
         if not hmac.compare_digest(signature.encode(), self.sign(content, ts).encode()):
             return Denied(401, "bad_signature", "the signature does not match the admin token")
-        if abs(now - ts) > self.max_age_s:
+        if check_age and abs(now - ts) > self.max_age_s:
             age = f"{now - ts:.0f} s"
             return Denied(401, "stale", f"the command is {age} old (at most {self.max_age_s:g})")
         return None

@@ -34,6 +34,10 @@ __all__ = ["BatchPolicy", "RecommendAgent", "TableStore", "take_batches"]
 
 logger = logging.getLogger(__name__)
 
+CONTROL_SYNC_WAIT_S = 20.0
+"""How long the first model load waits for the control topic's rollout state (read in a
+second or two when the broker answers); past it, the worker starts with what it has."""
+
 BatchPolicy = Callable[[faust.Stream[bytes]], AsyncIterator[Sequence[Message]]]
 """How the agent gathers micro-batches of its topic's records. A batch is acked when the
 agent asks for the next one, so it must ask only once the batch is delivered."""
@@ -108,7 +112,7 @@ class RecommendAgent:
         while not self.model.ready:
             # No model yet: stay up and unready (events wait in Kafka), retry until one loads.
             try:
-                await self.model.load()
+                await self.rollout.load_main(wait_s=CONTROL_SYNC_WAIT_S)
             except StreamrecError as exc:
                 retry = self.settings.model_retry_s
                 logger.error("cannot serve yet: %s; retrying in %.0fs", exc, retry)

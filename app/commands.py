@@ -10,6 +10,7 @@ import asyncio
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -283,14 +284,27 @@ async def verify(
 
 @_command(
     option("--reload", "action", flag_value="reload",
-           help="Tell every worker (control topic) to serve the newest version."),
+           help="Tell every worker (control topic) to serve the newest version (ends a "
+           "promotion)."),
     option("--rollback", "action", flag_value="rollback",
            help="Tell every worker to go back to the version it served before."),
+    option("--canary", default="", metavar="VERSION:PERCENT",
+           help="Start or change the canary on every worker, e.g. 3:10 (no restart)."),
+    option("--promote", "action", flag_value="promote",
+           help="Make the canary the main version on every worker (the canary ends)."),
+    option("--abort", "action", flag_value="abort",
+           help="End the canary on every worker and refuse its version."),
     option("--url", default="", help="A worker to read the served arms from "
            "(default: http://WEB_HOST:WEB_PORT)."),
 )  # fmt: skip
-async def models(self: AppCommand, action: Literal["reload", "rollback"] | None, url: str) -> None:
-    """streamrec model versions with offline metrics and the arms a running worker serves.
+async def models(
+    self: AppCommand,
+    action: Literal["reload", "rollback", "promote", "abort"] | None,
+    canary: str,
+    url: str,
+) -> None:
+    """streamrec model versions with offline metrics and the arms a running worker serves;
+    with an option, a command for every worker (signed with STREAMREC_ADMIN_TOKEN).
 
     Replaces Faust's own ``models`` (a list of faust.Record types, which streamrec has none of).
     """
@@ -298,19 +312,38 @@ async def models(self: AppCommand, action: Literal["reload", "rollback"] | None,
     import msgspec
 
     from app.admin import ENABLE_HINT, AdminAuth
-    from app.control import ModelCommand, send_command
+    from app.control import ModelCommand, read_rollout_state, send_command
     from app.inference.manifest import read_manifest
     from app.inference.registry import ModelRegistry
+    from app.inference.rollout_state import RolloutState, parse_canary
 
     s = get_settings()
-    if action:
+    if canary and action:
+        raise click.UsageError("--canary goes alone, not with --" + action)
+    if canary or action:
         auth = AdminAuth(s.admin_secret)
+        wanted = "canary" if canary else action
         if not auth.enabled:
-            print(f"streamrec: cannot send {action}: {ENABLE_HINT}", file=sys.stderr)
+            print(f"streamrec: cannot send {wanted}: {ENABLE_HINT}", file=sys.stderr)
             raise SystemExit(2)
-        command = ModelCommand(s.model_name, action)
+        initial = RolloutState(*s.canary_split) if s.canary_split else RolloutState()
+        rollout = await read_rollout_state(s.brokers, s.control_topic, s.model_name, auth, initial)
+        arg = ""
+        try:
+            if canary:
+                parse_canary(canary)
+                arg = canary
+            elif action in ("promote", "abort"):
+                arg = rollout.canary or ""
+            if wanted in ("canary", "promote", "abort", "reload"):
+                # Refused here, where the operator sees why, rather than by every worker.
+                rollout.apply(wanted, arg, time.time() + 1.0)
+        except StreamrecError as exc:
+            print(f"streamrec: {wanted} not sent: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        command = ModelCommand(s.model_name, wanted, arg)  # type: ignore[arg-type]
         await send_command(s.brokers, s.control_topic, command, auth)
-        self.say(f"sent {action} of {s.model_name} to every worker ({s.control_topic})")
+        self.say(f"sent {wanted} {arg} of {s.model_name} to every worker ({s.control_topic})")
         return
     url = (url or f"http://{s.web_host}:{s.web_port}").rstrip("/")
     registry = ModelRegistry(s.model_dir)
@@ -328,6 +361,8 @@ async def models(self: AppCommand, action: Literal["reload", "rollback"] | None,
                 state += " (not loaded)"
             arms.setdefault(str(arm["version"]), []).append(state)
         served = f"arms served by {url}"
+        if state_shown := report.get("rollout"):
+            served += "; rollout state " + msgspec.json.encode(state_shown).decode()
     except (OSError, aiohttp.ClientError, KeyError, TypeError, msgspec.DecodeError) as exc:
         served = f"no worker answered at {url} ({type(exc).__name__}): arms as configured here"
         main = s.model_version or (versions[-1] if versions else "-")

@@ -66,6 +66,15 @@ class ModelLoadError(StreamrecError):
     """
 
 
+class RolloutRefused(StreamrecError):
+    """A rollout command does not fit the deployment's rollout state (promoting or aborting
+    a version that is not the canary, a malformed canary, a replayed command).
+
+    Operator action: read the state with ``faust -A app models`` and send a command for it;
+    nothing changed.
+    """
+
+
 class BrokerUnavailable(StreamrecError):
     """The Kafka broker did not answer in time.
 

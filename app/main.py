@@ -39,6 +39,7 @@ from app.inference.cache import PredictionCache
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
 from app.inference.rollout import Rollout
+from app.inference.rollout_state import RolloutState
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from app.oip import register_oip
@@ -247,21 +248,23 @@ def build(
     if settings.model_poll_s > 0:
         app.timer(settings.model_poll_s, name="streamrec.model_poll")(poll_models)
 
-    async def on_command(command: ModelCommand) -> None:
-        if command.model != model.name:
-            logger.info("control topic: %s is not served here (%s is)", command.model, model.name)
-            return
-        await (model.reload if command.action == "reload" else model.rollback)()
+    async def on_command(command: ModelCommand, state: RolloutState) -> None:
+        if command.action == "rollback":
+            await model.rollback()
+        else:  # reload (serve the wanted main version again) or a rollout change
+            await rollout.apply(state, reload=command.action == "reload")
 
     auth = AdminAuth(settings.admin_secret, settings.control_max_age_s)
     control = ControlListener(
         brokers, settings.control_topic, on_command, auth,
         rejected=lambda reason: metrics.admin_denied.labels("control", reason).inc(),
+        model=model.name, state=rollout.state, on_state=rollout.apply,
     )  # fmt: skip
 
     async def listen_for_model_commands() -> None:
         try:
-            await ensure_topics(brokers, [settings.control_topic], 1)
+            # Kept for ever: its rollout commands are the deployment's rollout state.
+            await ensure_topics(brokers, [settings.control_topic], 1, {"retention.ms": "-1"})
         except Exception as exc:  # the broker may forbid creating topics: say so, keep serving
             logger.error("cannot create topic %s (create it by hand): %s",
                          settings.control_topic, exc)  # fmt: skip

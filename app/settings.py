@@ -15,7 +15,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.brokers import Brokers, Protocol, SaslMechanism
-from app.errors import InvalidSettings
+from app.errors import InvalidSettings, RolloutRefused
+from app.inference.rollout_state import parse_canary
 from app.partitioners import KeyPartitioner, PartitionerName
 
 __all__ = ["ENV_PREFIX", "Settings", "get_settings", "load_settings"]
@@ -161,10 +162,13 @@ class Settings(BaseSettings):
     """Shadow version: every micro-batch is also scored by it and its updates go to
     OUTPUT_TOPIC + ``.shadow`` (variant ``shadow``); the main output is unaffected."""
 
-    control_topic: str = "streamrec.control"
+    control_topic: str = ""
     """Topic every worker listens to for model commands (``{"model": name, "action":
-    "reload" | "rollback", "ts": unix seconds, "sig": HMAC}``), so one message reloads or
-    rolls back the whole deployment. Only commands signed with ADMIN_TOKEN are obeyed."""
+    "reload" | "rollback" | "canary" | "promote" | "abort", "arg", "ts": unix seconds, "sig":
+    HMAC}``), so one message changes the whole deployment; the rollout commands on it are the
+    deployment's rollout state, which workers read back when they start. Default
+    ``<APP_ID>.control``: one per deployment, so a rollout never reaches another deployment
+    on the same cluster. Only commands signed with ADMIN_TOKEN are obeyed."""
 
     admin_token: SecretStr | None = None
     """Shared secret for everything that changes what is served: HTTP ``POST /models/...``
@@ -324,6 +328,13 @@ class Settings(BaseSettings):
                 raise ValueError("the file is empty; allowed: a file holding the admin token")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _control_topic_of_the_app(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("control_topic"):
+            data["control_topic"] = f"{data.get('app_id') or 'streamrec'}.control"
+        return data
+
     @model_validator(mode="after")
     def _one_admin_token(self) -> Settings:
         if self.admin_token is not None and self.admin_token_file is not None:
@@ -363,14 +374,10 @@ class Settings(BaseSettings):
     @classmethod
     def _check_canary(cls, value: str | None) -> str | None:
         if value:
-            version, sep, percent = value.rpartition(":")
             try:
-                share = float(percent)
-            except ValueError:
-                share = -1.0
-            if not (sep and version and 0 <= share <= 100):
-                raise ValueError("not a canary; allowed: '<version>:<percent from 0 to 100>', "
-                                 "e.g. '2:20'")  # fmt: skip
+                parse_canary(value)
+            except RolloutRefused as exc:
+                raise ValueError(str(exc)) from None
         return value or None
 
     @property
@@ -378,8 +385,7 @@ class Settings(BaseSettings):
         """(canary version, percent of users) or None."""
         if not self.canary:
             return None
-        version, _, percent = self.canary.rpartition(":")
-        return version, float(percent)
+        return parse_canary(self.canary)
 
     @property
     def shadow_topic(self) -> str:

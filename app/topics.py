@@ -15,8 +15,11 @@ __all__ = ["ensure_topics"]
 logger = logging.getLogger(__name__)
 
 
-async def ensure_topics(brokers: Brokers, names: list[str], partitions: int) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+async def ensure_topics(
+    brokers: Brokers, names: list[str], partitions: int, config: dict[str, str] | None = None
+) -> None:
+    """Create the topics that do not exist yet (with ``config``, topic-level settings);
+    existing ones are left as they are."""
     admin = AIOKafkaAdminClient(**brokers.client_kwargs())
     await admin.start()
     try:
@@ -25,9 +28,12 @@ async def ensure_topics(brokers: Brokers, names: list[str], partitions: int) -> 
         if missing:
             # A worker may create one meanwhile: that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
-                )
+                new = [
+                    NewTopic(n, num_partitions=partitions, replication_factor=1,
+                             topic_configs=config or {})
+                    for n in missing
+                ]  # fmt: skip
+                await admin.create_topics(new)
             logger.info("created topics %s with %d partitions", missing, partitions)
     finally:
         await admin.close()

@@ -133,7 +133,8 @@ def register_views(
 
     @page(app, "/models/{name}/{action}")
     class ModelActionView(View):
-        """POST reload (serve the newest version) or rollback (the one served before).
+        """POST reload (serve the newest version that is neither the canary nor refused) or
+        rollback (the one served before), on this worker.
 
         Admin only (``Authorization: Bearer <STREAMREC_ADMIN_TOKEN>``): 401 without or with a
         wrong token, 403 when no token is configured. The new version is loaded, checked and
@@ -153,7 +154,7 @@ def register_views(
                 return response
             if name != model.name:
                 return _json(self, msgspec.json.encode({"error": f"unknown model {name!r}"}), 404)
-            actions = {"reload": model.reload, "rollback": model.rollback}
+            actions = {"reload": rollout.reload_main, "rollback": model.rollback}
             if action not in actions:
                 error = {"error": f"unknown action {action!r}: reload or rollback"}
                 return _json(self, msgspec.json.encode(error), 404)

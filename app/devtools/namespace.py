@@ -43,6 +43,11 @@ class Namespace:
     def dlq_topic(self) -> str:
         return f"{self.name}.dlq"
 
+    @property
+    def control_topic(self) -> str:
+        """The workers' default (``<APP_ID>.control``)."""
+        return f"streamrec-{self.name}.control"
+
     def worker_env(self, index: int, port: int = 0, **extra: str) -> dict[str, str]:
         """``STREAMREC_*`` of worker ``index``: its own web port and data dir; ``extra`` wins."""
         return {

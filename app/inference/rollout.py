@@ -1,12 +1,15 @@
 """Traffic arms on the stream: the main model, a sticky canary share of users, a shadow.
 
-A micro-batch takes one ``Arms`` snapshot, so a swap or a reload lands between batches and
-never splits one. Which arm scores a user depends only on the user id and the canary
-version (a keyed hash, the same in every process), never on a worker or the time.
+A micro-batch takes one ``Arms`` snapshot, so a swap, a reload or a rollout change lands
+between batches and never splits one. Which arm scores a user depends only on the user id
+and the canary version (a keyed hash, the same in every process), never on a worker or the
+time. The canary and the main version follow the deployment's ``RolloutState`` (the
+control topic's rollout commands; STREAMREC_CANARY until the first one).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from typing import Any, NamedTuple
@@ -16,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from app.errors import StreamrecError
 from app.inference.manifest import read_manifest
 from app.inference.registry import ModelRegistry
+from app.inference.rollout_state import RolloutState
 from app.inference.scorer import OnnxScorer
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
@@ -77,7 +81,14 @@ class Rollout:
     ) -> None:
         self.main = main
         self.registry = registry
+        self.metrics = metrics
+        self.threads = threads
         self.canary_percent = canary[1] if canary else 0.0
+        self.state = RolloutState(*canary) if canary else RolloutState()
+        """The rollout commands' decisions so far (``apply`` keeps the arms to it)."""
+        self.synced = asyncio.Event()
+        """Set once the control topic's rollout state has been read (``apply``)."""
+        self._lock = asyncio.Lock()
         self.candidates: dict[str, ServedModel] = {}
         for variant, version in ((CANARY, canary[0] if canary else None), (SHADOW, shadow)):
             if version is not None:
@@ -116,8 +127,89 @@ class Rollout:
             else:
                 self.load_errors.pop(variant, None)
 
+    def wanted_main(self) -> str | None:
+        """The version the main arm should serve: the pinned one, else the rollout state's
+        choice among the registry's versions (None: the registry cannot say)."""
+        if self.main.version is not None:
+            return self.main.version
+        try:
+            return self.state.main_version(self.registry.versions(self.main.name))
+        except StreamrecError:
+            return None
+
+    async def reload_main(self) -> OnnxScorer:
+        """Serve the version the main arm should serve (the newest that is neither the canary
+        nor refused, unless one is promoted or pinned) again now, even if tried before."""
+        wanted = self.wanted_main()
+        return await (self.main.serve(wanted) if wanted else self.main.reload())
+
+    async def load_main(self, wait_s: float) -> None:
+        """The first load of the main arm, once the control topic's rollout state is known
+        (a restarted worker must not serve a version the deployment has moved past), or
+        after ``wait_s`` with the state it has."""
+        try:
+            await asyncio.wait_for(self.synced.wait(), wait_s)
+        except TimeoutError:
+            logger.warning("rollout state not read from the control topic within %.0f s: "
+                           "starting with %s", wait_s, self.state)  # fmt: skip
+        skip = {*self.state.refused, *([self.state.canary] if self.state.canary else [])}
+        await self.main.load(first=self.wanted_main(), skip=skip)
+
+    async def apply(self, state: RolloutState, *, reload: bool = False) -> None:
+        """Bring the arms to ``state``: the canary (loaded before it takes traffic; one that
+        does not load leaves its users on the main model) and the main version. ``reload``
+        serves the wanted main version again even if it is the current one."""
+        async with self._lock:
+            self.state = state
+            serving = self.main.current is not None
+            # Before the first load, load_main and load_candidates follow the state.
+            await self._set_canary(state.canary, state.percent, load=serving)
+            wanted = self.wanted_main()
+            current = self.main.current
+            if current is not None and wanted is not None and (reload or wanted != current.version):
+                try:
+                    await self.main.serve(wanted)
+                except StreamrecError as exc:
+                    logger.error("cannot serve %s/%s as main, %s keeps serving: %s",
+                                 self.main.name, wanted, current.version, exc)  # fmt: skip
+            self.synced.set()
+
+    async def _set_canary(self, version: str | None, percent: float, *, load: bool) -> None:
+        """Point the canary arm at ``version`` with ``percent`` of users. A new version is
+        loaded first (``load``), then the arm and its share change together (no await
+        between: a batch sees both or neither); one that does not load leaves its users on
+        the main model."""
+        current = self.candidates.get(CANARY)
+        if current is not None and current.version == version:
+            self.canary_percent = percent
+            return
+        fresh, error = None, ""
+        if version is not None:
+            self.metrics.init_variant(CANARY)
+            fresh = ServedModel(self.registry, self.main.name, self.metrics, version=version,
+                                threads=self.threads, variant=CANARY)  # fmt: skip
+            if load:
+                try:
+                    await fresh.load()
+                except StreamrecError as exc:
+                    error = str(exc)
+                    logger.error("canary %s/%s is not serving (its users get the main "
+                                 "model): %s", self.main.name, version, exc)  # fmt: skip
+        old = self.candidates.pop(CANARY, None)
+        if fresh is not None:
+            self.candidates[CANARY] = fresh
+        self.canary_percent = percent if fresh is not None else 0.0
+        self.load_errors.pop(CANARY, None)
+        if error:
+            self.load_errors[CANARY] = error
+        if old is not None:
+            old.retire()
+        arm = f"version {version} for {percent:g}% of users" if version else "none"
+        logger.info("canary of %s: %s", self.main.name, arm)
+
     async def poll(self) -> None:
-        """Hot-reload a newest version this worker never tried; retry candidates.
+        """Hot-reload the version the main arm should serve if this worker never tried it
+        (a new newest version, unless it is the canary or refused); retry candidates.
 
         Each version is tried once: a rolled-back or refused version is not loaded again by
         the poll (POST reload or the control topic still can).
@@ -125,20 +217,18 @@ class Rollout:
         main = self.main
         if main.current is None:
             return  # the agent is still loading its first model, and then the candidates
-        await self.load_candidates()
-        if main.version is not None:
-            return  # pinned
-        try:
-            newest = self.registry.newest(main.name)
-        except StreamrecError:
-            return
-        if newest in main.attempted:
-            return
-        try:
-            await main.reload()
-        except StreamrecError as exc:
-            logger.error("new version %s/%s refused, %s/%s keeps serving: %s",
-                         main.name, newest, main.name, main.current.version, exc)  # fmt: skip
+        async with self._lock:
+            await self.load_candidates()
+            if main.version is not None:
+                return  # pinned
+            wanted = self.wanted_main()
+            if wanted is None or wanted in main.attempted:
+                return
+            try:
+                await main.serve(wanted)
+            except StreamrecError as exc:
+                logger.error("new version %s/%s refused, %s/%s keeps serving: %s",
+                             main.name, wanted, main.name, main.current.version, exc)  # fmt: skip
 
     def report(
         self, samples: CollectorRegistry, output_topic: str, shadow_topic: str
@@ -184,6 +274,7 @@ class Rollout:
             "pinned": self.main.version,
             "versions": versions,
             "arms": arms,
+            "rollout": self.state.show(),
             "serving": main.manifest if main else None,
         }
 

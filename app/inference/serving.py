@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 
 from app.errors import ModelLoadError, StreamrecError
 from app.inference.registry import ModelRegistry
@@ -48,18 +49,34 @@ class ServedModel:
     def ready(self) -> bool:
         return self.current is not None
 
-    async def load(self) -> OnnxScorer:
+    async def load(self, first: str | None = None, skip: Collection[str] = ()) -> OnnxScorer:
         """Load and warm up a version on a thread; keep the old one on failure.
 
-        A pinned version is that version or nothing. Otherwise the newest version that loads:
-        a broken newest version (corrupt, incompatible) is logged, counted and skipped, so a
+        A pinned version is that version or nothing. Otherwise ``first`` (the version the
+        rollout state wants), then the newest version that loads and is not in ``skip``: a
+        broken newest version (corrupt, incompatible) is logged, counted and skipped, so a
         bad drop into the registry never takes serving down, also not at the next restart.
         """
-        # Newest first; [None] when there is none, to let the registry say why.
-        candidates: list[str | None] = (
-            [self.version] if self.version else [*reversed(self.registry.versions(self.name))]
-        ) or [None]
+        if self.version:
+            return await self._load_first([self.version])
+        newest_first = [v for v in reversed(self.registry.versions(self.name)) if v not in skip]
+        if first is not None:
+            newest_first = [first, *(v for v in newest_first if v != first)]
+        # [None] when there is none, to let the registry say why.
+        candidates: list[str | None] = [*newest_first] or [None]
         return await self._load_first(candidates)
+
+    async def serve(self, version: str) -> OnnxScorer:
+        """Serve ``version`` now (a rollout decision); on failure keep the current one."""
+        return await self._load_first([self.version or version])
+
+    def retire(self) -> None:
+        """Stop serving (a canary that ended): the scorer is closed once a batch that picked
+        it has surely finished."""
+        old, self.current = self.current, None
+        if old is not None:
+            self.metrics.model_info.labels(old.name, old.version, self.variant).set(0)
+            asyncio.get_running_loop().call_later(self.retire_after_s, old.close)
 
     async def reload(self) -> OnnxScorer:
         """Serve the newest version now (or the pinned one); on failure keep the current one.

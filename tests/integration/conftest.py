@@ -79,6 +79,10 @@ class Deployment:
     def dlq_topic(self) -> str:
         return self.names.dlq_topic
 
+    @property
+    def control_topic(self) -> str:
+        return self.names.control_topic
+
     def env(self, index: int, port: int) -> dict[str, str]:
         return self.names.worker_env(index, port, **self.extra_env)
 

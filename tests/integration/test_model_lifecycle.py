@@ -22,6 +22,7 @@ from app.devtools.processes import WorkerProcess
 from app.devtools.verify.check import make_traffic
 from app.devtools.verify.run import send
 from app.inference.manifest import MANIFEST_FILE
+from app.inference.rollout import canary_bucket
 from app.topics import ensure_topics
 from app.training.train import catalogue
 from tests.integration.conftest import PARTITIONS, Deployment, wait_for
@@ -120,7 +121,7 @@ async def test_reload_and_rollback_switch_the_served_version_and_refuse_a_broken
 
 
 async def produce_raw(d: Deployment, value: bytes) -> None:
-    await d.produce([(None, value)], topic="streamrec.control")
+    await d.produce([(None, value)], topic=d.control_topic)
 
 
 def denied(worker: WorkerProcess) -> float:
@@ -260,11 +261,11 @@ async def test_a_swap_under_load_switches_once_per_partition_and_loses_nothing(
     assert not sending.done(), "traffic ended before the rollback: the test proves nothing"
     # Unsigned and wrongly signed commands are ignored (and counted); the signed one is obeyed.
     await produce_raw(d, b'{"model": "itemsvd", "action": "rollback"}')
-    await send_command(d.brokers, "streamrec.control", ModelCommand("itemsvd", "rollback"),
+    await send_command(d.brokers, d.control_topic, ModelCommand("itemsvd", "rollback"),
                        AdminAuth("not-the-token"))  # fmt: skip
     assert await asyncio.to_thread(wait_for, lambda: denied(worker) == 2.0, 10.0)
     assert serving() == "2"
-    await send_command(d.brokers, "streamrec.control", ModelCommand("itemsvd", "rollback"),
+    await send_command(d.brokers, d.control_topic, ModelCommand("itemsvd", "rollback"),
                        AdminAuth(ADMIN_TOKEN))  # fmt: skip
     assert await asyncio.to_thread(wait_for, lambda: serving() == "1", 10.0)
     assert not sending.done()
@@ -283,3 +284,91 @@ async def test_a_swap_under_load_switches_once_per_partition_and_loses_nothing(
     metrics = http_get(worker.web_url + "/metrics")[1].decode()
     assert 'streamrec_model_loads_total{result="failure"} 0.0' in metrics
     assert 'streamrec_variant_errors_total{variant="main"} 0.0' in metrics
+
+
+async def test_a_canary_is_started_widened_and_promoted_at_run_time_and_survives_a_restart(
+    deployment_factory: Callable[..., Deployment], tmp_path: Path
+) -> None:
+    registry = make_registry(tmp_path, "1", "2")
+    d = deployment_factory(STREAMREC_MODEL_DIR=str(registry), STREAMREC_ADMIN_TOKEN=ADMIN_TOKEN)
+    await d.create_topics()
+    worker = d.start_worker()
+    users = [f"rollout-user-{n}" for n in range(2_000)]
+    rounds: list[str] = []
+
+    async def arms_of_next_events() -> dict[str, tuple[str, str]]:
+        """One event per user; each user's (variant, model version) in its update."""
+        run = f"r{len(rounds)}"
+        rounds.append(run)
+        await d.produce([
+            (u.encode(), msgspec.json.encode(
+                {"user_id": u, "item_id": "50", "event": "view", "event_id": f"{u}-{run}"}))
+            for u in users
+        ])  # fmt: skip
+        outputs = outputs_by_event(await d.consume(d.output_topic, len(users) * len(rounds)))
+        return {u: (outputs[f"{u}-{run}"]["variant"], outputs[f"{u}-{run}"]["model_version"])
+                for u in users}  # fmt: skip
+
+    def send(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "faust", "-A", "app", "models", *args],
+            env=worker.env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def shows(predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """/models/ once ``predicate`` holds for it (the command reached the worker)."""
+        seen: dict[str, Any] = {}
+
+        def check() -> bool:
+            status, body = d.get_json(worker, "/models/")
+            seen.update(body if status == 200 and isinstance(body, dict) else {})
+            return bool(seen) and predicate(seen)
+
+        assert wait_for(check, timeout=60), seen
+        return seen
+
+    def arms(models: dict[str, Any]) -> dict[str, tuple[str, float, bool]]:
+        return {a["variant"]: (a["version"], a["traffic_percent"], a["serving"])
+                for a in models["arms"]}  # fmt: skip
+
+    assert set((await arms_of_next_events()).values()) == {("main", "2")}
+
+    # Start a canary of version 1 for 20% of the users, without a restart.
+    print(send("--canary", "1:20"))
+    shows(lambda m: arms(m).get("canary") == ("1", 20.0, True))
+    at_20 = await arms_of_next_events()
+    canary_20 = {u for u, (variant, _) in at_20.items() if variant == "canary"}
+    assert canary_20 == {u for u in users if canary_bucket(u, "1") < 20}
+    assert {arm for arm in at_20.values()} == {("main", "2"), ("canary", "1")}
+
+    # Widen it: the users already in stay in.
+    send("--canary", "1:40")
+    shows(lambda m: arms(m).get("canary") == ("1", 40.0, True))
+    at_40 = await arms_of_next_events()
+    canary_40 = {u for u, (variant, _) in at_40.items() if variant == "canary"}
+    assert canary_20 < canary_40 == {u for u in users if canary_bucket(u, "1") < 40}
+
+    # A restarted worker reads the rollout state from the control topic before serving.
+    worker.stop()
+    worker = d.start_worker(data_dir=worker.env["STREAMREC_DATA_DIR"])
+    models = shows(lambda m: "canary" in arms(m))
+    assert arms(models)["canary"] == ("1", 40.0, True), models
+    assert models["rollout"]["canary"] == "1" and models["rollout"]["canary_percent"] == 40.0
+    assert await arms_of_next_events() == at_40
+    listing = send("--url", worker.web_url)
+    assert '"canary":"1","canary_percent":40.0' in listing, listing
+
+    # Promote: version 1 is the main version for everyone (over the newer version 2).
+    print(send("--promote"))
+    models = shows(lambda m: "canary" not in arms(m) and arms(m)["main"][0] == "1")
+    print("GET /models/ after the promotion:", msgspec.json.encode(models["rollout"]).decode())
+    assert models["rollout"]["promoted"] == "1"
+    assert set((await arms_of_next_events()).values()) == {("main", "1")}
+    # Nothing to promote or abort now: the command says so and is not sent.
+    refused = subprocess.run(
+        [sys.executable, "-m", "faust", "-A", "app", "models", "--abort"],
+        env=worker.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "there is no canary" in refused.stderr, refused.stderr

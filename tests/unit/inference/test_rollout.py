@@ -17,6 +17,7 @@ from app.errors import ModelLoadError
 from app.inference.manifest import MANIFEST_FILE
 from app.inference.registry import ModelRegistry
 from app.inference.rollout import CANARY, MAIN, SHADOW, Rollout, canary_bucket
+from app.inference.rollout_state import RolloutState
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from app.settings import Settings
@@ -169,3 +170,58 @@ def test_a_two_input_model_needs_a_builder_for_each_input(tmp_path: Path) -> Non
     (path / MANIFEST_FILE).write_bytes(msgspec.json.encode(manifest))
     with pytest.raises(ModelLoadError, match="builder 'recent_event_types' makes INT64"):
         ModelRegistry(tmp_path).load("itemsvd-rated")
+
+
+async def test_a_rollout_state_starts_changes_promotes_and_aborts_a_canary(tmp_path: Path) -> None:
+    copy_model(tmp_path, "1")
+    add_version(tmp_path, "2", corrupt=False)
+    r, samples = rollout(tmp_path)
+    await r.load_main(wait_s=0)  # no control topic read: starts with the settings' state
+    assert r.arms().main.version == "2" and r.arms().canary is None
+    state = r.state.apply("canary", "1:30", ts=1.0)
+    await r.apply(state)
+    arms = r.arms()
+    assert arms.canary is not None and arms.canary.version == "1"
+    assert arms.canary_percent == 30.0 and arms.main.version == "2"
+    in_canary = {u for u in USERS if arms.variant_of(u) == CANARY}
+    await r.apply(state := state.apply("canary", "1:50", ts=2.0))
+    assert in_canary < {u for u in USERS if r.arms().variant_of(u) == CANARY}  # sticky
+    await r.apply(state := state.apply("promote", "1", ts=3.0))
+    assert (r.arms().main.version, r.arms().canary) == ("1", None)
+    await r.poll()
+    assert r.arms().main.version == "1"  # the promotion stands
+    add_version(tmp_path, "3", corrupt=False)
+    await r.apply(state := state.apply("canary", "3:10", ts=4.0))
+    await r.poll()  # the new newest version is under test, not main
+    assert (r.arms().main.version, r.arms().canary.version) == ("1", "3")  # type: ignore[union-attr]
+    await r.apply(state := state.apply("abort", "3", ts=5.0))
+    await r.poll()
+    assert (r.arms().main.version, r.arms().canary) == ("1", None)
+    report = r.report(samples, "recs", "recs.shadow")
+    assert report["rollout"] == {"canary": None, "canary_percent": 0.0, "promoted": "1",
+                                 "refused": ["3"], "last_command_ts": 5.0}  # fmt: skip
+    await r.apply(state.apply("reload", "", ts=6.0), reload=True)
+    assert r.arms().main.version == "2"  # the newest not refused
+
+
+async def test_a_worker_starting_mid_rollout_loads_what_the_state_says(tmp_path: Path) -> None:
+    copy_model(tmp_path, "1")
+    add_version(tmp_path, "2", corrupt=False)
+    add_version(tmp_path, "3", corrupt=False)
+    r, _ = rollout(tmp_path)
+    state = RolloutState().apply("canary", "3:10", ts=1.0)
+    await r.apply(state)  # the control topic is read before the first load
+    await r.load_main(wait_s=1)
+    await r.load_candidates()
+    arms = r.arms()
+    assert arms.main.version == "2" and arms.canary is not None and arms.canary.version == "3"
+
+
+async def test_a_canary_version_that_does_not_load_leaves_users_on_main(tmp_path: Path) -> None:
+    copy_model(tmp_path, "1")
+    add_version(tmp_path, "2", corrupt=True)
+    r, _ = rollout(tmp_path)
+    await r.load_main(wait_s=0)
+    await r.apply(RolloutState().apply("canary", "2:50", ts=1.0))
+    assert r.arms().canary is None and "itemsvd/2" in r.load_errors[CANARY]
+    assert {r.arms().variant_of(u) for u in USERS[:100]} == {MAIN}
