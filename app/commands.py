@@ -1,4 +1,5 @@
-"""Faust CLI commands: ``faust -A app <bench|broker|demo|evaluate|models|replay|train|verify>``.
+"""Faust CLI commands: ``faust -A app <bench|broker|demo|evaluate|models|replay|retrain|train|
+verify>``.
 
 Each is an ``async def`` taking Faust's ``AppCommand``; ``register_commands()`` (called by the
 app factory) adds them to Faust's command line. Their heavy parts are imported when they run.
@@ -13,7 +14,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 from faust.cli import AppCommand, option
@@ -23,9 +24,12 @@ from app.errors import StreamrecError
 from app.preflight import is_reachable
 from app.settings import get_settings
 
+if TYPE_CHECKING:
+    from app.training.train import TrainingData
+
 __all__ = [
-    "bench", "broker", "demo", "evaluate", "models", "register_commands", "replay", "train",
-    "verify",
+    "bench", "broker", "demo", "evaluate", "models", "register_commands", "replay", "retrain",
+    "train", "verify",
 ]  # fmt: skip
 
 
@@ -109,21 +113,99 @@ async def train(
     self: AppCommand, algorithm: str, model_dir: str | None, name: str | None, seed: int
 ) -> None:
     """Train a model on MovieLens-100k and write the next version into the registry."""
+
+    root = Path(model_dir) if model_dir else get_settings().model_dir
+    path = await asyncio.to_thread(_trainer(root, name or algorithm, seed), algorithm, None)
+    self.say(f"wrote {path}")
+
+
+def _trainer(root: Path, name: str, seed: int) -> Callable[[str, TrainingData | None], Path]:
+    """Train an algorithm on ``data`` (default ml-100k) and write the next version of ``name``."""
     from app.training.itemsvd import RATED_WEIGHT, ItemSvdParams
     from app.training.train import train_hybrid, train_itemsvd, train_sasrec
 
-    root = Path(model_dir) if model_dir else get_settings().model_dir
-    name = name or algorithm
-    if algorithm in ("sasrec", "hybrid"):
-        from app.training.sasrec import SasRecParams
+    def run(algorithm: str, data: TrainingData | None) -> Path:
+        if algorithm in ("sasrec", "hybrid"):
+            from app.training.sasrec import SasRecParams
 
-        trainer = train_sasrec if algorithm == "sasrec" else train_hybrid
-        path = await asyncio.to_thread(trainer, root, name, SasRecParams(seed=seed))
-    else:
+            trainer = train_sasrec if algorithm == "sasrec" else train_hybrid
+            return trainer(root, name, SasRecParams(seed=seed), data=data)
         weight = RATED_WEIGHT if algorithm == "itemsvd-rated" else 0.0
-        params = ItemSvdParams(rating_weight=weight)
-        path = await asyncio.to_thread(train_itemsvd, root, name, params)
+        return train_itemsvd(root, name, ItemSvdParams(rating_weight=weight), data=data)
+
+    return run
+
+
+@_command(
+    option("--algorithm", default=None,
+           type=click.Choice(["itemsvd", "itemsvd-rated", "sasrec", "hybrid"]),
+           help="What to train (default: the serving version's algorithm, else itemsvd)."),
+    option("--since", default="", help="Read the topic from this time on: unix seconds or "
+           "ISO 8601, e.g. 2026-12-01T00:00:00Z (default: its whole retention)."),
+    option("--seed", default=0, type=int, show_default=True, help="Training seed."),
+    option("--tolerance", default=0.001, type=click.FloatRange(0, 1), show_default=True,
+           help="How far below the serving version's test NDCG@10 a new version may be."),
+)  # fmt: skip
+async def retrain(
+    self: AppCommand, algorithm: str | None, since: str, seed: int, tolerance: float
+) -> None:
+    """Train the next version of STREAMREC_MODEL_NAME from the input topic; publish it only
+    if it is not worse offline than the serving version on the same held-out events."""
+    from app.admin import AdminAuth
+    from app.control import read_rollout_state
+    from app.errors import RetrainRefused
+    from app.inference.registry import ModelRegistry
+    from app.inference.rollout_state import RolloutState
+    from app.training.retrain import Serving, retrain_from
+    from app.training.topic_data import read_interactions
+
+    s = get_settings()
+    registry = ModelRegistry(s.model_dir)
+    state = RolloutState(*s.canary_split) if s.canary_split else RolloutState()
+    auth = AdminAuth(s.admin_secret)
+    if auth.enabled:  # the workers obey the control topic's rollout state: so does this
+        state = await read_rollout_state(s.brokers, s.control_topic, s.model_name, auth, state)
+    serving_version = s.model_version or state.main_version(registry.versions(s.model_name))
+    serving = Serving(registry, s.model_name, serving_version)
+    topic = await read_interactions(
+        s.brokers, s.input_topic, max_bytes=s.max_message_bytes,
+        max_future_skew_s=s.max_future_skew_s, since_ms=_since_ms(since),
+    )  # fmt: skip
+    self.say(f"read {topic.records:,} records of {s.input_topic}: {len(topic.ratings):,} "
+             f"interactions; skipped {topic.skipped or 'none'}")  # fmt: skip
+    try:
+        path = await asyncio.to_thread(
+            retrain_from,
+            topic,
+            serving,
+            algorithm,
+            _trainer(s.model_dir, s.model_name, seed),
+            tolerance,
+        )
+    except RetrainRefused as exc:
+        print(f"streamrec: retrain: {exc}", file=sys.stderr)
+        raise SystemExit(3) from None
     self.say(f"wrote {path}")
+
+
+def _since_ms(since: str) -> int | None:
+    """``--since`` as unix milliseconds (None: from the start)."""
+    import datetime as dt
+
+    if not since:
+        return None
+    try:
+        return int(float(since) * 1000)
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(since)
+    except ValueError:
+        msg = f"{since!r}: unix seconds or ISO 8601"
+        raise click.BadParameter(msg, param_hint="--since") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() * 1000)
 
 
 @_command(

@@ -75,6 +75,15 @@ class RolloutRefused(StreamrecError):
     """
 
 
+class RetrainRefused(StreamrecError):
+    """``retrain`` did not publish a version: the topic held no usable interactions, or the
+    new version scores worse offline than the one serving, on the same held-out events.
+
+    Operator action: none needed (the serving version stays); to publish anyway, train
+    with more data or another algorithm and retrain again.
+    """
+
+
 class BrokerUnavailable(StreamrecError):
     """The Kafka broker did not answer in time.
 

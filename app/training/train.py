@@ -9,7 +9,8 @@ import datetime as dt
 import itertools
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from app.feature_builders import BUILDERS
 from app.features import history_matrix
 from app.inference.manifest import FeatureSpec, ModelManifest, TensorSpec
 from app.inference.scorer import Inputs, OnnxScorer
-from app.movielens import dataset_digest, dataset_dir, load_ratings
+from app.movielens import Rating, dataset_digest, dataset_dir, load_ratings
 from app.training.evaluate import ranking_metrics
 from app.training.export import next_version, write_version
 from app.training.itemsvd import ItemSvdParams, build_onnx, fit
@@ -30,7 +31,9 @@ from app.training.split import LeaveOneOut, leave_one_out
 if TYPE_CHECKING:
     from app.training.sasrec import SasRecParams
 
-__all__ = ["catalogue", "train_hybrid", "train_itemsvd", "train_sasrec"]
+__all__ = [
+    "TrainingData", "catalogue", "train_hybrid", "train_itemsvd", "train_sasrec", "vocabulary",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -47,24 +50,27 @@ def train_itemsvd(
     params: ItemSvdParams | None = None,
     *,
     progress: bool = True,
+    data: TrainingData | None = None,
 ) -> Path:
     """Train on the split's train part, report valid/test metrics, write the next version.
 
     With ``params.rating_weight`` the model has a second input, each event's rating (the
     ``recent_ratings`` builder): the model-input seam with more than the item ids.
+    ``data``: other interactions than ml-100k's (``retrain``), with a gate on the metrics.
     """
     params = params or ItemSvdParams()
-    items = catalogue()
+    data = data or TrainingData.movielens()
+    items, split = data.items, data.split
     vocab = {item: i + 1 for i, item in enumerate(items)}
-    split = leave_one_out(load_ratings())
     emb, bias = fit(list(split.train.values()), vocab, params, progress=progress)
     onnx_bytes = build_onnx(emb, bias, params)
     algorithm = "itemsvd-rated" if params.rated else "itemsvd"
     training = {"algorithm": algorithm, "params": params.as_dict()}
     inputs = {"history": "recent_items", **({"ratings": "recent_ratings"} if params.rated else {})}
     return _publish(
-        model_dir, name, params.max_len, onnx_bytes, items, split, training, inputs=inputs
-    )
+        model_dir, name, params.max_len, onnx_bytes, items, split, training, inputs=inputs,
+        data=data,
+    )  # fmt: skip
 
 
 def train_sasrec(
@@ -74,19 +80,20 @@ def train_sasrec(
     *,
     max_users: int | None = None,
     progress: bool = True,
+    data: TrainingData | None = None,
 ) -> Path:
     """Train SASRec (early stopping on validation NDCG@10), export ONNX, check the export
     against PyTorch, evaluate through the serving path, write the next version."""
     from app.training.sasrec import SasRecParams, export_onnx
 
     params = params or SasRecParams()
-    items = catalogue()
-    split = _split(max_users)
+    data = data or TrainingData.movielens(max_users)
+    items, split = data.items, data.split
     model, summary = _fit_sasrec(items, list(split.train.values()), params, split, progress)
     training = {"algorithm": "sasrec", **_torch_training(params, split), **summary}
     return _publish(
         model_dir, name, params.max_len, export_onnx(model, params.max_len), items, split,
-        training, check=_export_gap(model, items, split, params.max_len),
+        training, check=_export_gap(model, items, split, params.max_len), data=data,
     )  # fmt: skip
 
 
@@ -97,6 +104,7 @@ def train_hybrid(
     *,
     max_users: int | None = None,
     progress: bool = True,
+    data: TrainingData | None = None,
 ) -> Path:
     """SASRec + ItemSVD + EASE in one graph (``training.hybrid``), chosen on validation.
 
@@ -116,9 +124,9 @@ def train_hybrid(
 
     params = params or SasRecParams()
     svd_params = ItemSvdParams()
-    items = catalogue()
+    data = data or TrainingData.movielens(max_users)
+    items, split = data.items, data.split
     vocab = {item: i + 1 for i, item in enumerate(items)}
-    split = _split(max_users)
     train = list(split.train.values())
     sasrec, summary = _fit_sasrec(items, train, params, split, progress)
 
@@ -147,7 +155,35 @@ def train_hybrid(
     return _publish(
         model_dir, name, params.max_len, export_onnx(model, params.max_len), items, split,
         training, check=_export_gap(model, items, split, params.max_len), valid=chosen[best],
+        data=data,
     )  # fmt: skip
+
+
+Gate = Callable[[dict[str, dict[str, float]]], None]
+"""Called with a staged version's metrics before it is written; raises to stop the write."""
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a model learns from: the vocabulary, the split, how the manifest names the data,
+    and an optional gate on the metrics (``retrain`` refuses a worse version with it)."""
+
+    items: list[str]
+    split: LeaveOneOut
+    source: dict[str, Any]
+    gate: Gate | None = None
+
+    @classmethod
+    def movielens(cls, max_users: int | None = None) -> TrainingData:
+        source = {"data": "ml-100k (recbole==1.2.1 wheel)", "data_sha256": dataset_digest()}
+        return cls(catalogue(), _split(max_users), source)
+
+
+def vocabulary(ratings: Sequence[Rating]) -> list[str]:
+    """The items of ``ratings``, numeric ids in numeric order first (ml-100k's catalogue
+    order, so a model trained from the topic matches one trained from the files)."""
+    items = {r.item_id for r in ratings}
+    return sorted(items, key=lambda i: (0, int(i), "") if i.isdigit() else (1, 0, i))
 
 
 def _split(max_users: int | None) -> LeaveOneOut:
@@ -234,13 +270,16 @@ def _publish(
     inputs: dict[str, str] | None = None,
     check: Callable[[OnnxScorer], dict[str, Any]] | None = None,
     valid: dict[str, float] | None = None,
+    data: TrainingData | None = None,
 ) -> Path:
     """Stage the version, score it through the serving path (validation and test metrics,
     plus ``check``'s findings), then write it as the next version of ``name``.
 
     ``inputs``: graph input -> feature builder (default: ``history`` from ``recent_items``).
     ``valid``: the validation figures to record instead (a model refit on validation items).
+    ``data``: where the interactions came from (default ml-100k) and the gate to pass.
     """
+    source = data.source if data else TrainingData.movielens().source
     inputs = inputs or {"history": "recent_items"}
     manifest = ModelManifest(
         name=name,
@@ -255,8 +294,7 @@ def _publish(
         ),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         training={
-            "data": "ml-100k (recbole==1.2.1 wheel)",
-            "data_sha256": dataset_digest(),
+            **source,
             "split": "chronological leave-one-out per user",
             **training,
         },
@@ -276,6 +314,8 @@ def _publish(
         metrics={"valid": valid, "test": test},
     )
     logger.info("%s valid %s test %s %s", name, valid, test, found)
+    if data is not None and data.gate is not None:
+        data.gate(manifest.metrics)
     return write_version(model_dir, manifest, onnx_bytes, items)
 
 

@@ -1,0 +1,138 @@
+"""Interactions read back from the input topic, for ``retrain``: every record decoded by the
+stream's own ingest (rejected ones counted by the same reasons), each user's events in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections import Counter, defaultdict
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from tqdm import tqdm
+
+from app.brokers import Brokers
+from app.errors import InvalidInteraction
+from app.ingest import RecordSource, decode_interaction
+from app.movielens import Rating
+
+__all__ = ["TopicData", "read_interactions"]
+
+
+class TopicData(msgspec.Struct, frozen=True):
+    """What ``read_interactions`` found."""
+
+    topic: str
+    ratings: list[Rating]
+    """Valid interactions, user by user, each user's in event time (ties: topic order)."""
+    offsets: dict[int, tuple[int, int]]
+    """Partition -> (first, last) offset read; partitions with nothing to read are absent."""
+    records: int
+    skipped: dict[str, int]
+    """Records the stream's ingest would reject (and replays of an event id), by reason."""
+
+    def digest(self) -> str:
+        """SHA-256 of the interactions learned from (the manifest's ``data_sha256``)."""
+        h = hashlib.sha256()
+        for r in self.ratings:
+            h.update(f"{r.user_id}\t{r.item_id}\t{r.rating}\t{r.ts}\n".encode())
+        return h.hexdigest()
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "topic": self.topic,
+            "offsets": {str(p): list(span) for p, span in sorted(self.offsets.items())},
+            "records": self.records,
+            "interactions": len(self.ratings),
+            "skipped": dict(sorted(self.skipped.items())),
+        }
+
+
+async def read_interactions(
+    brokers: Brokers,
+    topic: str,
+    *,
+    max_bytes: int,
+    max_future_skew_s: float,
+    since_ms: int | None = None,
+    progress: bool = True,
+) -> TopicData:
+    """Every record of ``topic`` from ``since_ms`` (default: the start of its retention) to
+    its end when the read began (on the embedded broker: at the first fetch). Memory: one
+    small record per valid interaction plus one id per event (user and item ids interned)."""
+    consumer = AIOKafkaConsumer(
+        **brokers.client_kwargs(), group_id=None, enable_auto_commit=False,
+        max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        await consumer.topics()
+        parts = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(parts)
+        starts = await _starts(consumer, parts, since_ms)
+        # The embedded broker answers "latest" with the last batch's base offset + 1, short of
+        # the end by up to a batch; a fetch's high watermark is right, so each partition's end
+        # is raised to the first one seen (once: a live topic is not chased for ever).
+        ends = await consumer.end_offsets(parts)
+        raised: set[TopicPartition] = set()
+        by_user: dict[str, list[tuple[float, int, int, Rating]]] = defaultdict(list)
+        seen_ids: set[str] = set()
+        skipped: Counter[str] = Counter()
+        offsets: dict[int, tuple[int, int]] = {}
+        records = 0
+        bar = tqdm(total=sum(max(0, ends[tp] - starts[tp]) for tp in parts), unit="rec",
+                   desc=f"read {topic}", disable=not progress)  # fmt: skip
+        pending = {tp for tp in parts if ends[tp] > starts[tp]}
+        while pending:
+            fetched = await consumer.getmany(*pending, timeout_ms=1000)
+            for tp, batch in fetched.items():
+                if tp not in raised:
+                    raised.add(tp)
+                    ends[tp] = max(ends[tp], consumer.highwater(tp) or 0)
+                for r in batch:
+                    if r.offset >= ends[tp]:
+                        break
+                    records += 1
+                    first = offsets.get(tp.partition, (r.offset, r.offset))[0]
+                    offsets[tp.partition] = (first, r.offset)
+                    source = RecordSource(topic, tp.partition, r.offset, r.timestamp / 1000)
+                    try:
+                        it = decode_interaction(r.key, r.value, source, max_bytes=max_bytes,
+                                                max_future_skew_s=max_future_skew_s)  # fmt: skip
+                    except InvalidInteraction as exc:
+                        skipped[exc.reason] += 1
+                        continue
+                    if it.event_id in seen_ids:
+                        skipped["duplicate_event"] += 1  # the stream dead-letters it too
+                        continue
+                    seen_ids.add(it.event_id)
+                    user, item = sys.intern(it.user_id), sys.intern(it.item_id)
+                    rating = Rating(user, item, it.rating or 0.0, int(it.ts))
+                    by_user[user].append((it.ts, tp.partition, r.offset, rating))
+                bar.update(len(batch))
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        bar.close()
+    finally:
+        await consumer.stop()
+    ratings = [e[3] for events in by_user.values() for e in sorted(events, key=lambda e: e[:3])]
+    return TopicData(topic, ratings, offsets, records, dict(skipped))
+
+
+async def _starts(
+    consumer: AIOKafkaConsumer, parts: list[TopicPartition], since_ms: int | None
+) -> dict[TopicPartition, int]:
+    """Where reading begins per partition (and seek there)."""
+    first = await consumer.beginning_offsets(parts)
+    starts = dict(first)
+    if since_ms is not None:
+        found = await consumer.offsets_for_times({tp: since_ms for tp in parts})
+        ends = await consumer.end_offsets(parts)
+        starts = {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in parts}
+    for tp, offset in starts.items():
+        consumer.seek(tp, offset)
+    return starts
