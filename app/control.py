@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -34,23 +34,27 @@ __all__ = ["ControlListener", "ModelCommand", "read_rollout_state", "send_comman
 
 logger = logging.getLogger(__name__)
 
-Action = Literal["reload", "rollback", "canary", "promote", "abort"]
+Action = Literal["reload", "rollback", "canary", "promote", "abort", "adopt"]
 
 
 class ModelCommand(msgspec.Struct, frozen=True):
     """One control record's value: ``{"model": "itemsvd", "action": "canary", "arg": "3:10",
     "ts": 1764633600.0, "sig": "<hex HMAC-SHA256>"}`` (``send_command`` signs it). ``arg``:
-    ``V:P`` for canary, ``V`` for promote and abort, absent for reload and rollback."""
+    ``V:P`` for canary, ``V`` for promote, abort and adopt, absent for reload and rollback;
+    ``evidence``: what the automatic rollout decided a promote or abort on."""
 
     model: str
     action: Action
     arg: str = ""
     ts: float | None = None
     sig: str = ""
+    evidence: dict[str, Any] | None = None
 
     def content(self) -> bytes:
         """What the signature covers (with ``ts``)."""
-        parts = (self.model, self.action, self.arg) if self.arg else (self.model, self.action)
+        parts = [self.model, self.action, *([self.arg] if self.arg else [])]
+        if self.evidence is not None:
+            parts.append(msgspec.json.encode(self.evidence, order="sorted").decode())
         return "\n".join(parts).encode()
 
 
@@ -80,7 +84,7 @@ class _Fold:
         """Apply a verified rollout command; False (logged) if it does not fit the state."""
         assert command.ts is not None
         try:
-            self.state = self.state.apply(command.action, command.arg, command.ts)
+            self.state = self.state.apply(command.action, command.arg, command.ts, command.evidence)
         except StreamrecError as exc:
             logger.error("control command %s %s of %s refused: %s",
                          command.action, command.arg, command.model, exc)  # fmt: skip

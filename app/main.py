@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from app.admin import AdminAuth
 from app.agents import BatchPolicy, RecommendAgent, TableStore, take_batches
+from app.auto_rollout import AutoRollout
 from app.codecs import StructCodec
 from app.commands import register_commands
 from app.control import ControlListener, ModelCommand
@@ -271,6 +272,30 @@ def build(
         await control.run()
 
     app.task(listen_for_model_commands)
+
+    if settings.auto_rollout:
+        auto = AutoRollout(app, settings, brokers, rollout, metrics_registry, auth)
+        rollout.auto = True
+        rollout.controller_view = lambda: auto.last
+
+        async def read_rollout_evidence() -> None:
+            try:
+                day = str(24 * 3600 * 1000)
+                await ensure_topics(brokers, [settings.evidence_topic], 1, {"retention.ms": day})
+            except Exception as exc:  # as for the control topic: say so, keep serving
+                logger.error("cannot create topic %s (create it by hand): %s",
+                             settings.evidence_topic, exc)  # fmt: skip
+            await auto.read_evidence()
+
+        async def automatic_rollout() -> None:
+            try:
+                await auto.report()
+                await auto.control()
+            except Exception as exc:  # a broker hiccup: the next look tries again
+                logger.error("automatic rollout: %s", exc)
+
+        app.task(read_rollout_evidence)
+        app.timer(settings.auto_check_s, name="streamrec.auto_rollout")(automatic_rollout)
 
     register_views(
         app, features, latest, rollout, metrics_registry, agent, progress,

@@ -170,6 +170,30 @@ class Settings(BaseSettings):
     ``<APP_ID>.control``: one per deployment, so a rollout never reaches another deployment
     on the same cluster. Only commands signed with ADMIN_TOKEN are obeyed."""
 
+    auto_rollout: bool = False
+    """Automatic rollout: a new version appearing in the registry is canaried at
+    AUTO_CANARY_PERCENT, and a controller (on the worker holding the input topic's partition
+    0: one per deployment) promotes or rolls it back on the arms' live prequential HR@K
+    summed over all workers (a sequential test, see Model rollout). Needs ADMIN_TOKEN: its
+    decisions are signed control commands."""
+
+    auto_canary_percent: float = Field(default=10.0, gt=0, le=100)
+    """Share of users a new version gets while the automatic rollout judges it."""
+
+    auto_min_events: int = Field(default=1000, ge=1)
+    """Judged events each arm needs before the automatic rollout's test may decide."""
+
+    auto_alpha: float = Field(default=0.05, gt=0, lt=1)
+    """The test's error rate: a canary no better than main is promoted (or one no worse rolled
+    back) with at most this probability, however long it runs."""
+
+    auto_max_call_ratio: float = Field(default=3.0, gt=1)
+    """Guardrail: a canary whose model-call time per update exceeds this many times the main
+    arm's is rolled back (as is one whose model calls fail more than 1% of the time)."""
+
+    auto_check_s: float = Field(default=5.0, gt=0)
+    """How often workers report their arms' figures and the controller looks at them."""
+
     admin_token: SecretStr | None = None
     """Shared secret for everything that changes what is served: HTTP ``POST /models/...``
     needs ``Authorization: Bearer <token>``, control-topic commands an HMAC under it. Unset
@@ -336,6 +360,13 @@ class Settings(BaseSettings):
         return data
 
     @model_validator(mode="after")
+    def _auto_rollout_signs(self) -> Settings:
+        if self.auto_rollout and self.admin_token is None and self.admin_token_file is None:
+            raise ValueError("STREAMREC_AUTO_ROLLOUT=true needs STREAMREC_ADMIN_TOKEN (or "
+                             "STREAMREC_ADMIN_TOKEN_FILE): its decisions are signed")  # fmt: skip
+        return self
+
+    @model_validator(mode="after")
     def _one_admin_token(self) -> Settings:
         if self.admin_token is not None and self.admin_token_file is not None:
             raise ValueError("STREAMREC_ADMIN_TOKEN and STREAMREC_ADMIN_TOKEN_FILE are both set; "
@@ -386,6 +417,11 @@ class Settings(BaseSettings):
         if not self.canary:
             return None
         return parse_canary(self.canary)
+
+    @property
+    def evidence_topic(self) -> str:
+        """Where workers report their arms' live figures for the automatic rollout."""
+        return self.control_topic + ".evidence"
 
     @property
     def shadow_topic(self) -> str:

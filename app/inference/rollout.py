@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry
@@ -89,6 +90,10 @@ class Rollout:
         self.synced = asyncio.Event()
         """Set once the control topic's rollout state has been read (``apply``)."""
         self._lock = asyncio.Lock()
+        self.auto = False
+        """Automatic rollout: new versions reach main through a canary only, never the poll."""
+        self.controller_view: Callable[[], dict[str, Any] | None] | None = None
+        """The automatic rollout controller's latest look, for /models/."""
         self.candidates: dict[str, ServedModel] = {}
         for variant, version in ((CANARY, canary[0] if canary else None), (SHADOW, shadow)):
             if version is not None:
@@ -219,8 +224,8 @@ class Rollout:
             return  # the agent is still loading its first model, and then the candidates
         async with self._lock:
             await self.load_candidates()
-            if main.version is not None:
-                return  # pinned
+            if main.version is not None or self.auto:
+                return  # pinned, or the automatic rollout canaries new versions
             wanted = self.wanted_main()
             if wanted is None or wanted in main.attempted:
                 return
@@ -274,7 +279,10 @@ class Rollout:
             "pinned": self.main.version,
             "versions": versions,
             "arms": arms,
-            "rollout": self.state.show(),
+            "rollout": {
+                **self.state.show(),
+                "controller": self.controller_view() if self.controller_view else None,
+            },
             "serving": main.manifest if main else None,
         }
 

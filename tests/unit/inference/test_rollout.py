@@ -198,8 +198,11 @@ async def test_a_rollout_state_starts_changes_promotes_and_aborts_a_canary(tmp_p
     await r.poll()
     assert (r.arms().main.version, r.arms().canary) == ("1", None)
     report = r.report(samples, "recs", "recs.shadow")
-    assert report["rollout"] == {"canary": None, "canary_percent": 0.0, "promoted": "1",
-                                 "refused": ["3"], "last_command_ts": 5.0}  # fmt: skip
+    shown = report["rollout"]
+    assert (shown["canary"], shown["promoted"], shown["refused"]) == (None, "1", ["3"])
+    assert [(d["action"], d["version"]) for d in shown["decisions"]] == [
+        ("promote", "1"), ("abort", "3")
+    ]  # fmt: skip
     await r.apply(state.apply("reload", "", ts=6.0), reload=True)
     assert r.arms().main.version == "2"  # the newest not refused
 
