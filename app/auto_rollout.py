@@ -32,7 +32,7 @@ from app.admin import AdminAuth
 from app.brokers import Brokers
 from app.control import ModelCommand, send_command
 from app.inference.decide import ArmEvidence, DecisionConfig, Verdict, decide
-from app.inference.rollout import CANARY, MAIN, Rollout
+from app.inference.rollout import CANARY, MAIN, Rollout, arm_counters
 from app.settings import Settings
 
 __all__ = ["AutoRollout", "EvidenceReport"]
@@ -58,24 +58,6 @@ class EvidenceReport(msgspec.Struct, frozen=True):
     def content(self) -> bytes:
         unsigned = msgspec.structs.replace(self, sig="")
         return msgspec.json.encode(unsigned, order="sorted")
-
-
-def _counters(samples: CollectorRegistry, variant: str) -> ArmEvidence:
-    def value(name: str) -> float:
-        return samples.get_sample_value(f"streamrec_{name}", {"variant": variant}) or 0.0
-
-    return ArmEvidence(
-        events=int(value("prequential_events_total")), hits=int(value("prequential_hits_total")),
-        updates=int(value("variant_updates_total")), errors=int(value("variant_errors_total")),
-        calls=int(value("variant_inference_seconds_count")),
-        call_seconds=value("variant_inference_seconds_sum"),
-    )  # fmt: skip
-
-
-def _minus(a: ArmEvidence, b: ArmEvidence) -> ArmEvidence:
-    return ArmEvidence(a.events - b.events, a.hits - b.hits, a.updates - b.updates,
-                       a.errors - b.errors, a.calls - b.calls,
-                       a.call_seconds - b.call_seconds)  # fmt: skip
 
 
 class AutoRollout:
@@ -116,13 +98,13 @@ class AutoRollout:
         if state.canary is None or self.rollout.main.current is None:
             self._baseline = None
             return
-        now = {MAIN: _counters(self.samples, MAIN), CANARY: _counters(self.samples, CANARY)}
+        now = {arm: arm_counters(self.samples, arm) for arm in (MAIN, CANARY)}
         key = (state.canary, state.canary_since)
         if self._baseline is None or self._baseline[:2] != key:
             self._baseline = (*key, now)  # counts start here on this worker
             return
         base = self._baseline[2]
-        arms = {arm: _minus(now[arm], base[arm]) for arm in now}
+        arms = {arm: now[arm] - base[arm] for arm in now}
         ts = round(time.time(), 3)
         report = EvidenceReport(self.rollout.main.name, self.worker, *key, arms, ts)
         signed = msgspec.structs.replace(report, sig=self.auth.sign(report.content(), ts))

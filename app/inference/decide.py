@@ -48,6 +48,13 @@ class ArmEvidence(msgspec.Struct, frozen=True):
             self.call_seconds + other.call_seconds,
         )  # fmt: skip
 
+    def __sub__(self, other: ArmEvidence) -> ArmEvidence:
+        return ArmEvidence(
+            self.events - other.events, self.hits - other.hits, self.updates - other.updates,
+            self.errors - other.errors, self.calls - other.calls,
+            self.call_seconds - other.call_seconds,
+        )  # fmt: skip
+
     @property
     def hit_rate(self) -> float:
         return self.hits / self.events if self.events else 0.0

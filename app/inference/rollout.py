@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from prometheus_client import CollectorRegistry
 
 from app.errors import StreamrecError
+from app.inference.decide import ArmEvidence
 from app.inference.manifest import read_manifest
 from app.inference.registry import ModelRegistry
 from app.inference.rollout_state import RolloutState
@@ -25,7 +26,16 @@ from app.inference.scorer import OnnxScorer
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 
-__all__ = ["CANARY", "MAIN", "SHADOW", "Arms", "Rollout", "canary_bucket", "live_figures"]
+__all__ = [
+    "CANARY",
+    "MAIN",
+    "SHADOW",
+    "Arms",
+    "Rollout",
+    "arm_counters",
+    "canary_bucket",
+    "live_figures",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -287,20 +297,28 @@ class Rollout:
         }
 
 
-def live_figures(samples: CollectorRegistry, variant: str) -> dict[str, Any]:
-    """One arm's updates, errors, mean model-call time and prequential HR@K on this worker."""
+def arm_counters(samples: CollectorRegistry, variant: str) -> ArmEvidence:
+    """One arm's counters on this worker since it started."""
 
     def value(name: str) -> float:
         return samples.get_sample_value(f"streamrec_{name}", {"variant": variant}) or 0.0
 
-    events, calls = value("prequential_events_total"), value("variant_inference_seconds_count")
+    return ArmEvidence(
+        events=int(value("prequential_events_total")), hits=int(value("prequential_hits_total")),
+        updates=int(value("variant_updates_total")), errors=int(value("variant_errors_total")),
+        calls=int(value("variant_inference_seconds_count")),
+        call_seconds=value("variant_inference_seconds_sum"),
+    )  # fmt: skip
+
+
+def live_figures(samples: CollectorRegistry, variant: str) -> dict[str, Any]:
+    """One arm's updates, errors, mean model-call time and prequential HR@K on this worker."""
+    arm = arm_counters(samples, variant)
     return {
-        "updates": int(value("variant_updates_total")),
-        "errors": int(value("variant_errors_total")),
-        "model_calls": int(calls),
-        "mean_model_call_ms": 1000 * value("variant_inference_seconds_sum") / calls
-        if calls
-        else None,
-        "prequential_events": int(events),
-        "prequential_hr": value("prequential_hits_total") / events if events else None,
+        "updates": arm.updates,
+        "errors": arm.errors,
+        "model_calls": arm.calls,
+        "mean_model_call_ms": 1000 * arm.call_seconds / arm.calls if arm.calls else None,
+        "prequential_events": arm.events,
+        "prequential_hr": arm.hits / arm.events if arm.events else None,
     }
