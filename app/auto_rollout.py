@@ -53,6 +53,9 @@ class EvidenceReport(msgspec.Struct, frozen=True):
     canary_since: float
     arms: dict[str, ArmEvidence]
     ts: float
+    partitions: tuple[int, ...] = ()
+    """The input partitions this worker held when it reported (the controller decides on the
+    test only once the reports cover every partition)."""
     sig: str = ""
 
     def content(self) -> bytes:
@@ -106,7 +109,9 @@ class AutoRollout:
         base = self._baseline[2]
         arms = {arm: now[arm] - base[arm] for arm in now}
         ts = round(time.time(), 3)
-        report = EvidenceReport(self.rollout.main.name, self.worker, *key, arms, ts)
+        report = EvidenceReport(
+            self.rollout.main.name, self.worker, *key, arms, ts, self._input_partitions()
+        )
         signed = msgspec.structs.replace(report, sig=self.auth.sign(report.content(), ts))
         if self._producer is None:
             self._producer = AIOKafkaProducer(**self.brokers.client_kwargs(), acks="all")
@@ -154,23 +159,30 @@ class AutoRollout:
 
     # -- the controller ----------------------------------------------------------------------
 
-    def is_controller(self) -> bool:
-        wanted = TopicPartition(self.settings.input_topic, 0)
-        return any(
-            (tp.topic, tp.partition) == (wanted.topic, wanted.partition)
-            for tp in self.app.consumer.assignment()
-        )
+    def _input_partitions(self) -> tuple[int, ...]:
+        topic = self.settings.input_topic
+        return tuple(sorted(tp.partition for tp in self.app.consumer.assignment()
+                            if tp.topic == topic))  # fmt: skip
 
-    def evidence(self) -> tuple[ArmEvidence, ArmEvidence, int]:
-        """Main and canary summed over the workers' latest reports on the current canary."""
+    def is_controller(self) -> bool:
+        return 0 in self._input_partitions()
+
+    def evidence(self) -> tuple[ArmEvidence, ArmEvidence, int, tuple[int, ...]]:
+        """Main and canary summed over the workers' latest reports on the current canary,
+        how many workers that is, and the input partitions none of the reports covers."""
         state = self.rollout.state
         main, canary, workers = ArmEvidence(), ArmEvidence(), 0
+        covered: set[int] = set()
         for r in self._reports.values():
             if (r.canary, r.canary_since) == (state.canary, state.canary_since):
                 main += r.arms.get(MAIN, ArmEvidence())
                 canary += r.arms.get(CANARY, ArmEvidence())
                 workers += 1
-        return main, canary, workers
+                covered.update(r.partitions)
+        # The topic's metadata, or the partitions streamrec creates it with until that is known.
+        topic = self.settings.input_topic
+        count = self.app.consumer.topic_partitions(topic) or self.settings.partitions
+        return main, canary, workers, tuple(p for p in range(count) if p not in covered)
 
     async def control(self) -> None:
         """One look: adopt, start a canary, or decide on the running one."""
@@ -189,8 +201,8 @@ class AutoRollout:
                 await self._send("canary", f"{newer[-1]}:{self.settings.auto_canary_percent:g}")
             self.last = {"status": "no canary", "versions_waiting": newer}
             return
-        main, canary, workers = self.evidence()
-        verdict = decide(main, canary, self.config)
+        main, canary, workers, unreported = self.evidence()
+        verdict = decide(main, canary, self.config, unreported)
         evidence = _evidence(main, canary, workers, verdict)
         self.last = {"status": verdict.action, "canary": state.canary, **evidence}
         if verdict.action != "collect":

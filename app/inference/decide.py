@@ -94,8 +94,13 @@ def msprt(main: ArmEvidence, canary: ArmEvidence, tau: float = TAU) -> tuple[flo
     return math.exp(min(log_lambda, 700.0)), d
 
 
-def decide(main: ArmEvidence, canary: ArmEvidence, config: DecisionConfig) -> Verdict:
-    """Promote, abort, or keep collecting."""
+def decide(
+    main: ArmEvidence, canary: ArmEvidence, config: DecisionConfig,
+    unreported: tuple[int, ...] = (),
+) -> Verdict:  # fmt: skip
+    """Promote, abort, or keep collecting; ``unreported`` are input partitions no worker's
+    report covers yet: the test waits for them (evidence from part of the traffic is not the
+    deployment's), the guardrails do not."""
     statistic, d = msprt(main, canary)
     threshold = 1 / config.alpha
 
@@ -112,6 +117,9 @@ def decide(main: ArmEvidence, canary: ArmEvidence, config: DecisionConfig) -> Ve
     ):  # fmt: skip
         return verdict("abort", f"guardrail: {canary_ms:.3f} ms of model call per canary "
                                 f"update against {main_ms:.3f} on main")  # fmt: skip
+    if unreported:
+        return verdict("collect", f"no report yet from the worker(s) holding input "
+                                  f"partition(s) {', '.join(map(str, unreported))}")  # fmt: skip
     if min(main.events, canary.events) < config.min_events:
         return verdict("collect", f"fewer than {config.min_events} judged events on an arm")
     if statistic < threshold:

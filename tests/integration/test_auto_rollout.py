@@ -1,12 +1,14 @@
-"""The automatic rollout on a real worker replaying MovieLens: a new version is canaried by
-itself; the better one (the served ItemSVD against a most-popular main) is promoted and a
-model with random scores rolled back, each with its evidence in /models/, and every event
-still gets exactly one update."""
+"""The automatic rollout, as a user runs it: two workers replaying MovieLens behind a
+most-popular main; ``faust -A app retrain`` writes an ItemSVD learned from the topic, and
+waiting is enough: it is canaried, promoted on both workers on the evidence summed over them;
+a model with random scores is rolled back by itself; every event still gets exactly one update."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -15,11 +17,12 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from app.devtools.processes import PROJECT_ROOT
 from app.devtools.replay import replay
 from app.inference.manifest import MANIFEST_FILE
 from app.movielens import load_ratings
 from app.training.itemsvd import ItemSvdParams, build_onnx
-from tests.integration.conftest import Deployment, wait_for
+from tests.integration.conftest import Deployment, WorkerProcess, wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 TOKEN = "auto-rollout-admin-token-91c2"
@@ -49,7 +52,7 @@ def write_model(registry: Path, version: str, kind: str) -> None:
     staging.rename(registry / "itemsvd" / version)
 
 
-async def test_new_versions_are_canaried_then_promoted_or_rolled_back_on_live_evidence(
+async def test_retrain_then_waiting_promotes_the_better_model_everywhere_and_rolls_back_a_worse_one(
     deployment_factory: Callable[..., Deployment], tmp_path: Path
 ) -> None:
     registry = tmp_path / "registry"
@@ -61,47 +64,70 @@ async def test_new_versions_are_canaried_then_promoted_or_rolled_back_on_live_ev
         STREAMREC_AUTO_MIN_EVENTS="300", STREAMREC_AUTO_CHECK_S="1", STREAMREC_MODEL_POLL_S="1",
     )  # fmt: skip
     await d.create_topics()
-    worker = d.start_worker()
+    workers = [d.start_worker(), d.start_worker()]
 
-    def rollout() -> dict[str, Any]:
+    def rollout(worker: WorkerProcess) -> dict[str, Any]:
         status, body = d.get_json(worker, "/models/")
         assert status == 200 and isinstance(body, dict), body
         return body["rollout"]  # type: ignore[no-any-return]
 
-    def decided(action: str, version: str) -> dict[str, Any] | None:
-        for decision in rollout()["decisions"]:
-            if (decision["action"], decision["version"]) == (action, version):
-                return decision  # type: ignore[no-any-return]
+    def everywhere(predicate: Callable[[dict[str, Any]], bool]) -> Callable[[], bool]:
+        return lambda: all(predicate(rollout(w)) for w in workers)
+
+    def decision(action: str, version: str) -> dict[str, Any] | None:
+        for made in rollout(workers[0])["decisions"]:
+            if (made["action"], made["version"]) == (action, version):
+                return made  # type: ignore[no-any-return]
         return None
 
-    assert await asyncio.to_thread(wait_for, lambda: rollout()["promoted"] == "1", 60)
-    ratings = load_ratings()
-    sending = asyncio.create_task(
-        replay(ratings, brokers=d.brokers, topic=d.input_topic, rate=2500, progress=False)
+    assert await asyncio.to_thread(wait_for, everywhere(lambda r: r["promoted"] == "1"), 60)
+    # One controller for the deployment: the worker holding input partition 0.
+    # (polled: the group rebalances as the second worker joins)
+    assert await asyncio.to_thread(
+        wait_for, lambda: sum(rollout(w)["controller"] is not None for w in workers) == 1, 60
     )
-    write_model(registry, "2", "served")
-    assert await asyncio.to_thread(wait_for, lambda: decided("promote", "2") is not None, 120)
-    promotion = decided("promote", "2")
+    ratings = load_ratings()
+    head = 25_000  # what the topic holds when retrain reads it; the rest keeps flowing
+    await replay(ratings[:head], brokers=d.brokers, topic=d.input_topic, rate=0, progress=False)
+    sending = asyncio.create_task(replay(
+        ratings[head:], brokers=d.brokers, topic=d.input_topic, rate=1500, progress=False
+    ))  # fmt: skip
+
+    env = {**d.env(0, 0), "STREAMREC_MODEL_NAME": "itemsvd"}
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "faust", "-A", "app", "retrain"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    print(done.stdout, done.stderr[-2000:])
+    assert done.returncode == 0 and (registry / "itemsvd" / "2").is_dir(), done.stderr
+
+    # Nothing but waiting: version 2 is canaried, then promoted on both workers.
+    assert await asyncio.to_thread(wait_for, lambda: decision("promote", "2") is not None, 180)
+    promotion = decision("promote", "2")
     print("promotion:", msgspec.json.encode(promotion).decode())
     assert promotion is not None and promotion["evidence"] is not None
     evidence = promotion["evidence"]
     arms = evidence["arms"]
+    assert evidence["workers"] == 2  # the evidence is summed over the deployment
     assert min(arms["main"]["events"], arms["canary"]["events"]) >= 300
     assert arms["canary"]["hit_rate"] > arms["main"]["hit_rate"]
     assert evidence["statistic"] >= evidence["threshold"] == 20.0
-    assert rollout()["promoted"] == "2" and rollout()["canary"] is None
+    assert await asyncio.to_thread(
+        wait_for, everywhere(lambda r: r["promoted"] == "2" and r["canary"] is None), 30
+    )
 
     write_model(registry, "3", "random")
-    assert await asyncio.to_thread(wait_for, lambda: decided("abort", "3") is not None, 120)
-    abort = decided("abort", "3")
+    assert await asyncio.to_thread(wait_for, lambda: decision("abort", "3") is not None, 180)
+    abort = decision("abort", "3")
     print("rollback:", msgspec.json.encode(abort).decode())
+    assert abort is not None and abort["evidence"]["workers"] == 2
     assert (
-        abort is not None
-        and abort["evidence"]["arms"]["canary"]["hit_rate"]
-        < (abort["evidence"]["arms"]["main"]["hit_rate"])
+        abort["evidence"]["arms"]["canary"]["hit_rate"]
+        < abort["evidence"]["arms"]["main"]["hit_rate"]
     )
-    state = rollout()
-    assert (state["promoted"], state["canary"], state["refused"]) == ("2", None, ["3"])
+    assert await asyncio.to_thread(wait_for, everywhere(
+        lambda r: (r["promoted"], r["canary"], r["refused"]) == ("2", None, ["3"])
+    ), 30)  # fmt: skip
 
     await sending
     outputs = await d.consume(d.output_topic, len(ratings), timeout=180)
@@ -112,3 +138,7 @@ async def test_new_versions_are_canaried_then_promoted_or_rolled_back_on_live_ev
     assert {(v["variant"], v["model_version"]) for v in values} <= {
         ("main", "1"), ("canary", "2"), ("main", "2"), ("canary", "3")
     }  # fmt: skip
+    for worker in workers:  # and version 2 is what both workers serve, alone
+        status, models = d.get_json(worker, "/models/")
+        assert status == 200 and isinstance(models, dict)
+        assert [(a["variant"], a["version"]) for a in models["arms"]] == [("main", "2")], models

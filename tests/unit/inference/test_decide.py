@@ -1,6 +1,7 @@
 """The automatic rollout's test: a canary no better than main is promoted at most alpha of
 the time however often it is looked at; a clearly better one is promoted, a clearly worse
-one rolled back; guardrails end a canary that errs or is slow."""
+one rolled back, once every input partition's worker has reported; guardrails end a canary
+that errs or is slow."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ def test_a_clearly_better_canary_is_promoted_and_a_worse_one_rolled_back() -> No
 def test_no_decision_before_the_minimum_of_judged_events() -> None:
     main, canary = ArmEvidence(events=400, hits=0), ArmEvidence(events=400, hits=200)
     assert decide(main, canary, CONFIG).action == "collect"
+
+
+def test_the_test_waits_for_reports_from_every_input_partition_the_guardrails_do_not() -> None:
+    main, canary = ArmEvidence(events=5000, hits=250), ArmEvidence(events=5000, hits=1000)
+    assert decide(main, canary, CONFIG).action == "promote"
+    waiting = decide(main, canary, CONFIG, unreported=(3, 5))
+    assert waiting.action == "collect" and "partition(s) 3, 5" in waiting.reason
+    erring = ArmEvidence(events=10, hits=5, updates=1000, errors=3, calls=200, call_seconds=0.1)
+    assert decide(main, erring, CONFIG, unreported=(3,)).action == "abort"
 
 
 def test_guardrails_end_a_canary_that_errs_or_is_slow() -> None:
