@@ -51,6 +51,8 @@ class AppMetrics(NamedTuple):
     sink_errors: Counter
     admin_denied: Counter
     misrouted: Counter
+    degraded: Gauge
+    coalesced_updates: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
@@ -201,6 +203,18 @@ class AppMetrics(NamedTuple):
                 "KEY_PARTITIONER, moved to their own; by the producer partitioner that puts "
                 "them where they arrived (murmur2, crc32, fnv1a; unknown: e.g. round-robin).",
                 ["partitioner"],
+                registry=registry,
+            ),
+            degraded=Gauge(
+                f"{prefix}_degraded",
+                "1 while batches run degraded (DEGRADE_LAG_S: the oldest event waited too "
+                "long): one update per user per batch, no shadow, no prediction cache.",
+                registry=registry,
+            ),
+            coalesced_updates=Counter(
+                f"{prefix}_coalesced_updates",
+                "Updates degradation left out: each user's earlier events of a batch, whose "
+                "update the same user's newest event of the batch supersedes.",
                 registry=registry,
             ),
         )

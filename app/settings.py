@@ -224,6 +224,12 @@ class Settings(BaseSettings):
     """One update per user per micro-batch (for its latest event) instead of one per event.
     Off by default: the output contract is one update per event."""
 
+    degrade_lag_s: float = Field(default=0.0, ge=0)
+    """Lag-aware degradation, 0 = off: while the oldest event of a batch has waited longer
+    than this (from its Kafka timestamp), each user gets one update per batch (for their
+    newest event; every event still updates the state), the shadow arm and the prediction
+    cache are skipped, and ``streamrec_degraded`` is 1; back to normal under half of it."""
+
     partitions: int = Field(default=8, ge=1, le=10_000)
     """Partitions of the topics and tables streamrec creates (the scaling unit)."""
 

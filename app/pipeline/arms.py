@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from app.features import UserFeatureState
+from app.inference.batcher import rank_states
 from app.inference.rollout import MAIN, SHADOW, Arms
 from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
@@ -34,13 +35,19 @@ Ranked = tuple[str, OnnxScorer, list[ScoredItem]]
 class ArmRanker:
     """Routes each row to its user's arm and ranks each arm's rows together."""
 
-    def __init__(self, rank: Ranker, top_k: int, metrics: AppMetrics) -> None:
+    def __init__(
+        self, rank: Ranker, top_k: int, metrics: AppMetrics, direct: Ranker = rank_states
+    ) -> None:
         self._rank = rank
+        self._direct = direct
         self.top_k = top_k
         self.metrics = metrics
 
-    async def rank(self, arms: Arms, rows: Sequence[Row]) -> dict[int, Ranked]:
-        """Position -> (variant, scorer, items) for every row."""
+    async def rank(
+        self, arms: Arms, rows: Sequence[Row], *, cached: bool = True
+    ) -> dict[int, Ranked]:
+        """Position -> (variant, scorer, items) for every row; ``cached`` False goes straight
+        to the model (``direct``), past the prediction cache."""
         groups: dict[str, list[Row]] = {}
         for row in rows:
             groups.setdefault(arms.variant_of(row[1]), []).append(row)
@@ -48,14 +55,14 @@ class ArmRanker:
         for variant, group in groups.items():
             scorer = arms.scorer(variant)
             try:
-                items = await self._rank_with(variant, scorer, group)
+                items = await self._rank_with(variant, scorer, group, cached)
             except Exception:
                 if variant == MAIN:
                     raise
                 logger.exception("%s %s/%s failed on %d rows; the main model answers them",
                                  variant, scorer.name, scorer.version, len(group))  # fmt: skip
                 variant, scorer = MAIN, arms.main
-                items = await self._rank_with(variant, scorer, group)
+                items = await self._rank_with(variant, scorer, group, cached)
             for (n, _, _), row_items in zip(group, items, strict=True):
                 ranked[n] = (variant, scorer, row_items)
         return ranked
@@ -73,11 +80,12 @@ class ArmRanker:
         return {n: row_items for (n, _, _), row_items in zip(rows, items, strict=True)}
 
     async def _rank_with(
-        self, variant: str, scorer: OnnxScorer, rows: Sequence[Row]
+        self, variant: str, scorer: OnnxScorer, rows: Sequence[Row], cached: bool = True
     ) -> list[list[ScoredItem]]:
         t0 = time.perf_counter()
+        rank = self._rank if cached else self._direct
         try:
-            ranked = await self._rank(scorer, [state for _, _, state in rows], self.top_k)
+            ranked = await rank(scorer, [state for _, _, state in rows], self.top_k)
         except Exception:
             self.metrics.variant_errors.labels(variant).inc()
             raise

@@ -27,6 +27,7 @@ from app.inference.rollout import SHADOW, Arms
 from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
 from app.pipeline.arms import ArmRanker, Row
+from app.pipeline.degrade import Degradation
 from app.pipeline.input import InputRecord, dead_letter_for, decode_record
 from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, Moved, Quality
 from app.pipeline.routing import KeyRouting
@@ -47,10 +48,12 @@ class BatchConfig:
     max_future_skew_s: float = 86_400.0
     coalesce: bool = False
     batch_retries: int = 2
+    degrade_lag_s: float = 0.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> BatchConfig:
-        return cls(s.max_message_bytes, s.max_future_skew_s, s.coalesce, s.batch_retries)
+        return cls(s.max_message_bytes, s.max_future_skew_s, s.coalesce, s.batch_retries,
+                   s.degrade_lag_s)  # fmt: skip
 
 
 class _Users:
@@ -81,6 +84,7 @@ class BatchCore:
         self.metrics = metrics
         self.clock = clock
         self.sleep = sleep
+        self.degradation = Degradation(config.degrade_lag_s)
         self._encode = msgspec.json.Encoder().encode
 
     async def process(
@@ -101,12 +105,17 @@ class BatchCore:
         m.events_in.inc(len(records))
         m.batch_size.observe(len(records))
         # Queue wait: from the records' timestamps (produce time) until their batch starts.
+        now = self.clock()
         mean_ts = sum(r.timestamp for r in records) / max(1, len(records))
-        m.stage_seconds.labels("queue").observe(max(0.0, self.clock() - mean_ts))
+        m.stage_seconds.labels("queue").observe(max(0.0, now - mean_ts))
+        degraded = self.degradation.observe(now - min(r.timestamp for r in records))
+        m.degraded.set(degraded)
+        if degraded:
+            arms = arms._replace(shadow=None)
         for attempt in range(retries + 1):
             dead: dict[int, DeadLetterOut] = {}
             try:
-                result = await self._attempt(records, store, arms, dead)
+                result = await self._attempt(records, store, arms, dead, degraded)
                 break
             except Exception as exc:
                 if attempt < retries:
@@ -134,6 +143,7 @@ class BatchCore:
         store: StateStore,
         arms: Arms,
         dead: dict[int, DeadLetterOut],
+        degraded: bool = False,
     ) -> BatchResult:
         result = BatchResult()
         t0 = time.perf_counter()
@@ -145,12 +155,15 @@ class BatchCore:
         result.stage_seconds = {"decode": t1 - t0, "state": t2 - t1}
         if not valid:
             return result
-        # Which events get an update: all (the contract), or with COALESCE each user's last.
+        # Which events get an update: all (the contract), or with COALESCE (or while
+        # degraded) each user's last.
         emit: Sequence[int] = range(len(valid))
-        if self.config.coalesce:
+        if self.config.coalesce or degraded:
             emit = sorted({i.user_id: n for n, (_, i) in enumerate(valid)}.values())
+            if not self.config.coalesce:
+                result.coalesced = len(valid) - len(emit)
         rows: list[Row] = [(n, valid[n][1].user_id, states[n]) for n in emit]
-        ranked = await self.ranker.rank(arms, rows)
+        ranked = await self.ranker.rank(arms, rows, cached=not degraded)
         shadow_ranked = await self.ranker.rank_shadow(arms, rows)
         result.stage_seconds["inference"] = time.perf_counter() - t2
         writes = self._emit(valid, replays, ranked, shadow_ranked, arms, users, result)

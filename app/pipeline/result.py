@@ -75,6 +75,8 @@ class BatchResult:
     """decode, state and inference time of the attempt that succeeded."""
     moved: list[Moved] = field(default_factory=list)
     """Records of the batch that belong on another partition, to produce there."""
+    coalesced: int = 0
+    """Updates degradation left out (each user's earlier events of the batch)."""
 
     def count_into(self, m: AppMetrics) -> None:
         """Add this batch to the worker's metrics (once per batch, not per event)."""
@@ -83,6 +85,7 @@ class BatchResult:
         for letter in self.dead_letters:
             m.dead_letters.labels(letter.reason).inc()
         m.recommendations_out.inc(len(self.outputs))
+        m.coalesced_updates.inc(self.coalesced)
         for variant, count in self.updates_by_variant.items():
             m.variant_updates.labels(variant).inc(count)
         for variant, quality in self.quality.items():
