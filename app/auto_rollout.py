@@ -17,7 +17,6 @@ acts on the state the deployment has, never on one of its own.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -25,12 +24,13 @@ from typing import Any
 
 import faust
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
 from app.admin import AdminAuth
 from app.brokers import Brokers
 from app.control import ModelCommand, send_command
+from app.follow import follow_topic
 from app.inference.decide import ArmEvidence, DecisionConfig, Verdict, decide
 from app.inference.rollout import CANARY, MAIN, Rollout, arm_counters
 from app.settings import Settings
@@ -122,27 +122,7 @@ class AutoRollout:
 
     async def read_evidence(self) -> None:
         """Keep every worker's latest report (all workers read: any may become controller)."""
-        while True:
-            consumer = AIOKafkaConsumer(
-                **self.brokers.client_kwargs(), group_id=None, enable_auto_commit=False
-            )
-            try:
-                await consumer.start()
-                await consumer.topics()
-                topic = self.settings.evidence_topic
-                parts = sorted(consumer.partitions_for_topic(topic) or ())
-                if not parts:
-                    raise RuntimeError(f"topic {topic} not there yet")
-                consumer.assign([TopicPartition(topic, p) for p in parts])
-                async for record in consumer:
-                    self._take(record.value)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                logger.warning("evidence topic: %s; retrying in 5 s", exc)
-                await asyncio.sleep(5.0)
-            finally:
-                await consumer.stop()
+        await follow_topic(self.brokers, self.settings.evidence_topic, self._take)
 
     def _take(self, value: bytes | None) -> None:
         try:
