@@ -34,9 +34,11 @@ from app.faust_compat import (
     tables_recovered,
 )
 from app.features import UserFeatureState
+from app.follow import follow_topic
 from app.http_guard import guard
 from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
+from app.inference.cold_start import ColdStart
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
 from app.inference.rollout import Rollout
@@ -54,6 +56,7 @@ from app.sinks import (
     RedisLatestSink,
     Sink,
     TopicSink,
+    by_item,
     dead_letters,
     moved,
     moved_timestamps,
@@ -62,6 +65,8 @@ from app.sinks import (
 )
 from app.sinks.latest_table import LatestTableSink
 from app.topics import ensure_topics
+from app.trending import TrendingBoard, TrendingConfig, TrendingCounter, counts_table
+from app.trending.view import register_trending_view
 from app.views import readiness, register_views
 
 __all__ = ["Streamrec", "build", "create_app", "load_app"]
@@ -212,9 +217,12 @@ def build(
     )
     if rank is None:
         rank = cache.rank_each if settings.cache_in_stream else rank_states
+    board = TrendingBoard(TrendingConfig.from_settings(settings), settings.partitions)
+    # Users the model cannot read get what trends now (TRENDING off: the model's prior).
+    cold_start = ColdStart(board.items if settings.trending else None)
     core = BatchCore(
         BatchConfig.from_settings(settings),
-        ArmRanker(rank, settings.top_k, metrics),
+        ArmRanker(rank, settings.top_k, metrics, cold_start=cold_start),
         metrics,
         routing=KeyRouting(partitioner, settings.partitions),
     )
@@ -229,6 +237,8 @@ def build(
         batches(policy) if batches else policy,
     )  # fmt: skip
     app.agent(input_topic, name="recommend")(agent.run)  # type: ignore[arg-type]
+    if settings.trending:
+        _count_trending(app, settings, board, metrics)
     progress = ProgressMonitor(app, settings.input_topic, metrics)
 
     async def sample_progress() -> None:
@@ -302,13 +312,46 @@ def build(
         settings.stall_timeout_s, settings.output_topic, settings.shadow_topic, auth,
         denied=lambda reason: metrics.admin_denied.labels("http", reason).inc(),
     )  # fmt: skip
-    ranker = OnlineRanker(model, cache, settings.max_batch)
+    ranker = OnlineRanker(model, cache, settings.max_batch, cold_start)
     register_oip(
         app, features, model, ranker, settings.top_k, lambda: readiness(app, model)["ready"]
     )
+    register_trending_view(app, board)
     register_commands()
     _tune_gc()
     return Streamrec(app, settings, features, latest, agent, model, rollout, metrics)
+
+
+def _count_trending(
+    app: faust.App, settings: Settings, board: TrendingBoard, metrics: AppMetrics
+) -> None:
+    """The trending agent on the by-item topic, its publishing timer, the reports' reader."""
+    by_item_topic = app.topic(
+        settings.by_item_topic, key_type=bytes, value_type=bytes, internal=True,
+        partitions=settings.partitions,
+    )  # fmt: skip
+    counter = TrendingCounter(app, settings, counts_table(app, settings), board, metrics)
+    app.agent(by_item_topic, name="trending")(counter.run)  # type: ignore[arg-type]
+
+    async def publish_trending() -> None:
+        try:
+            await counter.publish()
+        except Exception as exc:  # a broker hiccup: the next one publishes again
+            logger.warning("trending: cannot publish: %s", exc)
+
+    app.timer(settings.trending_publish_s, name="streamrec.trending")(publish_trending)
+
+    async def read_trending() -> None:
+        try:
+            hour = str(3600 * 1000)
+            await ensure_topics(settings.brokers, [settings.trending_topic], 1,
+                                {"retention.ms": hour})  # fmt: skip
+        except Exception as exc:  # as for the control topic: say so, keep serving
+            logger.error("cannot create topic %s (create it by hand): %s",
+                         settings.trending_topic, exc)  # fmt: skip
+        await follow_topic(settings.brokers, settings.trending_topic, board.take)
+
+    app.task(read_trending)
 
 
 def _sinks(
@@ -328,6 +371,8 @@ def _sinks(
         ),
         latest,
     ]  # fmt: skip
+    if s.trending:
+        sinks.append(TopicSink("by_item", s.by_item_topic, by_item, sender, metrics))
     if s.redis_sink_url:
         sinks.append(
             RedisLatestSink(

@@ -53,6 +53,8 @@ class AppMetrics(NamedTuple):
     misrouted: Counter
     degraded: Gauge
     coalesced_updates: Counter
+    trending_events: Counter
+    trending_late: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry, prefix: str = "streamrec") -> AppMetrics:
@@ -215,6 +217,17 @@ class AppMetrics(NamedTuple):
                 f"{prefix}_coalesced_updates",
                 "Updates degradation left out: each user's earlier events of a batch, whose "
                 "update the same user's newest event of the batch supersedes.",
+                registry=registry,
+            ),
+            trending_events=Counter(
+                f"{prefix}_trending_events",
+                "Events counted in the trending windows (this worker's by-item partitions).",
+                registry=registry,
+            ),
+            trending_late=Counter(
+                f"{prefix}_trending_late",
+                "Events not counted in the trending windows: more than TRENDING_GRACE_S "
+                "behind the newest event of their by-item partition.",
                 registry=registry,
             ),
         )

@@ -189,7 +189,7 @@ def register_oip(
                     return error(self, 404, f"no features for user {user_id!r}")
                 state = stored
             try:
-                scorer, ranked = await ranker.rank(state, k)
+                scorer, ranked, source = await ranker.rank(state, k)
             except ModelNotReady as exc:
                 return error(self, 503, str(exc))
             return reply(self, {
@@ -202,6 +202,8 @@ def register_oip(
                     {"name": "scores", "datatype": "FP32", "shape": [len(ranked)],
                      "data": [i.score for i in ranked]},
                 ],
+                # model, or for a history the model cannot read trending (or popularity).
+                "parameters": {"source": source},
             })  # fmt: skip
 
         async def _forward(self, owner: URL, request: Request, body: bytes) -> Response:

@@ -70,3 +70,7 @@ class Recommendation(msgspec.Struct, frozen=True):
     event_id: str
     event_ts: float
     emitted_ts: float
+    source: str = "model"
+    """Where the items come from: ``model``; ``trending`` (a user the model cannot read, given
+    the items trending now); ``popularity`` (such a user before any trend is known: the
+    model's training-time popularity order)."""

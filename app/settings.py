@@ -230,6 +230,29 @@ class Settings(BaseSettings):
     newest event; every event still updates the state), the shadow arm and the prediction
     cache are skipped, and ``streamrec_degraded`` is 1; back to normal under half of it."""
 
+    trending: bool = True
+    """Count interactions per item in hopping event-time windows (repartitioned by item) and
+    serve the merged top items at ``GET /trending/``; cold-start users get them."""
+
+    trending_window_s: int = Field(default=3600, ge=1)
+    """Size of a trending window, in event time (the interactions' ``ts``)."""
+
+    trending_step_s: int = Field(default=600, ge=1)
+    """How far apart trending windows start (hopping windows; the size is a multiple of it)."""
+
+    trending_retention_s: int = Field(default=21_600, ge=1)
+    """How long (event time, behind the newest event) a trending window is kept and shown."""
+
+    trending_grace_s: float = Field(default=600.0, ge=0)
+    """How late an event may come (event time, behind the newest its partition has seen) and
+    still be counted; later ones are counted in ``streamrec_trending_late_total`` only."""
+
+    trending_top_n: int = Field(default=100, ge=1, le=10_000)
+    """How many items per window each worker publishes (the most ``/trending/`` can show)."""
+
+    trending_publish_s: float = Field(default=2.0, gt=0)
+    """How often each worker publishes its partitions' top items (every worker merges them)."""
+
     partitions: int = Field(default=8, ge=1, le=10_000)
     """Partitions of the topics and tables streamrec creates (the scaling unit)."""
 
@@ -373,6 +396,20 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _trending_windows(self) -> Settings:
+        if self.trending_window_s % self.trending_step_s:
+            raise ValueError(
+                f"{ENV_PREFIX}TRENDING_WINDOW_S={self.trending_window_s} is not a multiple of "
+                f"{ENV_PREFIX}TRENDING_STEP_S={self.trending_step_s}: make it one"
+            )
+        if self.trending_retention_s < self.trending_window_s:
+            raise ValueError(
+                f"{ENV_PREFIX}TRENDING_RETENTION_S={self.trending_retention_s} is shorter than "
+                f"{ENV_PREFIX}TRENDING_WINDOW_S={self.trending_window_s}: keep at least a window"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _one_admin_token(self) -> Settings:
         if self.admin_token is not None and self.admin_token_file is not None:
             raise ValueError("STREAMREC_ADMIN_TOKEN and STREAMREC_ADMIN_TOKEN_FILE are both set; "
@@ -432,6 +469,16 @@ class Settings(BaseSettings):
     @property
     def shadow_topic(self) -> str:
         return self.output_topic + ".shadow"
+
+    @property
+    def by_item_topic(self) -> str:
+        """The interactions repartitioned by item (Faust's group_by name for it)."""
+        return f"{self.app_id}-{self.input_topic}-item_id-repartition"
+
+    @property
+    def trending_topic(self) -> str:
+        """Each worker's top items per window, which every worker merges."""
+        return f"{self.app_id}-trending"
 
     @property
     def broker_addresses(self) -> list[tuple[str, int]]:

@@ -1,13 +1,15 @@
-"""Faust tables keyed by the raw UTF-8 user id, like the input topic."""
+"""Faust tables with the serializers streamrec gives them (raw UTF-8 user ids as keys, like
+the input topic), registered only once they have them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import faust
 from faust.types.codecs import CodecArg
 
-__all__ = ["raw_key_table", "tables_recovered"]
+__all__ = ["raw_key_table", "registered_table", "tables_recovered"]
 
 
 def raw_key_table(
@@ -27,16 +29,32 @@ def raw_key_table(
     built here, given its serializers, and only then registered. ``store_options``: the
     store's (``faust.stores.rocksdb.RocksDBOptions`` fields for RocksDB).
     """
-    table: faust.Table[str, Any] = faust.Table(
+    return registered_table(app, name, partitions, "raw", value_serializer, help, store_options)
+
+
+def registered_table(
+    app: faust.App,
+    name: str,
+    partitions: int,
+    key_serializer: CodecArg,
+    value_serializer: CodecArg,
+    help: str,
+    store_options: dict[str, Any] | None = None,
+    default: Callable[[], Any] | None = None,
+    key_type: type | None = str,
+) -> faust.Table[Any, Any]:
+    """A table built with these serializers, then registered (see ``raw_key_table``)."""
+    table: faust.Table[Any, Any] = faust.Table(
         app,
         name=name,
-        key_type=str,
+        key_type=key_type,
         partitions=partitions,
         help=help,
         beacon=app.tables.beacon,
         options=store_options,
+        default=default,
     )
-    table.key_serializer = "raw"
+    table.key_serializer = key_serializer
     table.value_serializer = value_serializer
     app.tables.add(table)
     return table

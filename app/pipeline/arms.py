@@ -2,7 +2,8 @@
 
 A canary that fails gives its rows to the main model (counted as its error): the candidate
 must never cost an update. The shadow failing costs only shadow updates. The main model
-failing fails the batch (the core retries it, then dead-letters it).
+failing fails the batch (the core retries it, then dead-letters it). Rows the model cannot
+read get the trending items (``ColdStart``); every answer says its source.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from app.features import UserFeatureState
 from app.inference.batcher import rank_states
+from app.inference.cold_start import ColdStart
 from app.inference.rollout import MAIN, SHADOW, Arms
 from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
@@ -28,20 +30,29 @@ Ranker = Callable[[OnnxScorer, Sequence[UserFeatureState], int], Awaitable[list[
 Row = tuple[int, str, UserFeatureState]
 """(position among the batch's valid events, user id, state after the event)."""
 
-Ranked = tuple[str, OnnxScorer, list[ScoredItem]]
-"""(variant, the scorer that answered, items)."""
+Ranked = tuple[str, OnnxScorer, list[ScoredItem], str]
+"""(variant, the scorer that answered, items, source: ``model``, ``trending``, ...)."""
+
+Answer = tuple[list[ScoredItem], str]
+"""(items, source) of one row."""
 
 
 class ArmRanker:
     """Routes each row to its user's arm and ranks each arm's rows together."""
 
     def __init__(
-        self, rank: Ranker, top_k: int, metrics: AppMetrics, direct: Ranker = rank_states
+        self,
+        rank: Ranker,
+        top_k: int,
+        metrics: AppMetrics,
+        direct: Ranker = rank_states,
+        cold_start: ColdStart | None = None,
     ) -> None:
         self._rank = rank
         self._direct = direct
         self.top_k = top_k
         self.metrics = metrics
+        self.cold_start = cold_start or ColdStart()
 
     async def rank(
         self, arms: Arms, rows: Sequence[Row], *, cached: bool = True
@@ -55,39 +66,41 @@ class ArmRanker:
         for variant, group in groups.items():
             scorer = arms.scorer(variant)
             try:
-                items = await self._rank_with(variant, scorer, group, cached)
+                answers = await self._rank_with(variant, scorer, group, cached)
             except Exception:
                 if variant == MAIN:
                     raise
                 logger.exception("%s %s/%s failed on %d rows; the main model answers them",
                                  variant, scorer.name, scorer.version, len(group))  # fmt: skip
                 variant, scorer = MAIN, arms.main
-                items = await self._rank_with(variant, scorer, group, cached)
-            for (n, _, _), row_items in zip(group, items, strict=True):
-                ranked[n] = (variant, scorer, row_items)
+                answers = await self._rank_with(variant, scorer, group, cached)
+            for (n, _, _), (items, source) in zip(group, answers, strict=True):
+                ranked[n] = (variant, scorer, items, source)
         return ranked
 
-    async def rank_shadow(self, arms: Arms, rows: Sequence[Row]) -> dict[int, list[ScoredItem]]:
+    async def rank_shadow(self, arms: Arms, rows: Sequence[Row]) -> dict[int, Answer]:
         """The shadow arm's top-K for the same rows; empty without a shadow or on its failure."""
         if arms.shadow is None:
             return {}
         try:
-            items = await self._rank_with(SHADOW, arms.shadow, rows)
+            answers = await self._rank_with(SHADOW, arms.shadow, rows)
         except Exception:
             logger.exception("shadow %s/%s failed on %d rows; no shadow updates for them",
                              arms.shadow.name, arms.shadow.version, len(rows))  # fmt: skip
             return {}
-        return {n: row_items for (n, _, _), row_items in zip(rows, items, strict=True)}
+        return {n: answer for (n, _, _), answer in zip(rows, answers, strict=True)}
 
     async def _rank_with(
         self, variant: str, scorer: OnnxScorer, rows: Sequence[Row], cached: bool = True
-    ) -> list[list[ScoredItem]]:
+    ) -> list[Answer]:
         t0 = time.perf_counter()
         rank = self._rank if cached else self._direct
+        states = [state for _, _, state in rows]
         try:
-            ranked = await rank(scorer, [state for _, _, state in rows], self.top_k)
+            ranked = await rank(scorer, states, self.top_k)
         except Exception:
             self.metrics.variant_errors.labels(variant).inc()
             raise
         self.metrics.variant_inference_seconds.labels(variant).observe(time.perf_counter() - t0)
-        return ranked
+        sources = self.cold_start.apply(scorer.vocab, [(s, self.top_k) for s in states], ranked)
+        return list(zip(ranked, sources, strict=True))

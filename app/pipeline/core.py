@@ -26,7 +26,8 @@ from app.features import UserFeatureState, apply, is_duplicate, is_replay
 from app.inference.rollout import SHADOW, Arms
 from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
-from app.pipeline.arms import ArmRanker, Row
+from app.pipeline.arms import Answer, ArmRanker, Ranked, Row
+from app.pipeline.by_item import by_item
 from app.pipeline.degrade import Degradation
 from app.pipeline.input import InputRecord, dead_letter_for, decode_record
 from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, Moved, Quality
@@ -49,11 +50,12 @@ class BatchConfig:
     coalesce: bool = False
     batch_retries: int = 2
     degrade_lag_s: float = 0.0
+    trending: bool = False
 
     @classmethod
     def from_settings(cls, s: Settings) -> BatchConfig:
         return cls(s.max_message_bytes, s.max_future_skew_s, s.coalesce, s.batch_retries,
-                   s.degrade_lag_s)  # fmt: skip
+                   s.degrade_lag_s, s.trending)  # fmt: skip
 
 
 class _Users:
@@ -155,6 +157,8 @@ class BatchCore:
         result.stage_seconds = {"decode": t1 - t0, "state": t2 - t1}
         if not valid:
             return result
+        if self.config.trending:
+            result.by_item = by_item(valid, replays)
         # Which events get an update: all (the contract), or with COALESCE (or while
         # degraded) each user's last.
         emit: Sequence[int] = range(len(valid))
@@ -232,8 +236,8 @@ class BatchCore:
         self,
         valid: list[tuple[InputRecord, Interaction]],
         replays: set[int],
-        ranked: dict[int, tuple[str, OnnxScorer, list[ScoredItem]]],
-        shadow_ranked: dict[int, list[ScoredItem]],
+        ranked: dict[int, Ranked],
+        shadow_ranked: dict[int, Answer],
         arms: Arms,
         users: _Users,
         result: BatchResult,
@@ -246,7 +250,7 @@ class BatchCore:
         now = self.clock()
         shown, shadow_shown = users.shown, users.shadow_shown
         # Users are sticky to an arm, so a user's earlier update came from the same one.
-        variant_of = {valid[n][1].user_id: v for n, (v, _, _) in ranked.items()}
+        variant_of = {valid[n][1].user_id: v for n, (v, _, _, _) in ranked.items()}
         judged = (shown, shadow_shown) if arms.shadow is not None else (shown,)
         latest: dict[str, tuple[bytes, InputRecord]] = {}
         for n, (record, interaction) in enumerate(valid):
@@ -261,15 +265,15 @@ class BatchCore:
                         quality.events += 1
                         quality.hits += interaction.item_id in before
             if arms.shadow is not None and n in shadow_ranked:
-                items = shadow_ranked[n]
-                value = self._output(arms.shadow, SHADOW, items, interaction, now)
+                items, source = shadow_ranked[n]
+                value = self._output(arms.shadow, SHADOW, items, source, interaction, now)
                 result.shadows.append((record.key, value, []))
                 if not replay:
                     shadow_shown[user_id] = tuple(i.item_id for i in items)
             if n not in ranked:  # coalesced into the user's later event
                 continue
-            variant, scorer, items = ranked[n]
-            value = self._output(scorer, variant, items, interaction, now)
+            variant, scorer, items, source = ranked[n]
+            value = self._output(scorer, variant, items, source, interaction, now)
             result.outputs.append((record.key, value, []))
             result.updates_by_variant[variant] += 1
             result.latencies.append(max(0.0, now - record.timestamp))
@@ -301,6 +305,7 @@ class BatchCore:
         scorer: OnnxScorer,
         variant: str,
         items: list[ScoredItem],
+        source: str,
         interaction: Interaction,
         now: float,
     ) -> bytes:
@@ -314,6 +319,7 @@ class BatchCore:
                 event_id=interaction.event_id,
                 event_ts=interaction.ts,
                 emitted_ts=now,
+                source=source,
             )
         )
 

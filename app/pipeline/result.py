@@ -75,6 +75,8 @@ class BatchResult:
     """decode, state and inference time of the attempt that succeeded."""
     moved: list[Moved] = field(default_factory=list)
     """Records of the batch that belong on another partition, to produce there."""
+    by_item: list[OutRecord] = field(default_factory=list)
+    """The batch's events keyed by item, for the trending count (TRENDING)."""
     coalesced: int = 0
     """Updates degradation left out (each user's earlier events of the batch)."""
 

@@ -11,7 +11,9 @@ from app.metrics import AppMetrics
 from app.pipeline.result import BatchResult, OutRecord
 from app.topics import ensure_topics
 
-__all__ = ["TopicSink", "dead_letters", "moved", "moved_timestamps", "outputs", "shadows"]
+__all__ = [
+    "TopicSink", "by_item", "dead_letters", "moved", "moved_timestamps", "outputs", "shadows",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,10 @@ def shadows(result: BatchResult) -> Sequence[OutRecord]:
 
 def dead_letters(result: BatchResult) -> Sequence[OutRecord]:
     return [letter.record for letter in result.dead_letters]
+
+
+def by_item(result: BatchResult) -> Sequence[OutRecord]:
+    return result.by_item
 
 
 def moved(result: BatchResult) -> Sequence[OutRecord]:

@@ -52,8 +52,8 @@ async def test_concurrent_requests_share_model_calls_and_get_their_own_answers(
     scorer = online.model.current
     assert scorer is not None
     expected = await rank_states(scorer, [state_from_items(h) for h in histories], 7)
-    for i, ((served_by, items), best) in enumerate(zip(answers, expected, strict=True)):
-        assert served_by is scorer
+    for i, ((served_by, items, source), best) in enumerate(zip(answers, expected, strict=True)):
+        assert served_by is scorer and source == "model"
         assert items == best[: 5 + i % 3]
 
 

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from app.inference.batcher import rank_states
+from app.inference.cold_start import ColdStart, Trending
 from app.metrics import AppMetrics
 from app.pipeline import ArmRanker, BatchConfig, BatchCore, Ranker
 from app.pipeline.routing import KeyRouting
@@ -63,14 +64,18 @@ class CoreUnderTest:
     """A core on a fresh registry; ``sleeps`` records the retry delays it asked for."""
 
     def __init__(
-        self, config: BatchConfig, rank: Ranker, routing: KeyRouting | None = None
+        self,
+        config: BatchConfig,
+        rank: Ranker,
+        routing: KeyRouting | None = None,
+        trends: Trending | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.metrics = AppMetrics.create(self.registry)
         self.sleeps: list[float] = []
         self.core = BatchCore(
             config,
-            ArmRanker(rank, 3, self.metrics),
+            ArmRanker(rank, 3, self.metrics, cold_start=ColdStart(trends)),
             self.metrics,
             clock=lambda: NOW,
             sleep=self._sleep,
@@ -86,13 +91,17 @@ class CoreUnderTest:
 
 @pytest.fixture
 def core_factory() -> Callable[..., CoreUnderTest]:
-    """``make(rank=..., routing=..., **config)``: a core ranking with ``rank`` (default: the
-    model); with ``routing``, records not on their key's partition are moved."""
+    """``make(rank=..., routing=..., trends=..., **config)``: a core ranking with ``rank``
+    (default: the model); with ``routing``, records not on their key's partition are moved;
+    users the model cannot read get ``trends()`` (default: no trends known)."""
 
     def make(
-        rank: Ranker = rank_states, routing: KeyRouting | None = None, **config: Any
+        rank: Ranker = rank_states,
+        routing: KeyRouting | None = None,
+        trends: Trending | None = None,
+        **config: Any,
     ) -> CoreUnderTest:
-        return CoreUnderTest(BatchConfig(**config), rank, routing)
+        return CoreUnderTest(BatchConfig(**config), rank, routing, trends)
 
     return make
 

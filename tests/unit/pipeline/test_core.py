@@ -243,3 +243,26 @@ async def test_per_event_fields_are_kept_only_while_a_served_model_reads_them(
     # Back to a model that reads items only: the fields go, none is left out of line.
     await t.core.process([record_factory("a", "3")], store, arms())
     assert store.states["a"].recent_ratings == () and store.states["a"].recent_events == ""
+
+
+async def test_a_user_the_model_cannot_read_gets_the_trending_items_not_seen(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    trends = [("5", 9), ("new", 4), ("7", 2)]
+    t = core_factory(trends=lambda: trends)
+    batch = [record_factory("cold", "new"), record_factory("known", "1")]
+    cold, known = decode_all((await t.core.process(batch, DictStore(), arms())).outputs)
+    # "new" (unknown to the model) was seen; the third place is topped up from the model.
+    assert [(i["item_id"], i["score"]) for i in cold["items"]] == [("5", 9.0), ("7", 2.0),
+                                                                   ("1", 0.0)]  # fmt: skip
+    assert cold["source"] == "trending"
+    assert known["source"] == "model" and [i["item_id"] for i in known["items"]] == ["2", "3", "4"]
+
+
+async def test_before_any_trend_a_cold_user_gets_the_models_prior_and_says_so(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    t = core_factory(trends=lambda: [])
+    (update,) = decode_all((await t.core.process([record_factory("c", "new")], DictStore(),
+                                                 arms())).outputs)  # fmt: skip
+    assert update["source"] == "popularity" and len(update["items"]) == 3

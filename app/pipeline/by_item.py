@@ -1,0 +1,27 @@
+"""A batch's events keyed by item, for the trending count (the by-item topic)."""
+
+from __future__ import annotations
+
+from collections.abc import Container, Sequence
+
+import msgspec
+
+from app.pipeline.input import InputRecord
+from app.pipeline.result import OutRecord
+from app.records import Interaction
+
+__all__ = ["by_item"]
+
+_encode = msgspec.json.Encoder().encode
+
+
+def by_item(
+    valid: Sequence[tuple[InputRecord, Interaction]], replays: Container[int]
+) -> list[OutRecord]:
+    """One record per item of the batch: key the item id, value its events' times (a JSON
+    list). Replays are left out: a record read again is not counted again."""
+    stamps: dict[str, list[float]] = {}
+    for n, (_, interaction) in enumerate(valid):
+        if n not in replays:
+            stamps.setdefault(interaction.item_id, []).append(interaction.ts)
+    return [(item.encode(), _encode(ts), []) for item, ts in stamps.items()]
