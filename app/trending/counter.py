@@ -128,18 +128,22 @@ class TrendingCounter:
             return None
         held = self._held()
         counts: dict[int, list[tuple[str, float, int]]] = {p: [] for p in held}
-        data = self.table.table.data
+        keys: dict[tuple[str, float], Any] = {}
         n = self.settings.partitions
-        for key, count in data.items():
-            item, (start, _) = key
+        for key, count in self.table.table.data.items():
+            item, window = key
             partition = self.partitioner.partition(item.encode(), n)
             if partition in counts:
-                counts[partition].append((item, float(start), int(count)))
-        self._expire(counts)
+                start = float(window[0])
+                counts[partition].append((item, start, int(count)))
+                keys[(item, start)] = key
+        self._expire(counts, keys)
         tops = {p: partition_tops(c, self.config) for p, c in counts.items()}
         return TrendingReport(self.worker, round(time.time(), 3), tops)
 
-    def _expire(self, counts: dict[int, list[tuple[str, float, int]]]) -> None:
+    def _expire(
+        self, counts: dict[int, list[tuple[str, float, int]]], keys: dict[tuple[str, float], Any]
+    ) -> None:
         table = self.table.table
         for partition, rows in counts.items():
             if not rows:
@@ -148,11 +152,12 @@ class TrendingCounter:
             old = [r for r in rows if not self.config.retained(r[1], newest)]
             if not old:
                 continue
-            size = float(self.config.window_s)
             with current_message(_Slot(self.topic, partition)):
                 for item, start, _ in old:
-                    # The key as Faust made it (WindowRange_from_start: end = start + size - 0.1).
-                    del table[(item, (start, start + size - 0.1))]
+                    # The key exactly as stored (a JSON list read back from RocksDB): a
+                    # rebuilt one could serialise differently (877000000 vs 877000000.0).
+                    item_key, window = keys[(item, start)]
+                    del table[(item_key, tuple(window))]
             rows[:] = [r for r in rows if self.config.retained(r[1], newest)]
 
     async def publish(self) -> None:
