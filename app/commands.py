@@ -24,6 +24,8 @@ from app.errors import StreamrecError
 from app.preflight import is_reachable
 from app.settings import get_settings
 
+DAY_S = 86_400
+
 if TYPE_CHECKING:
     from app.training.train import TrainingData
 
@@ -265,6 +267,13 @@ async def demo(self: AppCommand, rate: float, count: int) -> None:
         self.say(f"started the embedded broker on {embedded.url} (log: var/broker.log)")
     else:
         self.say(f"using the broker at {s.broker}")
+    # The replay squeezes MovieLens' seven months into minutes (a day of event time passes
+    # in about a second): trending windows of a week by the day fit it, unless set.
+    if not s.model_fields_set & {"trending_window_s", "trending_step_s",
+                                 "trending_retention_s", "trending_grace_s"}:  # fmt: skip
+        env.update(STREAMREC_TRENDING_WINDOW_S=str(7 * DAY_S), STREAMREC_TRENDING_STEP_S=str(DAY_S),
+                   STREAMREC_TRENDING_RETENTION_S=str(28 * DAY_S),
+                   STREAMREC_TRENDING_GRACE_S=str(2 * DAY_S))  # fmt: skip
     worker = WorkerProcess(env, log=Path("var/worker.log")).start()
     # SIGTERM (not only Ctrl-C) must also stop the broker and worker this command started.
     task = asyncio.current_task()
@@ -280,6 +289,7 @@ async def demo(self: AppCommand, rate: float, count: int) -> None:
             f"  {url}/recommendations/259/   latest recommendations of user 259\n"
             f"  {url}/features/259/          that user's feature state\n"
             f"  {url}/metrics                Prometheus metrics\n"
+            f"  {url}/trending/?n=5           what the replay's users watch most this week\n"
             f"replaying MovieLens-100k at {rate:.0f} events/s; Ctrl-C stops everything."
         )
         from app.devtools.replay import replay_movielens

@@ -117,6 +117,44 @@ def _reference_latency(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _overload(result: dict[str, Any]) -> list[str]:
+    """Past saturation: how long the stream stays late, with degradation off and on."""
+    rows = result.get("overload") or []
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Overload (150% of the worker's maximum for 20 s, then 50% for 40 s)",
+        "",
+        "Recovery: from the end of the burst until the p99 end-to-end latency of every later "
+        "1 s window (by output time) is under 100 ms.",
+        "",
+        "| STREAMREC_DEGRADE_LAG_S | events (burst / after: achieved rate) | updates emitted "
+        "| peak latency | recovery | users whose newest event went unanswered |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        rec = r["recovery_s"]
+        back = f"not within the {r['low_s']:.0f} s" if rec is None else f"{rec:.0f} s"
+        lines.append(
+            f"| {r['degrade_lag_s']:g} {'(off)' if not r['degrade_lag_s'] else ''} "
+            f"| {r['events']:,} ({r['high_rate']:,.0f}/s / {r['low_rate']:,.0f}/s) "
+            f"| {r['updates']:,} | {r['peak_ms'] / 1000:,.1f} s "
+            f"| {back} "
+            f"| {r['newest_unanswered']} |"
+        )
+    off, on = rows[0]["recovery_s"], rows[-1]["recovery_s"]
+    if len(rows) > 1 and off is not None and on:
+        lines += ["", f"Degradation on recovered {off / on:.1f}x faster."]
+    elif len(rows) > 1 and off is None and on is not None:
+        lines += [
+            "",
+            f"Degradation on recovered in {on:.0f} s; off, not within the run "
+            f"({rows[0]['low_s']:.0f} s: over {rows[0]['low_s'] / max(on, 1):.1f}x).",
+        ]
+    return lines
+
+
 def write_report(result: dict[str, Any], directory: Path) -> str:
     """Write both files; return the Markdown."""
     p, ref, unb = result["pipeline"], result["reference"], result["unbatched"]
@@ -144,6 +182,8 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
         share = result["moved"]["moved_share"]
         rows.append((f"streamrec worker, CRC32 producer ({share:.0%} of records moved)",
                      result["moved"]))  # fmt: skip
+    if "no_trending" in result:
+        rows.append(("streamrec worker, trending off", result["no_trending"]))
     for label, row in rows:
         ratio = row["events_per_s"] / ref["events_per_s"]
         lines.append(
@@ -183,6 +223,7 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
             f"| {_cores(row, ('pipeline', 'broker', 'load'))} |"
         )
     lines += _reference_latency(result)
+    lines += _overload(result)
     if "table" in result:
         t = result["table"]
         lines += [

@@ -18,6 +18,7 @@ import numpy as np
 
 from app.brokers import Brokers
 from app.devtools.bench.load import Event, make_events, send_events
+from app.devtools.bench.overload import OverloadPlan, run_overload
 from app.devtools.bench.procstat import cpu_seconds, memory_bytes
 from app.devtools.broker import EmbeddedBroker
 from app.devtools.namespace import Namespace
@@ -43,6 +44,9 @@ class BenchConfig:
     latency_seconds: float = 15.0
     load_levels: tuple[float, ...] = (0.25, 0.5, 0.8, 0.95)
     table_users: int = 1_000_000
+    overload: bool = True
+    degrade_lag_s: float = 0.5
+    """STREAMREC_DEGRADE_LAG_S of the overload run with degradation on."""
 
 
 class _Bench(Namespace):
@@ -336,6 +340,18 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
             )
             result["moved"]["moved_share"] = _moved_share(events)
 
+            # What counting trends costs: the same drain without the by-item topic.
+            ns = _Bench(broker.url, root, PARTITIONS)
+            await ns.create()
+            events = make_events(ratings, config.events, tag="n")
+            result["no_trending"] = await _drain(
+                ns,
+                events,
+                say,
+                "trending off (STREAMREC_TRENDING=false)",
+                STREAMREC_TRENDING="false",
+            )
+
             say("scale-out (workers settled first, then the events produced flat out):")
             result["scale_out"] = []
             for workers in (1, 2):
@@ -358,6 +374,17 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
             result["reference_latency"] = await _latency(
                 ns, ratings, rates, config.latency_seconds, broker_pid, say, reference=True
             )
+
+            if config.overload:
+                plan = OverloadPlan(result["pipeline"]["events_per_s"])
+                say(f"overload ({plan.high:.0%} of the maximum for {plan.high_s:.0f} s, then "
+                    f"{plan.low:.0%} for {plan.low_s:.0f} s), degradation off and on:")  # fmt: skip
+                result["overload"] = []
+                for lag in (0.0, config.degrade_lag_s):
+                    ns = _Bench(broker.url, root, PARTITIONS)
+                    await ns.create()
+                    env = {"STREAMREC_DEGRADE_LAG_S": str(lag)} if lag else {}
+                    result["overload"].append(await run_overload(ns, env, ratings, plan, say))
 
             if config.table_users:
                 say(f"footprint with {config.table_users:,} distinct users in the table:")

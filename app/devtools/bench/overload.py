@@ -1,0 +1,123 @@
+"""The overload scenario: 150% of one worker's maximum, then 50%, with degradation off and on.
+
+What a user feels past saturation is how long the stream stays late after the burst: here the
+time from the end of the burst until the p99 end-to-end latency of every later 1 s window (by
+output time) is under 100 ms again, next to the peak latency and how many updates went out.
+Every user's newest event must be answered either way (what degradation promises).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from app.devtools.bench.load import make_events, send_events
+from app.devtools.namespace import Namespace
+from app.devtools.processes import WorkerProcess
+from app.devtools.reader import Records, read_topics
+from app.movielens import Rating
+
+__all__ = ["OverloadPlan", "recovery_s", "run_overload"]
+
+RECOVERED_P99_MS = 100.0
+WINDOW_S = 1.0
+
+
+@dataclass(frozen=True)
+class OverloadPlan:
+    """The load: ``high`` x the maximum for ``high_s``, then ``low`` x for ``low_s``."""
+
+    max_rate: float
+    high: float = 1.5
+    high_s: float = 20.0
+    low: float = 0.5
+    low_s: float = 40.0
+
+
+class _Output(msgspec.Struct):
+    event_id: str
+    event_ts: float
+
+
+_decode = msgspec.json.Decoder(_Output).decode
+
+
+def recovery_s(outputs: Sequence[tuple[float, float]], burst_end: float) -> float | None:
+    """Seconds from ``burst_end`` until every later 1 s window of (output time, latency ms)
+    has its p99 under 100 ms; None if the last window still has not."""
+    windows: dict[int, list[float]] = {}
+    for at, latency_ms in outputs:
+        windows.setdefault(int((at - burst_end) // WINDOW_S), []).append(latency_ms)
+    if not windows:
+        return None
+    late = [w for w, lat in windows.items() if np.percentile(lat, 99) >= RECOVERED_P99_MS]
+    if not late:
+        return 0.0
+    if max(late) == max(windows):
+        return None
+    return max(0.0, (max(late) + 1) * WINDOW_S)
+
+
+async def run_overload(
+    ns: Namespace,
+    worker_env: dict[str, str],
+    ratings: Sequence[Rating],
+    plan: OverloadPlan,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """One fresh worker (``worker_env`` on top of the namespace's settings) through the plan;
+    what it emitted and when it recovered."""
+    n_high = int(plan.max_rate * plan.high * plan.high_s)
+    n_low = int(plan.max_rate * plan.low * plan.low_s)
+    events = make_events(ratings, n_high + n_low, tag="o")
+    newest = {key: event_id for key, _, event_id in events}
+    worker = WorkerProcess({**ns.worker_env(0), **worker_env}, log=ns.root / f"{ns.name}.log")
+    worker.start()
+    try:
+        await asyncio.to_thread(worker.wait_ready, 120)
+        # Warm-up, not measured: a fresh worker's first seconds land in any tail.
+        warm = make_events(ratings, int(plan.max_rate * plan.low * 3), tag="w")
+        await send_events(ns.brokers, ns.input_topic, warm, rate=plan.max_rate * plan.low)
+        high = await send_events(ns.brokers, ns.input_topic, events[:n_high],
+                                 rate=plan.max_rate * plan.high)  # fmt: skip
+        burst_end = time.time()
+        low = await send_events(ns.brokers, ns.input_topic, events[n_high:],
+                                rate=plan.max_rate * plan.low)  # fmt: skip
+        pending, seen = set(newest.values()), [0]
+
+        def answered(got: Records) -> bool:
+            for record in got[seen[0] :]:
+                pending.discard(_decode(record.value or b"").event_id)
+            seen[0] = len(got)
+            return not pending
+
+        records = await read_topics(ns.brokers, [ns.output_topic], answered, within_s=600,
+                                    check_every_s=1.0)  # fmt: skip
+    finally:
+        await asyncio.to_thread(worker.stop)
+    outputs = []
+    for record in records:
+        out = _decode(record.value or b"")
+        if out.event_id.startswith("o-"):
+            outputs.append((record.timestamp / 1000, record.timestamp - 1000 * out.event_ts))
+    latencies = [lat for _, lat in outputs]
+    result = {
+        "degrade_lag_s": float(worker_env.get("STREAMREC_DEGRADE_LAG_S", 0)),
+        "events": len(events), "updates": len(outputs), "high_rate": high, "low_rate": low,
+        "peak_ms": max(latencies, default=float("nan")),
+        "recovery_s": recovery_s(outputs, burst_end),
+        "newest_unanswered": len(pending),
+        "low_s": plan.low_s,
+    }  # fmt: skip
+    rec = result["recovery_s"]
+    back = "not within the run" if rec is None else f"after {rec:.0f} s"
+    say(f"  DEGRADE_LAG_S={result['degrade_lag_s']:g}: {len(outputs):,} updates for "
+        f"{len(events):,} events, peak {result['peak_ms']:,.0f} ms, p99 under "
+        f"{RECOVERED_P99_MS:.0f} ms {back}, {len(pending)} newest events unanswered")  # fmt: skip
+    return result
