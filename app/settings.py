@@ -230,9 +230,11 @@ class Settings(BaseSettings):
     newest event; every event still updates the state), the shadow arm and the prediction
     cache are skipped, and ``streamrec_degraded`` is 1; back to normal under half of it."""
 
-    trending: bool = True
+    trending: bool = False
     """Count interactions per item in hopping event-time windows (repartitioned by item) and
-    serve the merged top items at ``GET /trending/``; cold-start users get them."""
+    serve the merged top items at ``GET /trending/``; cold-start users get them. Off by
+    default: past about 3k events/s per worker the trending agent falls behind (see the
+    README's Trending items)."""
 
     trending_window_s: int = Field(default=3600, ge=1)
     """Size of a trending window, in event time (the interactions' ``ts``)."""

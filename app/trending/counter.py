@@ -1,15 +1,18 @@
-"""Trending items, the Faust adapter: count the by-item topic in a hopping windowed table,
-publish this worker's partitions' top items, read every worker's into the board.
+"""Trending items, the Faust adapter: count the by-item topic per step in a windowed table,
+publish this worker's partitions' top items per hopping window, read every worker's into the
+board.
 
 The recommend agent sends each batch's events (minus replays) to the by-item topic keyed by
 item, so an item's events meet in one partition, as Faust's ``group_by`` would (done there in
 bulk: a ``group_by`` stream would put every event through Faust's per-event machinery again).
-Here they are counted per batch: one table update per (item, step) of the batch, which
-Faust's hopping table adds to each window holding that step.
+Here they are counted per batch into a tumbling table of TRENDING_STEP_S (RocksDB +
+changelog): one update per (item, step) of the batch. Hopping windows are sums of steps
+(``windows.window_tops``), made from an in-memory copy of the held partitions' counts, which
+is read back from the table after every rebalance.
 
 The table's own expiry is not used: Faust expires windows by wall-clock time, which would
-drop every window of a replay of past events; windows are dropped here once they are more
-than TRENDING_RETENTION_S behind the partition's newest one, in event time.
+drop every window of a replay of past events; steps are dropped here once no kept window
+needs them, in event time behind the partition's newest step.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import faust
 import msgspec
 from aiokafka import AIOKafkaProducer
 from faust.types import EventT
+from faust.types.windows import WindowRange_from_start
 
 from app.brokers import Brokers
 from app.faust_compat import current_message, registered_table, tables_recovered
@@ -33,7 +37,7 @@ from app.metrics import AppMetrics
 from app.partitioners import KeyPartitioner
 from app.settings import Settings
 from app.trending.board import TrendingBoard, TrendingReport
-from app.trending.windows import TrendingConfig, Watermarks, partition_tops
+from app.trending.windows import TrendingConfig, Watermarks, window_tops
 
 __all__ = ["TrendingCounter", "counts_table"]
 
@@ -49,13 +53,13 @@ class _Slot(msgspec.Struct, frozen=True):
 
 
 def counts_table(app: faust.App, settings: Settings) -> Any:
-    """The hopping windowed table of item counts (keys: (item, (start, end)), JSON)."""
+    """The windowed table of item counts per step (keys: (item, (start, end)), JSON)."""
     table = registered_table(
         app, "trending", settings.partitions, "json", "json",
-        "Events per item per hopping event-time window.", settings.store_options,
+        "Events per item per event-time step (TRENDING_STEP_S).", settings.store_options,
         default=int, key_type=None,
     )  # fmt: skip
-    return table.hopping(settings.trending_window_s, settings.trending_step_s)
+    return table.tumbling(settings.trending_step_s)
 
 
 class TrendingCounter:
@@ -81,6 +85,13 @@ class TrendingCounter:
         self.worker = f"{settings.web_host}:{settings.web_port}:{uuid.uuid4().hex[:8]}"
         self._stamps = msgspec.json.Decoder(list[float]).decode
         self._producer: AIOKafkaProducer | None = None
+        # The held partitions' (item, step) -> count, as in the table; None: read it again.
+        self._counts: dict[int, dict[tuple[str, float], int]] | None = None
+
+        async def forget_counts(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            self._counts = None  # partitions moved: the table is what holds their counts
+
+        app.on_rebalance_complete.connect(forget_counts)
 
     async def run(self, stream: faust.Stream[bytes]) -> None:
         """Agent body: count the by-item records in batches until the worker stops."""
@@ -111,9 +122,12 @@ class TrendingCounter:
                     counted += 1
                 else:
                     late += 1
+        mirror = self._counts or {}
         for (partition, item, step), n in steps.items():
             with current_message(_Slot(self.topic, partition, step)):
                 self.table[item].apply(operator.add, n)
+            if (counts := mirror.get(partition)) is not None:
+                counts[(item, step)] = counts.get((item, step), 0) + n
         self.metrics.trending_events.inc(counted)
         self.metrics.trending_late.inc(late)
 
@@ -123,42 +137,40 @@ class TrendingCounter:
 
     def report(self) -> TrendingReport | None:
         """This worker's partitions' top items per window (None while recovering), dropping
-        windows past the retention on the way."""
+        steps past the retention on the way."""
         if not tables_recovered(self.app) or self.app.rebalancing:
             return None
-        held = self._held()
-        counts: dict[int, list[tuple[str, float, int]]] = {p: [] for p in held}
-        keys: dict[tuple[str, float], Any] = {}
-        n = self.settings.partitions
-        for key, count in self.table.table.data.items():
-            item, window = key
-            partition = self.partitioner.partition(item.encode(), n)
-            if partition in counts:
-                start = float(window[0])
-                counts[partition].append((item, start, int(count)))
-                keys[(item, start)] = key
-        self._expire(counts, keys)
-        tops = {p: partition_tops(c, self.config) for p, c in counts.items()}
+        if self._counts is None:
+            self._counts = self._read_counts()
+        for partition, counts in self._counts.items():
+            self._expire(partition, counts)
+        tops = {p: window_tops(c, self.config) for p, c in self._counts.items()}
         return TrendingReport(self.worker, round(time.time(), 3), tops)
 
-    def _expire(
-        self, counts: dict[int, list[tuple[str, float, int]]], keys: dict[tuple[str, float], Any]
-    ) -> None:
-        table = self.table.table
-        for partition, rows in counts.items():
-            if not rows:
-                continue
-            newest = max(start for _, start, _ in rows)
-            old = [r for r in rows if not self.config.retained(r[1], newest)]
-            if not old:
-                continue
-            with current_message(_Slot(self.topic, partition)):
-                for item, start, _ in old:
-                    # The key exactly as stored (a JSON list read back from RocksDB): a
-                    # rebuilt one could serialise differently (877000000 vs 877000000.0).
-                    item_key, window = keys[(item, start)]
-                    del table[(item_key, tuple(window))]
-            rows[:] = [r for r in rows if self.config.retained(r[1], newest)]
+    def _read_counts(self) -> dict[int, dict[tuple[str, float], int]]:
+        """The held partitions' counts, from the table (once per rebalance)."""
+        counts: dict[int, dict[tuple[str, float], int]] = {p: {} for p in self._held()}
+        n = self.settings.partitions
+        for (item, window), count in self.table.table.data.items():
+            partition = self.partitioner.partition(item.encode(), n)
+            if partition in counts:
+                counts[partition][(item, float(window[0]))] = int(count)
+        return counts
+
+    def _expire(self, partition: int, counts: dict[tuple[str, float], int]) -> None:
+        """Delete the partition's steps no kept window needs, from the table and the copy."""
+        if not counts:
+            return
+        oldest = self.config.oldest_retained(max(start for _, start in counts))
+        old = [key for key in counts if key[1] < oldest]
+        if not old:
+            return
+        table, size = self.table.table, self.config.step_s
+        with current_message(_Slot(self.topic, partition)):
+            for item, start in old:
+                # The key as Faust's tumbling window makes it (the same float arithmetic).
+                del table[(item, WindowRange_from_start(start, size))]
+                del counts[(item, start)]
 
     async def publish(self) -> None:
         """Send this worker's report to the trending topic (every worker merges them)."""

@@ -1,11 +1,14 @@
-"""Trending items, the pure part: hopping event-time windows, each partition's top items per
-window, and the merge of every partition's top items into the deployment's list.
+"""Trending items, the pure part: hopping event-time windows made of steps, each partition's
+top items per window, and the merge of every partition's top items into the deployment's list.
 
 Windows are Faust's hopping windows: ``[start, start + window_s)`` for every ``start`` that is
-a multiple of ``step_s``, so an event counts in ``window_s / step_s`` windows. Items are
-partitioned by item, so an item's count lives in exactly one partition, and the global top N
-of a window is found among the partitions' top N (merged under the same order: count, then
-item id).
+a multiple of ``step_s``, so an event counts in ``window_s / step_s`` windows. They are not
+stored as such: events are counted per step (a tumbling table of ``step_s``), and a window's
+count is the sum of its steps', computed when a partition's top items are published. That is
+one table write per item and step instead of one per window holding the step (6 with the
+defaults). Items are partitioned by item, so an item's count lives in exactly one partition,
+and the global top N of a window is found among the partitions' top N (merged under the same
+order: count, then item id).
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from app.settings import Settings
 
-__all__ = ["Counted", "TrendingConfig", "Watermarks", "merge_tops", "partition_tops"]
+__all__ = ["Counted", "StepCounts", "TrendingConfig", "Watermarks", "merge_tops", "window_tops"]
 
 Counted = tuple[str, int]
 """(item id, count)."""
+
+StepCounts = Mapping[tuple[str, float], int]
+"""(item id, step start) -> events of the item in that step, for one partition."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,11 @@ class TrendingConfig:
         """Is the window starting at ``start`` still kept, ``newest_start`` the newest one?"""
         return start + self.window_s > newest_start + self.step_s - self.retention_s
 
+    def oldest_retained(self, newest_start: float) -> float:
+        """Start of the oldest window kept (also the oldest step any kept window needs)."""
+        lowest = newest_start + self.step_s - self.retention_s - self.window_s
+        return float((math.floor(lowest / self.step_s) + 1) * self.step_s)
+
 
 class Watermarks:
     """Per partition, the newest event time counted: an event more than ``grace_s`` behind
@@ -69,23 +82,41 @@ class Watermarks:
         return True
 
 
-def partition_tops(
-    counts: Iterable[tuple[str, float, int]], config: TrendingConfig
-) -> dict[float, list[Counted]]:
-    """Window start -> the top ``top_n`` (item, count), from (item, window start, count)
-    triples of one partition; windows past the retention are left out."""
-    windows: dict[float, list[Counted]] = {}
-    for item, start, count in counts:
-        if count > 0:
-            windows.setdefault(start, []).append((item, count))
-    if not windows:
+def window_tops(counts: StepCounts, config: TrendingConfig) -> dict[float, list[Counted]]:
+    """Window start -> the top ``top_n`` (item, count) of one partition, every kept window
+    that holds an event, from its per-step counts."""
+    live = {key: n for key, n in counts.items() if n > 0}
+    if not live:
         return {}
-    newest = max(windows)
-    return {
-        start: _top(items, config.top_n)
-        for start, items in windows.items()
-        if config.retained(start, newest)
-    }
+    step, per_window = config.step_s, config.window_s // config.step_s
+    items = sorted({item for item, _ in live})
+    newest = max(start for _, start in live)
+    first = max(min(start for _, start in live) - config.window_s + step,
+                config.oldest_retained(newest))  # fmt: skip
+    # Steps on a grid from the oldest kept window's start to the newest step: a window is
+    # the sum of the per_window steps from its start (cumulative sums, per item).
+    grid = round((newest - first) / step) + 1
+    row = {item: n for n, item in enumerate(items)}
+    steps = np.zeros((len(items), grid), dtype=np.int64)
+    for (item, start), n in live.items():
+        col = round((start - first) / step)
+        if col >= 0:
+            steps[row[item], col] += n
+    cums = np.concatenate([np.zeros((len(items), 1), np.int64), steps.cumsum(axis=1)], axis=1)
+    ends = np.minimum(np.arange(grid) + per_window, grid)
+    windows = cums[:, ends] - cums[:, :grid]
+    names = np.asarray(items, dtype=object)
+    tops: dict[float, list[Counted]] = {}
+    for col in range(grid):
+        column = windows[:, col]
+        held = np.nonzero(column)[0]
+        if not len(held):
+            continue
+        # Best first: highest count, then item id (rows are in item id order).
+        order = held[np.lexsort((held, -column[held]))][: config.top_n]
+        tops[first + col * step] = list(zip(names[order].tolist(), column[order].tolist(),
+                                            strict=True))  # fmt: skip
+    return tops
 
 
 def merge_tops(tops: Iterable[Mapping[float, list[Counted]]], n: int) -> dict[float, list[Counted]]:

@@ -23,7 +23,7 @@ from app.devtools.processes import WorkerProcess
 from app.devtools.reader import Records, read_topics
 from app.movielens import Rating
 
-__all__ = ["OverloadPlan", "recovery_s", "run_overload"]
+__all__ = ["OverloadPlan", "p99_by_window", "recovery_s", "run_overload"]
 
 RECOVERED_P99_MS = 100.0
 WINDOW_S = 1.0
@@ -48,15 +48,22 @@ class _Output(msgspec.Struct):
 _decode = msgspec.json.Decoder(_Output).decode
 
 
-def recovery_s(outputs: Sequence[tuple[float, float]], burst_end: float) -> float | None:
-    """Seconds from ``burst_end`` until every later 1 s window of (output time, latency ms)
-    has its p99 under 100 ms; None if the last window still has not."""
+def p99_by_window(outputs: Sequence[tuple[float, float]], burst_end: float) -> dict[int, float]:
+    """1 s window (seconds from ``burst_end``, by output time) -> p99 latency (ms) of the
+    (output time, latency ms) pairs in it."""
     windows: dict[int, list[float]] = {}
     for at, latency_ms in outputs:
         windows.setdefault(int((at - burst_end) // WINDOW_S), []).append(latency_ms)
+    return {w: float(np.percentile(lat, 99)) for w, lat in sorted(windows.items())}
+
+
+def recovery_s(outputs: Sequence[tuple[float, float]], burst_end: float) -> float | None:
+    """Seconds from ``burst_end`` until every later 1 s window of (output time, latency ms)
+    has its p99 under 100 ms; None if the last window still has not."""
+    windows = p99_by_window(outputs, burst_end)
     if not windows:
         return None
-    late = [w for w, lat in windows.items() if np.percentile(lat, 99) >= RECOVERED_P99_MS]
+    late = [w for w, p99 in windows.items() if p99 >= RECOVERED_P99_MS]
     if not late:
         return 0.0
     if max(late) == max(windows):
@@ -112,6 +119,7 @@ async def run_overload(
         "events": len(events), "updates": len(outputs), "high_rate": high, "low_rate": low,
         "peak_ms": max(latencies, default=float("nan")),
         "recovery_s": recovery_s(outputs, burst_end),
+        "p99_ms_by_second": p99_by_window(outputs, burst_end),
         "newest_unanswered": len(pending),
         "low_s": plan.low_s,
     }  # fmt: skip

@@ -182,8 +182,8 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
         share = result["moved"]["moved_share"]
         rows.append((f"streamrec worker, CRC32 producer ({share:.0%} of records moved)",
                      result["moved"]))  # fmt: skip
-    if "no_trending" in result:
-        rows.append(("streamrec worker, trending off", result["no_trending"]))
+    if "trending" in result:
+        rows.append(("streamrec worker, trending on", result["trending"]))
     for label, row in rows:
         ratio = row["events_per_s"] / ref["events_per_s"]
         lines.append(

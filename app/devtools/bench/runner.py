@@ -340,16 +340,16 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
             )
             result["moved"]["moved_share"] = _moved_share(events)
 
-            # What counting trends costs: the same drain without the by-item topic.
+            # What counting trends costs: the same drain with the by-item topic and its agent.
             ns = _Bench(broker.url, root, PARTITIONS)
             await ns.create()
             events = make_events(ratings, config.events, tag="n")
-            result["no_trending"] = await _drain(
+            result["trending"] = await _drain(
                 ns,
                 events,
                 say,
-                "trending off (STREAMREC_TRENDING=false)",
-                STREAMREC_TRENDING="false",
+                "trending on (STREAMREC_TRENDING=true)",
+                STREAMREC_TRENDING="true",
             )
 
             say("scale-out (workers settled first, then the events produced flat out):")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pytest
 
-from app.trending.windows import TrendingConfig, Watermarks, merge_tops, partition_tops
+from app.trending.windows import TrendingConfig, Watermarks, merge_tops, window_tops
 
 HOUR = 3600
 
@@ -40,19 +41,46 @@ def test_windows_behind_the_retention_are_dropped() -> None:
     assert not c.retained(newest + 600 - 3 * HOUR - HOUR, newest)
 
 
-def test_a_partitions_top_items_per_window_order_by_count_then_item() -> None:
-    c = config(top_n=2)
-    counts = [("b", 0.0, 5), ("a", 0.0, 5), ("c", 0.0, 9), ("d", 600.0, 1), ("e", 600.0, 0)]
-    assert partition_tops(counts, c) == {0.0: [("c", 9), ("a", 5)], 600.0: [("d", 1)]}
+def test_a_partitions_windows_are_sums_of_its_steps_ordered_by_count_then_item() -> None:
+    c = config(window_s=1800, retention_s=3 * HOUR, top_n=2)  # 3 steps a window
+    steps = {("b", 0.0): 5, ("a", 0.0): 5, ("c", 600.0): 9, ("a", 1200.0): 1, ("e", 600.0): 0}
+    assert window_tops(steps, c) == {
+        -1200.0: [("a", 5), ("b", 5)],
+        -600.0: [("c", 9), ("a", 5)],
+        0.0: [("c", 9), ("a", 6)],
+        600.0: [("c", 9), ("a", 1)],
+        1200.0: [("a", 1)],
+    }
+
+
+def test_window_tops_equal_a_direct_count_of_events() -> None:
+    rng = random.Random(7)
+    c = config(window_s=3000, step_s=600, retention_s=2 * HOUR, top_n=4)
+    events = [(str(rng.randrange(12)), rng.uniform(0, 5 * HOUR)) for _ in range(3000)]
+    steps = Counter((item, c.bucket(ts)) for item, ts in events)
+    newest = max(c.bucket(ts) for _, ts in events)
+    expected = {}
+    for k in range(-5, int(newest // 600) + 1):
+        start = k * 600.0
+        if not c.retained(start, newest):
+            continue
+        counts = Counter(item for item, ts in events if start <= ts < start + 3000)
+        expected[start] = sorted(counts.items(), key=lambda ic: (-ic[1], ic[0]))[:4]
+    assert window_tops(steps, c) == expected
+
+
+def test_the_oldest_kept_window_is_the_first_past_the_retention() -> None:
+    c = config()  # window 1 h, step 10 min, retention 3 h
+    newest = 20_400.0
+    oldest = c.oldest_retained(newest)
+    assert c.retained(oldest, newest) and not c.retained(oldest - 600, newest)
 
 
 def test_merging_partitions_tops_gives_the_global_top() -> None:
     # Items live in exactly one partition, so the global top N is among the partitions' top N.
     events = {"p0": ["1"] * 7 + ["2"] * 3 + ["5"], "p1": ["3"] * 5 + ["4"] * 4 + ["6"] * 2}
-    c = config(top_n=3)
-    tops = [
-        partition_tops([(i, 0.0, n) for i, n in Counter(e).items()], c) for e in events.values()
-    ]
+    c = config(top_n=3, window_s=600)
+    tops = [window_tops({(i, 0.0): n for i, n in Counter(e).items()}, c) for e in events.values()]
     every = Counter(events["p0"] + events["p1"])
     expected = sorted(every.items(), key=lambda ic: (-ic[1], ic[0]))[:3]
     assert merge_tops(tops, 3) == {0.0: expected}
