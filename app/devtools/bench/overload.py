@@ -112,7 +112,8 @@ async def run_overload(
             outputs.append((record.timestamp / 1000, record.timestamp - 1000 * out.event_ts))
     latencies = [lat for _, lat in outputs]
     by_second = p99_by_window(outputs, burst_end)
-    tail = [lat for at, lat in outputs if at >= max(at for at, _ in outputs) - 10]
+    last = max((at for at, _ in outputs), default=0.0)
+    tail = [lat for at, lat in outputs if at >= last - 10]
     result = {
         "degrade_lag_s": float(worker_env.get("STREAMREC_DEGRADE_LAG_S", 0)),
         "events": len(events), "updates": len(outputs), "high_rate": high, "low_rate": low,
