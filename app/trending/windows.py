@@ -47,7 +47,8 @@ class TrendingConfig:
 
     def bucket(self, ts: float) -> float:
         """The step an event falls in: events of one step count in the same windows."""
-        return math.floor(ts / self.step_s) * self.step_s
+        # A float, as Faust's window ranges are: the table key's JSON must match (1.0, not 1).
+        return float(math.floor(ts / self.step_s) * self.step_s)
 
     def current(self, newest_start: float) -> float:
         """The full window ending with the newest step: the last ``window_s`` of events."""
