@@ -316,7 +316,7 @@ def build(
     register_oip(
         app, features, model, ranker, settings.top_k, lambda: readiness(app, model)["ready"]
     )
-    register_trending_view(app, board)
+    register_trending_view(app, board, settings.trending)
     register_commands()
     _tune_gc()
     return Streamrec(app, settings, features, latest, agent, model, rollout, metrics)

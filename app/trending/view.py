@@ -14,8 +14,8 @@ __all__ = ["register_trending_view"]
 DEFAULT_N = 10
 
 
-def register_trending_view(app: faust.App, board: TrendingBoard) -> None:
-    """Add the trending view to ``app``'s web server."""
+def register_trending_view(app: faust.App, board: TrendingBoard, enabled: bool) -> None:
+    """Add the trending view to ``app``'s web server (with TRENDING off it says so)."""
 
     @page(app, "/trending/")
     class TrendingView(View):
@@ -24,6 +24,9 @@ def register_trending_view(app: faust.App, board: TrendingBoard) -> None:
         window's bounds, the windows kept, and how many partitions have reported."""
 
         async def get(self, request: Request) -> Response:
+            if not enabled:
+                return self._error("trending is off on this deployment: set "
+                                   "STREAMREC_TRENDING=true to count trends", 404)  # fmt: skip
             top_n = board.config.top_n
             try:
                 n = int(request.query.get("n", DEFAULT_N))

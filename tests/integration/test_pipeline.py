@@ -70,6 +70,9 @@ async def test_every_event_gets_one_correct_update(
     assert status == 404 and isinstance(body, dict) and "error" in body
     status, _ = d.get_json(worker, "/features/nobody/")
     assert status == 404
+    # Trending is off by default, and its view says how to turn it on.
+    status, body = d.get_json(worker, "/trending/")
+    assert status == 404 and isinstance(body, dict) and "STREAMREC_TRENDING=true" in body["error"]
 
     status, body = http_get(worker.web_url + "/metrics")
     assert status == 200
