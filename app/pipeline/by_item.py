@@ -10,12 +10,12 @@ from app.pipeline.input import InputRecord
 from app.pipeline.result import OutRecord
 from app.records import Interaction
 
-__all__ = ["by_item"]
+__all__ = ["by_item_records"]
 
 _encode = msgspec.json.Encoder().encode
 
 
-def by_item(
+def by_item_records(
     valid: Sequence[tuple[InputRecord, Interaction]], replays: Container[int]
 ) -> list[OutRecord]:
     """One record per item of the batch: key the item id, value its events' times (a JSON

@@ -27,7 +27,7 @@ from app.inference.rollout import SHADOW, Arms
 from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
 from app.pipeline.arms import Answer, ArmRanker, Ranked, Row
-from app.pipeline.by_item import by_item
+from app.pipeline.by_item import by_item_records
 from app.pipeline.degrade import Degradation
 from app.pipeline.input import InputRecord, dead_letter_for, decode_record
 from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, Moved, Quality
@@ -158,7 +158,7 @@ class BatchCore:
         if not valid:
             return result
         if self.config.trending:
-            result.by_item = by_item(valid, replays)
+            result.by_item = by_item_records(valid, replays)
         # Which events get an update: all (the contract), or with COALESCE (or while
         # degraded) each user's last.
         emit: Sequence[int] = range(len(valid))

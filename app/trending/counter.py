@@ -31,7 +31,6 @@ from aiokafka import AIOKafkaProducer
 from faust.types import EventT
 from faust.types.windows import WindowRange_from_start
 
-from app.brokers import Brokers
 from app.faust_compat import current_message, registered_table, tables_recovered
 from app.metrics import AppMetrics
 from app.partitioners import KeyPartitioner
@@ -178,17 +177,13 @@ class TrendingCounter:
         if report is None:
             return
         if self._producer is None:
-            self._producer = AIOKafkaProducer(**self.brokers.client_kwargs(), acks="all")
+            self._producer = AIOKafkaProducer(**self.settings.brokers.client_kwargs(), acks="all")
             await self._producer.start()
         value = msgspec.json.encode(report)
         self.board.take(value)  # this worker's own figures at once
         await self._producer.send_and_wait(
             self.settings.trending_topic, value, key=self.worker.encode()
         )
-
-    @property
-    def brokers(self) -> Brokers:
-        return self.settings.brokers
 
     async def stop(self) -> None:
         if self._producer is not None:
