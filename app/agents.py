@@ -94,6 +94,7 @@ class RecommendAgent:
         sender: BatchSender,
         cache: PredictionCache,
         batches: BatchPolicy,
+        release: Callable[[Sequence[Message]], None],
     ) -> None:
         self.settings = settings
         self.core = core
@@ -105,7 +106,10 @@ class RecommendAgent:
         self.sender = sender
         self.cache = cache
         self.batches = batches
+        self.release = release
         self._batch_started: float | None = None
+        self._stopping = False
+        self._in_progress: asyncio.Future[None] | None = None
 
     async def run(self, stream: faust.Stream[bytes]) -> None:
         """Agent body: load the model, then process micro-batches until the worker stops."""
@@ -123,12 +127,51 @@ class RecommendAgent:
             await sink.start()
         try:
             async for records in self.batches(stream):
-                await self.process_batch(records)
+                if self._stopping:  # taken after the stop signal: left for the next owner
+                    self.release(records)
+                    break
+                if not await self._finish_or_abandon(records):
+                    break
         finally:
             for sink in self.sinks:
                 await sink.stop()
             await self.sender.stop()
             await self.cache.close()
+
+    def request_stop(self, abandon_after_s: float) -> None:
+        """The worker is stopping (``shutdown.Shutdown``): take no other batch, and abandon
+        the one in progress if it has not finished within ``abandon_after_s``."""
+        self._stopping = True
+        asyncio.get_running_loop().call_later(abandon_after_s, self._abandon_in_progress)
+
+    def _abandon_in_progress(self) -> None:
+        if self._in_progress is not None:
+            self._in_progress.cancel()
+
+    async def _finish_or_abandon(self, records: Sequence[Message]) -> bool:
+        """``process_batch``; False if the stop abandoned it (then it is not acked: the
+        partitions' next owner processes it again). A task per batch, so that cancelling it
+        cannot be mistaken for Faust cancelling the agent."""
+        started = time.monotonic()
+        task = asyncio.ensure_future(self.process_batch(records))
+        self._in_progress = task
+        try:
+            await asyncio.wait((task,))
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            self._in_progress = None
+        if task.cancelled():
+            self.release(records)
+            logger.warning(
+                "stopping: abandoned the batch in progress (%d records, %.1f s in): not "
+                "committed, the partitions' next owner processes it again",
+                len(records), time.monotonic() - started,
+            )  # fmt: skip
+            return False
+        task.result()  # its error, if it failed
+        return True
 
     def stalled_for(self) -> float:
         """Seconds the batch in progress has been running (0 when none is)."""

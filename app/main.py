@@ -52,6 +52,7 @@ from app.pipeline.routing import KeyRouting
 from app.preflight import prepare_worker
 from app.progress import ProgressMonitor
 from app.settings import Settings, get_settings
+from app.shutdown import Shutdown
 from app.sinks import (
     RedisLatestSink,
     Sink,
@@ -115,8 +116,9 @@ def _exit(exc: InvalidSettings | CannotStart, what: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def _worker_class(settings: Settings) -> type[faust.Worker]:
-    """``faust -A app worker``'s Worker: checks what the worker needs before Faust starts."""
+def _worker_class(settings: Settings, shutdown: Shutdown) -> type[faust.Worker]:
+    """``faust -A app worker``'s Worker: checks what the worker needs before Faust starts,
+    and stops within SHUTDOWN_TIMEOUT_S of a stop signal (``app.shutdown``)."""
 
     class StreamrecWorker(faust.Worker):  # type: ignore[misc]  # faust's Worker is untyped
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -125,6 +127,14 @@ def _worker_class(settings: Settings) -> type[faust.Worker]:
             except CannotStart as exc:
                 _exit(exc, "start-up check failed", 1)
             super().__init__(*args, **kwargs)
+
+        def _on_sigterm(self) -> None:
+            shutdown.begin()
+            super()._on_sigterm()
+
+        def _on_sigint(self) -> None:
+            shutdown.begin()
+            super()._on_sigint()
 
     return StreamrecWorker
 
@@ -141,6 +151,7 @@ def build(
     (the tests inject faults through them).
     """
     install_patches(settings.fetch_max_wait_ms)
+    shutdown = Shutdown(settings.shutdown_timeout_s)
     brokers = settings.brokers
     partitioner = settings.partitioner
     app = faust.App(
@@ -176,7 +187,7 @@ def build(
         HttpClient=functools.partial(
             aiohttp.ClientSession, timeout=aiohttp.ClientTimeout(total=settings.forward_timeout_s)
         ),
-        Worker=_worker_class(settings),
+        Worker=_worker_class(settings, shutdown),
     )
     input_topic = app.topic(
         settings.input_topic, key_type=bytes, value_type=bytes, internal=True,
@@ -234,8 +245,9 @@ def build(
         settings, core, TableStore(features),
         _sinks(settings, sender, metrics, LatestTableSink(latest)),
         rollout, metrics, sender, cache,
-        batches(policy) if batches else policy,
+        batches(policy) if batches else policy, bulk.release,
     )  # fmt: skip
+    shutdown.on_stop(agent.request_stop)
     app.agent(input_topic, name="recommend")(agent.run)  # type: ignore[arg-type]
     if settings.trending:
         _count_trending(app, settings, board, metrics)

@@ -35,6 +35,11 @@ class ProgressMonitor:
         self._committed: dict[int, int] = {}
         self._last_progress: float | None = None  # None until the first sample
 
+    def owned(self) -> list[int]:
+        """The input topic's partitions assigned to this worker now."""
+        return sorted(tp.partition for tp in self.app.consumer.assignment() if
+                      tp.topic == self.topic)  # fmt: skip
+
     def sample(self, busy_elsewhere: bool = False) -> None:
         """Refresh lag; progress is a commit, no lag at all, or ``busy_elsewhere`` (recovering,
         rebalancing, loading a model: readiness reports those, liveness must not)."""

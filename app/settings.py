@@ -272,6 +272,11 @@ class Settings(BaseSettings):
     stall_timeout_s: float = Field(default=60.0, gt=0)
     """/health/live turns 503 once one micro-batch has been in progress this long (stuck)."""
 
+    shutdown_timeout_s: float = Field(default=20.0, ge=2.0, le=600.0)
+    """After SIGTERM, the longest a worker takes to exit: the batch in progress gets half of
+    it to finish (else it is abandoned, not committed), then it commits and leaves the group;
+    past it, it exits with code 1. Below Kubernetes' default 30 s grace period."""
+
     onnx_threads: int = Field(default=1, ge=0)
     """onnxruntime intra-op threads per worker (0 = onnxruntime's own choice)."""
 

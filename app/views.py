@@ -104,11 +104,13 @@ def register_views(
 
     @page(app, "/health/ready")
     class ReadyView(View):
-        """200 once tables are recovered and the model is warm; 503 before (and in rebalances)."""
+        """200 once tables are recovered and the model is warm; 503 before (and in rebalances).
+        The body has each check and the input partitions this worker owns."""
 
         async def get(self, request: Request) -> Response:
             checks = readiness(app, model)
-            return self.json(checks, status=200 if checks["ready"] else 503)
+            body = {**checks, "partitions": progress.owned()}
+            return self.json(body, status=200 if checks["ready"] else 503)
 
     @page(app, "/metrics")
     class MetricsView(View):

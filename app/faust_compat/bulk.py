@@ -137,6 +137,14 @@ class BulkInput:
             kept.append(message)
         return kept
 
+    def release(self, batch: Sequence[Message]) -> None:
+        """The batch will not be finished (the worker stops): no longer in progress, so the
+        consumer's ``wait_empty`` does not wait for it, and not acked, so no commit passes
+        it; the partitions' next owner reads it again."""
+        unacked = self.app.consumer.unacked
+        for message in batch:
+            unacked.discard(message)
+
     def ack(self, batch: Sequence[Message]) -> None:
         """The batch is done (every output delivered): its offsets may be committed."""
         ack = self.app.consumer.ack
