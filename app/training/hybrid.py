@@ -22,7 +22,7 @@ from app.training.sasrec import SasRec
 __all__ = ["EASE_WEIGHTS", "SVD_WEIGHTS", "Hybrid", "Parts"]
 
 
-SVD_WEIGHTS = (2.0, 3.0, 4.0)
+SVD_WEIGHTS = (1.0, 2.0, 3.0, 4.0)
 EASE_WEIGHTS = (3.0, 5.0, 8.0, 12.0, 16.0, 24.0)
 """The weights tried on the validation split; training keeps the best pair."""
 

@@ -12,6 +12,7 @@ cross-entropy over every item, windows that give every training target 25+ items
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from torch import nn
 
 from app.features import history_matrix
 
-__all__ = ["SasRec", "SasRecParams", "build_windows", "export_onnx", "fit"]
+__all__ = ["SasRec", "SasRecParams", "TieShuffle", "build_windows", "export_onnx", "fit"]
 
 
 class SasRecParams(msgspec.Struct, frozen=True):
@@ -46,6 +47,11 @@ class SasRecParams(msgspec.Struct, frozen=True):
     patience: int = 15
     """Stop after this many evaluations without a better validation NDCG@10."""
     eval_every: int = 1
+    shuffle_ties: bool = True
+    """Each epoch, the items a user rated in the same second come in a new random order.
+    ml-100k users rate in bursts (half of all consecutive pairs share a second); the file's
+    order within a second is not theirs, and learning it is learning noise. Validation NDCG@10
+    of SASRec alone, seeds 0/1: 0.114/0.119 without, 0.129/0.135 with."""
     seed: int = 0
     time_budget_s: float = 540.0
     """Training stops (keeping the best epoch) once this much time has passed."""
@@ -178,10 +184,46 @@ def build_windows(
     return inputs, targets
 
 
+class TieShuffle:
+    """Training sequences whose items of the same second are reordered at random on each call
+    (``SasRecParams.shuffle_ties``); deterministic given the seed."""
+
+    def __init__(
+        self, sequences: Sequence[Sequence[str]], times: Sequence[Sequence[float]], seed: int
+    ) -> None:
+        self._rng = random.Random(seed)
+        self._groups: list[list[list[str]]] = []
+        for items, stamps in zip(sequences, times, strict=True):
+            if len(items) != len(stamps):
+                raise ValueError("each training sequence needs one timestamp per item")
+            groups: list[list[str]] = []
+            for n, item in enumerate(items):
+                if n and stamps[n] == stamps[n - 1]:
+                    groups[-1].append(item)
+                else:
+                    groups.append([item])
+            self._groups.append(groups)
+
+    def __call__(self) -> list[list[str]]:
+        out = []
+        for groups in self._groups:
+            seq: list[str] = []
+            for group in groups:
+                if len(group) > 1:
+                    group = group.copy()
+                    self._rng.shuffle(group)
+                seq.extend(group)
+            out.append(seq)
+        return out
+
+
+Windows = Callable[[], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]
+"""Gives the training pairs (inputs, targets) of the next epoch."""
+
+
 def fit(
     model: SasRec,
-    inputs: npt.NDArray[np.int64],
-    targets: npt.NDArray[np.int64],
+    windows: Windows,
     validate: Callable[[SasRec], float],
     *,
     progress: Callable[[int, float, float], None] | None = None,
@@ -193,10 +235,11 @@ def fit(
     generator = torch.Generator().manual_seed(p.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
-    x_all, y_all = torch.from_numpy(inputs), torch.from_numpy(targets)
     best, best_epoch, best_state, stale = -1.0, 0, None, 0
     epoch = 0
     for epoch in range(1, p.max_epochs + 1):
+        inputs, targets = windows()
+        x_all, y_all = torch.from_numpy(inputs), torch.from_numpy(targets)
         model.train()
         order = torch.randperm(len(x_all), generator=generator)
         total = 0.0

@@ -89,7 +89,7 @@ def train_sasrec(
     params = params or SasRecParams()
     data = data or TrainingData.movielens(max_users)
     items, split = data.items, data.split
-    model, summary = _fit_sasrec(items, list(split.train.values()), params, split, progress)
+    model, summary = _fit_sasrec(items, params, split, progress)
     training = {"algorithm": "sasrec", **_torch_training(params, split), **summary}
     return _publish(
         model_dir, name, params.max_len, export_onnx(model, params.max_len), items, split,
@@ -128,7 +128,7 @@ def train_hybrid(
     items, split = data.items, data.split
     vocab = {item: i + 1 for i, item in enumerate(items)}
     train = list(split.train.values())
-    sasrec, summary = _fit_sasrec(items, train, params, split, progress)
+    sasrec, summary = _fit_sasrec(items, params, split, progress)
 
     def parts(sequences: list[list[str]]) -> Parts:
         emb, bias = fit(sequences, vocab, svd_params)
@@ -202,21 +202,34 @@ def _split(max_users: int | None) -> LeaveOneOut:
 
 def _fit_sasrec(
     items: list[str],
-    sequences: list[list[str]],
     params: SasRecParams,
     split: LeaveOneOut,
     progress: bool,
 ) -> tuple[Any, dict[str, float]]:
-    """A SASRec trained on ``sequences``, early-stopped on the split's validation NDCG@10."""
+    """A SASRec trained on the split's train sequences, early-stopped on its validation
+    NDCG@10."""
     import torch
     from tqdm import tqdm
 
-    from app.training.sasrec import SasRec, build_windows, fit
+    from app.training.sasrec import SasRec, TieShuffle, build_windows, fit
 
     torch.manual_seed(params.seed)
     torch.use_deterministic_algorithms(True)
     vocab = {item: i + 1 for i, item in enumerate(items)}
-    inputs, targets = build_windows(sequences, vocab, params.max_len, params.stride)
+    users = list(split.train.items())
+    if params.shuffle_ties:
+        # The split's events begin with each user's train items, in the same order.
+        times = [[float(r.ts) for r in split.events[u][: len(seq)]] for u, seq in users]
+        shuffled = TieShuffle([seq for _, seq in users], times, params.seed)
+
+        def windows() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+            return build_windows(shuffled(), vocab, params.max_len, params.stride)
+    else:
+        fixed = build_windows([seq for _, seq in users], vocab, params.max_len, params.stride)
+
+        def windows() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+            return fixed
+
     model = SasRec(len(items), params)
     scorer = _TorchScorer(model, items, vocab, params.max_len)
     bar = tqdm(total=params.max_epochs, unit="epoch", desc="train sasrec", disable=not progress)
@@ -227,7 +240,7 @@ def _fit_sasrec(
         bar.set_postfix(loss=f"{loss:.3f}", valid_ndcg10=f"{score:.4f}")
 
     summary = fit(
-        model, inputs, targets,
+        model, windows,
         lambda _: ranking_metrics(scorer, valid_states, split.valid)["ndcg@10"],
         progress=on_eval,
     )  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="the train extra (torch==2.13.0) is not installed")
 
 from app.inference.registry import ModelRegistry  # noqa: E402
+from app.training import sasrec  # noqa: E402
 from app.training.sasrec import SasRec, SasRecParams, build_windows, export_onnx  # noqa: E402
 from app.training.train import train_hybrid, train_sasrec  # noqa: E402
 
@@ -25,6 +26,25 @@ def test_windows_make_every_item_a_target_once_with_the_most_context() -> None:
     assert inputs.tolist() == [[2, 3, 4], [0, 1, 2]]
     assert targets.tolist() == [[0, 4, 5], [0, 2, 3]]
     assert sorted(t for row in targets.tolist() for t in row if t) == [2, 3, 4, 5]
+
+
+def test_tie_shuffle_reorders_only_items_of_the_same_second() -> None:
+    seqs = [["a", "b", "c", "d", "e", "f"], ["x", "y"]]
+    times = [[1, 1, 1, 2, 3, 3], [5, 6]]
+    orders = set()
+    shuffle = sasrec.TieShuffle(seqs, times, seed=0)
+    for _ in range(50):
+        first, second = shuffle()
+        assert sorted(first[:3]) == ["a", "b", "c"] and first[3] == "d"
+        assert sorted(first[4:]) == ["e", "f"]
+        assert second == ["x", "y"]
+        orders.add(tuple(first))
+    assert len(orders) == 12  # 3! x 2! orders, all of them reached
+    replay = sasrec.TieShuffle(seqs, times, seed=0)
+    again = sasrec.TieShuffle(seqs, times, seed=0)
+    assert [replay() for _ in range(5)] == [again() for _ in range(5)]
+    with pytest.raises(ValueError, match="one timestamp per item"):
+        sasrec.TieShuffle(seqs, [[1], [5, 6]], seed=0)
 
 
 def test_padded_keys_do_not_change_a_users_scores() -> None:
