@@ -24,4 +24,3 @@ def test_the_signal_runs_the_callbacks_once_and_the_deadline_forces_the_exit() -
     assert shutdown.requested and told == [0.1]  # half the timeout for the batch in progress
     assert exited.wait(10)
     assert codes == [FORCED_EXIT_CODE]
-
