@@ -27,11 +27,12 @@ install: $(STAMP)
 install-dev: $(DEV)
 
 # Debian programs the tests run for real: a private redis-server they can stop, promtool and
-# a Prometheus server.
+# a Prometheus server, a headless chromium (the operator page's browser test).
 tools:
-	@command -v redis-server >/dev/null && command -v promtool >/dev/null || { \
+	@command -v redis-server >/dev/null && command -v promtool >/dev/null \
+	  && command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	    --no-install-recommends redis-server prometheus; }
+	    --no-install-recommends redis-server prometheus chromium chromium-driver; }
 
 run: install
 	$(BIN)/faust -A app demo

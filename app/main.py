@@ -10,8 +10,9 @@ import functools
 import gc
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import aiohttp
@@ -39,6 +40,7 @@ from app.http_guard import guard
 from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
 from app.inference.cold_start import ColdStart
+from app.inference.manifest import read_titles
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
 from app.inference.rollout import Rollout
@@ -46,6 +48,7 @@ from app.inference.rollout_state import RolloutState
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from app.oip import register_oip
+from app.operator_page import RecentRates, Snapshot, register_operator_page
 from app.pipeline.arms import ArmRanker, Ranker
 from app.pipeline.core import BatchConfig, BatchCore
 from app.pipeline.routing import KeyRouting
@@ -68,7 +71,7 @@ from app.sinks.latest_table import LatestTableSink
 from app.topics import ensure_topics
 from app.trending import TrendingBoard, TrendingConfig, TrendingCounter, counts_table
 from app.trending.view import register_trending_view
-from app.views import readiness, register_views
+from app.views import liveness, readiness, register_views
 
 __all__ = ["Streamrec", "build", "create_app", "load_app"]
 
@@ -329,9 +332,65 @@ def build(
         app, features, model, ranker, settings.top_k, lambda: readiness(app, model)["ready"]
     )
     register_trending_view(app, board, settings.trending)
+    _operator_page(app, settings, agent, progress, rollout, metrics_registry, metrics, board)
     register_commands()
     _tune_gc()
     return Streamrec(app, settings, features, latest, agent, model, rollout, metrics)
+
+
+def _operator_page(
+    app: faust.App,
+    settings: Settings,
+    agent: RecommendAgent,
+    progress: ProgressMonitor,
+    rollout: Rollout,
+    registry: CollectorRegistry,
+    metrics: AppMetrics,
+    board: TrendingBoard,
+) -> None:
+    """``GET /`` for people (``app.operator_page``), with its once-a-second samples."""
+    rates = RecentRates(registry)
+    app.timer(1.0, name="streamrec.page_rates")(_async(rates.sample))
+    model = rollout.main
+    titles_of: dict[Path, dict[str, str]] = {}
+
+    def titles() -> dict[str, str]:
+        scorer = model.current
+        if scorer is None:
+            return {}
+        if scorer.path not in titles_of:  # a version never changes: read it once
+            titles_of[scorer.path] = read_titles(scorer.path, scorer.manifest)
+        return titles_of[scorer.path]
+
+    def gather() -> Snapshot:
+        dead = {s.labels["reason"]: s.value for m in metrics.dead_letters.collect()
+                for s in m.samples if s.name.endswith("_total")}  # fmt: skip
+        report = (rollout.report(registry, settings.output_topic, settings.shadow_topic)
+                  if model.current is not None else {"arms": []})  # fmt: skip
+        return Snapshot(
+            worker=str(app.conf.canonical_url),
+            app_id=settings.app_id,
+            ready=readiness(app, model),
+            live=liveness(agent, progress, settings.stall_timeout_s),
+            partitions=progress.owned(),
+            lag=dict(progress.lag),
+            events_in_per_s=rates.rate("streamrec_events_in_total"),
+            updates_out_per_s=rates.rate("streamrec_recommendations_out_total"),
+            p99_s=rates.p99_s(),
+            dead_letters=dead,
+            arms=report["arms"],
+            trending=board.items(n=10) if settings.trending else None,
+            titles=titles(),
+        )
+
+    register_operator_page(app, gather, lambda: str(app.conf.canonical_url).rstrip("/"))
+
+
+def _async(sample: Callable[[], None]) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def run() -> None:
+        sample()
+
+    return run
 
 
 def _count_trending(

@@ -54,6 +54,18 @@ def dataset_digest() -> str:
     return hashlib.sha256((dataset_dir() / "ml-100k.inter").read_bytes()).hexdigest()
 
 
+def load_titles() -> dict[str, str]:
+    """Each ml-100k item's title with its year ("Toy Story (1995)"), for people to read."""
+    titles = {}
+    with (dataset_dir() / "ml-100k.item").open(newline="", encoding="latin-1") as f:
+        reader = csv.reader(f, delimiter="\t")
+        next(reader)  # header: item_id:token movie_title:token_seq release_year:token class:...
+        for row in reader:
+            if len(row) >= 3 and row[0]:
+                titles[row[0]] = f"{row[1]} ({row[2]})" if row[2] else row[1]
+    return titles
+
+
 def load_ratings() -> list[Rating]:
     """All 100k interactions in time order; equal timestamps keep the file's order.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import faust
 import msgspec
@@ -21,7 +22,7 @@ from app.inference.serving import ServedModel
 from app.pages import page
 from app.progress import ProgressMonitor
 
-__all__ = ["readiness", "register_views"]
+__all__ = ["liveness", "readiness", "register_views"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,20 @@ def readiness(app: faust.App, model: ServedModel) -> dict[str, bool]:
     }
     ready = checks["model_loaded"] and checks["tables_recovered"] and not checks["rebalancing"]
     return {"ready": ready, **checks}
+
+
+def liveness(
+    agent: RecommendAgent, progress: ProgressMonitor, stall_timeout_s: float
+) -> dict[str, Any]:
+    """Alive unless a batch, or the worker's commits while it has lag, have been stuck for
+    longer than STALL_TIMEOUT_S; and the figures that say which."""
+    stalled, stuck = agent.stalled_for(), progress.stuck_for()
+    return {
+        "alive": stalled <= stall_timeout_s and stuck <= stall_timeout_s,
+        "batch_running_s": round(stalled, 3),
+        "lag_without_commit_s": round(stuck, 3),
+        "lag": sum(progress.lag.values()),
+    }
 
 
 def register_views(
@@ -92,15 +107,8 @@ def register_views(
         STALL_TIMEOUT_S, so an orchestrator restarts it."""
 
         async def get(self, request: Request) -> Response:
-            stalled, stuck = agent.stalled_for(), progress.stuck_for()
-            alive = stalled <= stall_timeout_s and stuck <= stall_timeout_s
-            body = {
-                "alive": alive,
-                "batch_running_s": round(stalled, 3),
-                "lag_without_commit_s": round(stuck, 3),
-                "lag": sum(progress.lag.values()),
-            }
-            return self.json(body, status=200 if alive else 503)
+            body = liveness(agent, progress, stall_timeout_s)
+            return self.json(body, status=200 if body["alive"] else 503)
 
     @page(app, "/health/ready")
     class ReadyView(View):

@@ -10,7 +10,9 @@ import msgspec
 from app.errors import ModelLoadError
 from app.features import FEATURE_KIND
 
-__all__ = ["MANIFEST_FILE", "FeatureSpec", "ModelManifest", "TensorSpec", "read_manifest"]
+__all__ = [
+    "MANIFEST_FILE", "FeatureSpec", "ModelManifest", "TensorSpec", "read_manifest", "read_titles",
+]  # fmt: skip
 
 
 MANIFEST_FILE = "model-settings.json"
@@ -51,6 +53,9 @@ class ModelManifest(msgspec.Struct, frozen=True):
     feature_spec: FeatureSpec
     items_file: str = "items.json"
     model_file: str = "model.onnx"
+    titles_file: str | None = None
+    """Optional item metadata for people: a JSON object, item id -> title (the operator
+    page shows it); scoring never reads it."""
     framework: str = "onnx"
     created: str = ""
     training: dict[str, Any] = {}
@@ -64,3 +69,17 @@ def read_manifest(version_dir: Path) -> ModelManifest:
         return msgspec.json.decode(path.read_bytes(), type=ModelManifest)
     except (OSError, msgspec.DecodeError) as exc:
         raise ModelLoadError(f"cannot read manifest {path}: {exc}") from exc
+
+
+def read_titles(version_dir: Path, manifest: ModelManifest) -> dict[str, str]:
+    """The version's item titles; {} without a titles file or if it cannot be read (titles
+    are for display: their absence never stops serving)."""
+    if manifest.titles_file is None:
+        return {}
+    try:
+        titles = msgspec.json.decode((version_dir / manifest.titles_file).read_bytes())
+    except (OSError, msgspec.DecodeError):
+        return {}
+    if not isinstance(titles, dict):
+        return {}
+    return {str(k): str(v) for k, v in titles.items()}

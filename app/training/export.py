@@ -1,4 +1,5 @@
-"""Write a model version directory atomically: model.onnx + model-settings.json + items.json."""
+"""Write a model version directory atomically: model.onnx + model-settings.json + items.json
+(+ titles.json when the data names its items)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import msgspec
@@ -26,9 +27,14 @@ def next_version(model_dir: Path, name: str) -> str:
 
 
 def write_version(
-    model_dir: Path, manifest: ModelManifest, onnx_bytes: bytes, items: Sequence[str]
+    model_dir: Path,
+    manifest: ModelManifest,
+    onnx_bytes: bytes,
+    items: Sequence[str],
+    titles: Mapping[str, str] | None = None,
 ) -> Path:
-    """Create ``model_dir/name/version``; readers never see a half-written directory."""
+    """Create ``model_dir/name/version``; readers never see a half-written directory.
+    ``titles`` go to the manifest's ``titles_file`` (which must be set with them)."""
     base = model_dir / manifest.name
     base.mkdir(parents=True, exist_ok=True)
     final = base / manifest.version
@@ -39,6 +45,10 @@ def write_version(
     try:
         (tmp / manifest.model_file).write_bytes(onnx_bytes)
         (tmp / manifest.items_file).write_bytes(msgspec.json.encode(list(items)))
+        if manifest.titles_file is not None:
+            known = titles or {}
+            wanted = {item: known[item] for item in items if item in known}
+            (tmp / manifest.titles_file).write_bytes(msgspec.json.encode(wanted))
         (tmp / MANIFEST_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(manifest)))
         os.chmod(tmp, 0o755)
         os.rename(tmp, final)

@@ -9,7 +9,7 @@ import datetime as dt
 import itertools
 import logging
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from app.feature_builders import BUILDERS
 from app.features import history_matrix
 from app.inference.manifest import FeatureSpec, ModelManifest, TensorSpec
 from app.inference.scorer import Inputs, OnnxScorer
-from app.movielens import Rating, dataset_digest, dataset_dir, load_ratings
+from app.movielens import Rating, dataset_digest, dataset_dir, load_ratings, load_titles
 from app.training.evaluate import ranking_metrics
 from app.training.export import next_version, write_version
 from app.training.itemsvd import ItemSvdParams, build_onnx, fit
@@ -172,11 +172,13 @@ class TrainingData:
     split: LeaveOneOut
     source: dict[str, Any]
     gate: Gate | None = None
+    titles: Mapping[str, str] | None = None
+    """Item id -> title, written with the version for people to read (optional)."""
 
     @classmethod
     def movielens(cls, max_users: int | None = None) -> TrainingData:
         source = {"data": "ml-100k (recbole==1.2.1 wheel)", "data_sha256": dataset_digest()}
-        return cls(catalogue(), _split(max_users), source)
+        return cls(catalogue(), _split(max_users), source, titles=load_titles())
 
 
 def vocabulary(ratings: Sequence[Rating]) -> list[str]:
@@ -292,7 +294,8 @@ def _publish(
     ``valid``: the validation figures to record instead (a model refit on validation items).
     ``data``: where the interactions came from (default ml-100k) and the gate to pass.
     """
-    source = data.source if data else TrainingData.movielens().source
+    data = data or TrainingData.movielens()
+    source, titles = data.source, data.titles
     inputs = inputs or {"history": "recent_items"}
     manifest = ModelManifest(
         name=name,
@@ -305,6 +308,7 @@ def _publish(
         feature_spec=FeatureSpec(
             kind="recent_items", max_len=max_len, inputs=inputs if len(inputs) > 1 else {}
         ),
+        titles_file="titles.json" if titles else None,
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         training={
             **source,
@@ -313,7 +317,7 @@ def _publish(
         },
     )
     with tempfile.TemporaryDirectory() as tmp:
-        scorer = OnnxScorer(write_version(Path(tmp), manifest, onnx_bytes, items))
+        scorer = OnnxScorer(write_version(Path(tmp), manifest, onnx_bytes, items, titles))
         try:
             scorer.warm_up()
             found = check(scorer) if check else {}
@@ -327,9 +331,9 @@ def _publish(
         metrics={"valid": valid, "test": test},
     )
     logger.info("%s valid %s test %s %s", name, valid, test, found)
-    if data is not None and data.gate is not None:
+    if data.gate is not None:
         data.gate(manifest.metrics)
-    return write_version(model_dir, manifest, onnx_bytes, items)
+    return write_version(model_dir, manifest, onnx_bytes, items, titles)
 
 
 class _TorchScorer:
