@@ -401,7 +401,11 @@ def _count_trending(
         settings.by_item_topic, key_type=bytes, value_type=bytes, internal=True,
         partitions=settings.partitions,
     )  # fmt: skip
-    counter = TrendingCounter(app, settings, counts_table(app, settings), board, metrics)
+    # Its records come in bulk too: through Faust's per-record stream they cost more than the
+    # counting, and its full stream buffer stalled the fetch loop the input shares.
+    bulk = BulkInput(app, settings.by_item_topic, max(4 * settings.max_batch, 4096))
+    batches = take_batches(bulk, settings.max_batch, settings.max_wait_ms / 1000)
+    counter = TrendingCounter(app, settings, counts_table(app, settings), board, metrics, batches)
     app.agent(by_item_topic, name="trending")(counter.run)  # type: ignore[arg-type]
 
     async def publish_trending() -> None:

@@ -6,14 +6,14 @@ tables.py: tables with streamrec's serializers (raw keys);
 table_stats.py: RocksDB key estimates; versions.py: the versions these were written for.
 """
 
-from app.faust_compat.bulk import BulkInput, bulk_input_of, current_message
+from app.faust_compat.bulk import BulkInput, bulk_inputs_of, current_message
 from app.faust_compat.install import install_patches
 from app.faust_compat.table_stats import estimated_keys
 from app.faust_compat.tables import raw_key_table, registered_table, tables_recovered
 from app.faust_compat.versions import PATCHED_FOR, check_versions
 
 __all__ = [
-    "PATCHED_FOR", "BulkInput", "bulk_input_of", "check_versions", "current_message",
+    "PATCHED_FOR", "BulkInput", "bulk_inputs_of", "check_versions", "current_message",
     "estimated_keys",
     "install_patches", "raw_key_table", "registered_table", "tables_recovered",
 ]  # fmt: skip

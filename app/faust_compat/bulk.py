@@ -22,7 +22,7 @@ import asyncio
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -30,14 +30,14 @@ import faust
 from faust.streams import _current_event
 from faust.types import Message
 
-__all__ = ["BulkInput", "Located", "bulk_input_of", "current_message"]
+__all__ = ["BulkInput", "Located", "bulk_inputs_of", "current_message"]
 
-_INPUTS: weakref.WeakKeyDictionary[Any, BulkInput] = weakref.WeakKeyDictionary()
+_INPUTS: weakref.WeakKeyDictionary[Any, dict[str, BulkInput]] = weakref.WeakKeyDictionary()
 
 
-def bulk_input_of(app: Any) -> BulkInput | None:
-    """The bulk input ``app``'s consumer fills, if it has one."""
-    return _INPUTS.get(app)
+def bulk_inputs_of(app: Any) -> Mapping[str, BulkInput]:
+    """The bulk inputs ``app``'s consumer fills, by topic (empty if none)."""
+    return _INPUTS.get(app, {})
 
 
 class BulkInput:
@@ -52,7 +52,7 @@ class BulkInput:
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
-        _INPUTS[app] = self
+        _INPUTS.setdefault(app, {})[topic] = self
         # Cleared with the stream queues when a rebalance starts (flow_control.clear()).
         app.flow_control.manage_queue(self)  # type: ignore[arg-type]
 

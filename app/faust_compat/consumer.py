@@ -42,8 +42,9 @@
    measured, a quarter of a worker's throughput. The callback almost never blocks (only on
    a full stream buffer, a full producer buffer or a rebalance), so it is first run inline;
    only when it does block is the rest raced against ``suspend_flow`` as Faust does.
-8. Records of the bulk topic (``bulk.BulkInput``) skip the per-record hand-off altogether:
-   each fetched partition's records go to the bulk input as one list, with the read-offset,
+8. Records of the bulk topics (one ``bulk.BulkInput`` each: the input, and the by-item topic
+   when trending is on) skip the per-record hand-off altogether: each fetched partition's
+   records go to its topic's bulk input as one list, with the read-offset,
    gap and commit bookkeeping Faust's fetch loop does per record. When the bulk input is
    full the fetch loop waits for room, raced against a rebalance like any hand-off; what a
    rebalance interrupts is fetched again (change 6).
@@ -65,7 +66,7 @@ from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 from mode.services import WaitResults
 
-from app.faust_compat.bulk import BulkInput, bulk_input_of
+from app.faust_compat.bulk import BulkInput, bulk_inputs_of
 
 __all__ = [
     "SeekBeforeResumeRecovery",
@@ -230,12 +231,12 @@ class TunedConsumer(driver.Consumer):  # type: ignore[misc]
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109
         handed_on: dict[TP, int] = {}
-        bulk = bulk_input_of(self.app)
+        inputs = bulk_inputs_of(self.app)
         try:
-            if bulk is None:
+            if not inputs:
                 records = super().getmany(timeout)
             else:
-                records = self._getmany_bulk(bulk, timeout, handed_on)
+                records = self._getmany_bulk(inputs, timeout, handed_on)
             async for tp, message in records:
                 handed_on[tp] = handed_on.get(tp, 0) + 1
                 yield tp, message
@@ -246,12 +247,12 @@ class TunedConsumer(driver.Consumer):  # type: ignore[misc]
 
     async def _getmany_bulk(
         self,
-        bulk: BulkInput,
+        inputs: Mapping[str, BulkInput],
         timeout: float,  # noqa: ASYNC109
         handed_on: dict[TP, int],
     ) -> AsyncIterator[tuple[TP, Any]]:
-        """Faust's ``getmany`` (the same checks), with the bulk topic's records handed to
-        ``bulk`` a partition at a time instead of yielded one by one."""
+        """Faust's ``getmany`` (the same checks), with the records of the bulk inputs' topics
+        handed to them a partition at a time instead of yielded one by one."""
         records, active = await self._wait_next_records(timeout)
         generation_id = self.app.consumer_generation_id
         if records is None or self.should_stop:
@@ -266,7 +267,8 @@ class TunedConsumer(driver.Consumer):  # type: ignore[misc]
         for tp, fetched in records.items():
             if not (active is None or tp in active or tp in self._buffered_partitions):
                 continue
-            if tp.topic != bulk.topic:
+            bulk = inputs.get(tp.topic)
+            if bulk is None:
                 others[tp] = fetched
             elif await self._hand_on_bulk(bulk, tp, fetched, generation_id):
                 handed_on[tp] = len(fetched)

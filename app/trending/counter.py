@@ -5,7 +5,8 @@ board.
 The recommend agent sends each batch's events (minus replays) to the by-item topic keyed by
 item, so an item's events meet in one partition, as Faust's ``group_by`` would (done there in
 bulk: a ``group_by`` stream would put every event through Faust's per-event machinery again).
-Here they are counted per batch into a tumbling table of TRENDING_STEP_S (RocksDB +
+Its records reach the agent in bulk (``faust_compat.bulk``, as the input's do) and are counted
+per batch into a tumbling table of TRENDING_STEP_S (RocksDB +
 changelog): one update per (item, step) of the batch. Hopping windows are sums of steps
 (``windows.window_tops``), made from an in-memory copy of the held partitions' counts, which
 is read back from the table after every rebalance.
@@ -28,9 +29,10 @@ from typing import Any
 import faust
 import msgspec
 from aiokafka import AIOKafkaProducer
-from faust.types import EventT
+from faust.types import Message
 from faust.types.windows import WindowRange_from_start
 
+from app.agents import BatchPolicy
 from app.faust_compat import current_message, registered_table, tables_recovered
 from app.metrics import AppMetrics
 from app.partitioners import KeyPartitioner
@@ -71,8 +73,10 @@ class TrendingCounter:
         table: Any,
         board: TrendingBoard,
         metrics: AppMetrics,
+        batches: BatchPolicy,
     ) -> None:
         self.app = app
+        self.batches = batches
         self.settings = settings
         self.table = table
         self.board = board
@@ -93,20 +97,19 @@ class TrendingCounter:
         app.on_rebalance_complete.connect(forget_counts)
 
     async def run(self, stream: faust.Stream[bytes]) -> None:
-        """Agent body: count the by-item records in batches until the worker stops."""
-        s = self.settings
+        """Agent body: count the by-item records in batches until the worker stops (a batch
+        is acked when the next one is asked for: once its counts are in the table)."""
         try:
-            async for events in stream.take_events(s.max_batch, s.max_wait_ms / 1000):
-                self.count(events)
+            async for messages in self.batches(stream):
+                self.count(messages)
         finally:
             await self.stop()
 
-    def count(self, events: Sequence[EventT[bytes]]) -> None:
+    def count(self, messages: Sequence[Message]) -> None:
         """Add a batch of by-item records (item -> event times) to the windows."""
         steps: dict[tuple[int, str, float], int] = defaultdict(int)
         late = counted = 0
-        for event in events:
-            message = event.message
+        for message in messages:
             try:
                 item = message.key.decode() if message.key else ""
                 stamps = self._stamps(message.value or b"")

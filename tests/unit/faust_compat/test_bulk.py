@@ -12,7 +12,7 @@ from faust.streams import current_event
 from faust.types import TP
 from mode.utils.queues import FlowControlEvent
 
-from app.faust_compat.bulk import BulkInput, current_message
+from app.faust_compat.bulk import BulkInput, bulk_inputs_of, current_message
 from app.faust_compat.consumer import TunedConsumer
 
 P0, P1 = TP("in", 0), TP("in", 1)
@@ -111,6 +111,26 @@ async def test_ack_goes_through_the_consumer_once_per_record() -> None:
     bulk.ack(batch)  # a second ack changes nothing
     assert app.acked == [5, 6]
     assert app.sensed == [("in", 5), ("in", 6), ("out", 5), ("out", 6)]
+
+
+async def test_a_released_batch_is_neither_in_progress_nor_acked() -> None:
+    """A stopping worker leaves the batch for the next owner: the consumer's wait_empty does
+    not wait for it and no commit passes it."""
+    app = App()
+    bulk = BulkInput(app, "in", max_pending=100)  # type: ignore[arg-type]
+    bulk.put(messages(P0, 5, 6))
+    batch = await bulk.take(10, within_s=0.01)
+    assert app.consumer.unacked == set(batch)
+    bulk.release(batch)
+    assert app.consumer.unacked == set() and app.acked == []
+
+
+def test_each_topic_has_its_own_bulk_input() -> None:
+    app = App()
+    recommend = BulkInput(app, "in", max_pending=10)  # type: ignore[arg-type]
+    trending = BulkInput(app, "by-item", max_pending=10)  # type: ignore[arg-type]
+    assert bulk_inputs_of(app) == {"in": recommend, "by-item": trending}
+    assert bulk_inputs_of(App()) == {}
 
 
 def test_a_record_is_the_current_event_while_a_table_is_used() -> None:
