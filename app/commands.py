@@ -289,6 +289,7 @@ async def demo(self: AppCommand, rate: float, count: int) -> None:
         url = worker.web_url
         self.say(
             f"worker ready. Look at:\n"
+            f"  {url}/?user=259              the operator page (for people), user 259 looked up\n"
             f"  {url}/recommendations/259/   latest recommendations of user 259\n"
             f"  {url}/features/259/          that user's feature state\n"
             f"  {url}/metrics                Prometheus metrics\n"
