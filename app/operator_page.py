@@ -260,7 +260,7 @@ _CSS = (
 def register_operator_page(
     app: faust.App, gather: Callable[[], Snapshot], self_url: Callable[[], str]
 ) -> None:
-    """Serve the page at ``/``, replacing Faust's ``{"status": "OK"}`` index.
+    """Serve the page at ``/``, in front of Faust's ``{"status": "OK"}`` index.
 
     ``gather``: the worker's figures now; ``self_url``: this worker's base URL. A lookup asks
     this worker's own JSON views, which forward to the worker owning the user.
@@ -277,14 +277,9 @@ def register_operator_page(
             page = render(snapshot).encode()
             return self.bytes(page, headers={"Content-Type": "text/html; charset=utf-8"})
 
+    # Faust adds its own index ({"status": "OK"}) when the web server starts, after this;
+    # aiohttp answers with the first route that matches: this one (the browser test checks).
     app.page("/")(OperatorPage)
-    # Faust serves its own index at "/" when its production blueprint is applied (at server
-    # start): dropped here, so this page is the one that answers.
-    manager = app.web.blueprints
-    manager._enabled = [
-        (prefix, bp) for prefix, bp in manager._enabled
-        if bp != "faust.web.apps.production_index:blueprint"
-    ]  # fmt: skip
 
 
 async def _look_up(app: faust.App, base: str, user: str) -> Lookup:
