@@ -149,8 +149,15 @@ class OnnxScorer:
                 )
 
     def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
-        out = self.session.run([self._output], dict(inputs))[0]
-        return np.asarray(out, dtype=np.float32)
+        feed = dict(inputs)
+        single = all(len(v) == 1 for v in feed.values())
+        if single:
+            # onnxruntime multiplies one row with another kernel than a batch (its scores then
+            # differ in the last bits: 5e-7 measured), so a user's scores would depend on the
+            # batch they fell in. Two copies of the row take the batch kernel.
+            feed = {k: np.concatenate([v, v]) for k, v in feed.items()}
+        out = self.session.run([self._output], feed)[0]
+        return np.asarray(out[:1] if single else out, dtype=np.float32)
 
     async def score_async(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         loop = asyncio.get_running_loop()
