@@ -233,7 +233,7 @@ class Settings(BaseSettings):
     trending: bool = False
     """Count interactions per item in hopping event-time windows (repartitioned by item) and
     serve the merged top items at ``GET /trending/``; cold-start users get them. Off by
-    default: about a fifth more CPU per event, and wider latency tails in bursts (see the
+    default: a fifth to a third more CPU per event, and wider latency tails in bursts (see the
     README's Trending items)."""
 
     trending_window_s: int = Field(default=3600, ge=1)
