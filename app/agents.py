@@ -2,9 +2,14 @@
 
 It takes micro-batches of the input topic's records (the batch policy: by default straight
 from the consumer's fetches, ``faust_compat.bulk``), hands them to ``BatchCore`` with the
-features table behind the ``StateStore`` protocol, delivers the result to the sinks and
-returns, so the policy acks the batch only after every required sink (outputs, dead
-letters, shadow updates, the latest table) has it (at-least-once).
+features table behind the ``StateStore`` protocol and delivers the result to the sinks; a
+batch is acked only after every required sink (outputs, dead letters, shadow updates, the
+latest table) has it (at-least-once).
+
+Two stages overlap: while a batch is being delivered (waiting on the broker's acks), the
+next one is taken and scored. Its delivery starts only after the previous one's ended, so
+every sink sees the batches in order, and at most one batch waits on the sinks. Serially,
+a batch's delivery time was added to the wait of every record fetched meanwhile.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import faust
 from faust.types import Message
@@ -26,6 +33,7 @@ from app.inference.rollout import Rollout
 from app.metrics import AppMetrics
 from app.pipeline.core import BatchCore
 from app.pipeline.input import InputRecord
+from app.pipeline.result import BatchResult
 from app.pipeline.store import StateWrite
 from app.settings import Settings
 from app.sinks import Sink, deliver
@@ -39,13 +47,19 @@ CONTROL_SYNC_WAIT_S = 20.0
 second or two when the broker answers); past it, the worker starts with what it has."""
 
 BatchPolicy = Callable[[faust.Stream[bytes]], AsyncIterator[Sequence[Message]]]
-"""How the agent gathers micro-batches of its topic's records. A batch is acked when the
-agent asks for the next one, so it must ask only once the batch is delivered."""
+"""How an agent gathers micro-batches of its topic's records. Acked either when the agent
+asks for the next one (so it asks only once the batch is done) or by the agent itself."""
 
 
-def take_batches(bulk: BulkInput, max_batch: int, max_wait_s: float) -> BatchPolicy:
+def take_batches(
+    bulk: BulkInput, max_batch: int, max_wait_s: float, *, ack: bool = True
+) -> BatchPolicy:
     """Up to ``max_batch`` records, or what came within ``max_wait_s`` of the first, from
-    the consumer's fetches (no Event, queue hop or ack per record)."""
+    the consumer's fetches (no Event, queue hop or ack per record).
+
+    ``ack``: ack each batch when the next one is asked for; without it, the agent acks
+    (``BulkInput.ack``) once the batch is delivered.
+    """
 
     async def batches(stream: faust.Stream[bytes]) -> AsyncIterator[Sequence[Message]]:
         # Iterating the agent's channel is what subscribes the worker to the topic (Faust
@@ -55,7 +69,8 @@ def take_batches(bulk: BulkInput, max_batch: int, max_wait_s: float) -> BatchPol
             batch = await bulk.take(max_batch, max_wait_s)
             if batch:
                 yield batch
-                bulk.ack(batch)
+                if ack:
+                    bulk.ack(batch)
 
     return batches
 
@@ -94,6 +109,7 @@ class RecommendAgent:
         sender: BatchSender,
         cache: PredictionCache,
         batches: BatchPolicy,
+        ack: Callable[[Sequence[Message]], None],
         release: Callable[[Sequence[Message]], None],
     ) -> None:
         self.settings = settings
@@ -106,10 +122,12 @@ class RecommendAgent:
         self.sender = sender
         self.cache = cache
         self.batches = batches
+        self.ack = ack
         self.release = release
         self._batch_started: float | None = None
         self._stopping = False
         self._in_progress: asyncio.Future[None] | None = None
+        self._delivery: _Delivery | None = None
 
     async def run(self, stream: faust.Stream[bytes]) -> None:
         """Agent body: load the model, then process micro-batches until the worker stops."""
@@ -130,9 +148,12 @@ class RecommendAgent:
                 if self._stopping:  # taken after the stop signal: left for the next owner
                     self.release(records)
                     break
-                if not await self._finish_or_abandon(records):
+                if not await self._finish_or_abandon(self.process_batch(records), records):
                     break
+            # Stopping: the last delivery, within the time the stop gives it.
+            await self._finish_or_abandon(self._delivered(), ())
         finally:
+            self._abandon_delivery()
             for sink in self.sinks:
                 await sink.stop()
             await self.sender.stop()
@@ -140,20 +161,27 @@ class RecommendAgent:
 
     def request_stop(self, abandon_after_s: float) -> None:
         """The worker is stopping (``shutdown.Shutdown``): take no other batch, and abandon
-        the one in progress if it has not finished within ``abandon_after_s``."""
+        the one in progress (and the one being delivered) if not done within
+        ``abandon_after_s``."""
         self._stopping = True
-        asyncio.get_running_loop().call_later(abandon_after_s, self._abandon_in_progress)
+        loop = asyncio.get_running_loop()
+        loop.call_later(abandon_after_s, self._abandon_in_progress, abandon_after_s)
 
-    def _abandon_in_progress(self) -> None:
+    def _abandon_in_progress(self, after_s: float) -> None:
         if self._in_progress is not None:
-            self._in_progress.cancel()
+            self._in_progress.cancel()  # ``_finish_or_abandon`` releases its records
+        elif abandoned := self._abandon_delivery():  # the agent waits for records meanwhile
+            _log_abandoned(abandoned, after_s)
 
-    async def _finish_or_abandon(self, records: Sequence[Message]) -> bool:
-        """``process_batch``; False if the stop abandoned it (then it is not acked: the
-        partitions' next owner processes it again). A task per batch, so that cancelling it
-        cannot be mistaken for Faust cancelling the agent."""
+    async def _finish_or_abandon(
+        self, work: Coroutine[Any, Any, None], records: Sequence[Message]
+    ) -> bool:
+        """``work`` (a batch, or the wait for the last delivery); False if the stop abandoned
+        it: then neither ``records`` nor the batch being delivered is acked, and the
+        partitions' next owner processes them again. A task, so that cancelling it cannot be
+        mistaken for Faust cancelling the agent."""
         started = time.monotonic()
-        task = asyncio.ensure_future(self.process_batch(records))
+        task = asyncio.ensure_future(work)
         self._in_progress = task
         try:
             await asyncio.wait((task,))
@@ -164,28 +192,70 @@ class RecommendAgent:
             self._in_progress = None
         if task.cancelled():
             self.release(records)
-            logger.warning(
-                "stopping: abandoned the batch in progress (%d records, %.1f s in): not "
-                "committed, the partitions' next owner processes it again",
-                len(records), time.monotonic() - started,
-            )  # fmt: skip
+            _log_abandoned(len(records) + self._abandon_delivery(), time.monotonic() - started)
             return False
         task.result()  # its error, if it failed
         return True
 
     def stalled_for(self) -> float:
-        """Seconds the batch in progress has been running (0 when none is)."""
-        started = self._batch_started
-        return 0.0 if started is None else time.monotonic() - started
+        """Seconds the oldest batch in progress (scored or being delivered) has been running
+        (0 when none is)."""
+        started = [t for t in (self._batch_started, self._delivery_started()) if t is not None]
+        return 0.0 if not started else time.monotonic() - min(started)
 
     async def process_batch(self, records: Sequence[Message]) -> None:
         """One batch through the core (arms as they are now: a reload lands between batches),
-        then to the sinks; returning lets the batch policy ack it."""
+        then, once the previous batch is delivered, this one's delivery is started."""
         self._batch_started = time.monotonic()
         try:
             result = await self.core.process(records, self.store, self.rollout.arms())
-            t0 = time.perf_counter()
-            await deliver(self.sinks, result, self.metrics)
-            self.metrics.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
+            await self._delivered()
         finally:
             self._batch_started = None
+        task = asyncio.ensure_future(self._deliver(result, records))
+        self._delivery = _Delivery(records, task, time.monotonic())
+
+    async def _deliver(self, result: BatchResult, records: Sequence[Message]) -> None:
+        t0 = time.perf_counter()
+        await deliver(self.sinks, result, self.metrics)
+        self.metrics.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
+        self.ack(records)
+
+    async def _delivered(self) -> None:
+        """The batch being delivered, once delivered (and acked); its error, if it failed."""
+        delivery = self._delivery
+        if delivery is not None:
+            # Shielded: abandoning the waiter abandons the delivery through
+            # ``_abandon_delivery``, which also releases its records.
+            await asyncio.shield(delivery.task)
+            self._delivery = None
+
+    def _delivery_started(self) -> float | None:
+        delivery = self._delivery
+        return None if delivery is None or delivery.task.done() else delivery.started
+
+    def _abandon_delivery(self) -> int:
+        """Cancel the delivery in flight, if any, and release its records (not acked); how
+        many records that was."""
+        delivery, self._delivery = self._delivery, None
+        if delivery is None or delivery.task.done():
+            return 0
+        delivery.task.cancel()
+        self.release(delivery.records)
+        return len(delivery.records)
+
+
+def _log_abandoned(records: int, after_s: float) -> None:
+    logger.warning(
+        "stopping: abandoned the batches in progress (%d records, %.1f s in): not committed, "
+        "the partitions' next owner processes them again", records, after_s,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """A batch whose result is being delivered to the sinks; acked when it is."""
+
+    records: Sequence[Message]
+    task: asyncio.Future[None]
+    started: float

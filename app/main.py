@@ -243,12 +243,12 @@ def build(
     # Room for a few batches' worth of fetched records (Faust's per-partition stream buffer
     # is the same size); the fetch loop waits while it is full.
     bulk = BulkInput(app, settings.input_topic, max(4 * settings.max_batch, 4096))
-    policy = take_batches(bulk, settings.max_batch, settings.max_wait_ms / 1000)
+    policy = take_batches(bulk, settings.max_batch, settings.max_wait_ms / 1000, ack=False)
     agent = RecommendAgent(
         settings, core, TableStore(features),
         _sinks(settings, sender, metrics, LatestTableSink(latest)),
         rollout, metrics, sender, cache,
-        batches(policy) if batches else policy, bulk.release,
+        batches(policy) if batches else policy, bulk.ack, bulk.release,
     )  # fmt: skip
     shutdown.on_stop(agent.request_stop)
     app.agent(input_topic, name="recommend")(agent.run)  # type: ignore[arg-type]

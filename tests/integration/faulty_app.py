@@ -40,8 +40,8 @@ async def faulty_rank(
 
 
 def hang_after_first(take: BatchPolicy) -> BatchPolicy:
-    """The first batch, then nothing: the second one is taken (so the first is acked) and
-    never handed on."""
+    """The first batch, then nothing: the second one is taken (the first is acked once
+    delivered) and never handed on."""
 
     async def batches(stream: Any) -> AsyncIterator[Sequence[Any]]:
         taken = 0
