@@ -158,8 +158,10 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "Produced by `make bench` (`faust -A app bench`) in one run on the embedded broker, one",
-        "worker process, the served model, real MovieLens-100k events (users replicated).",
+        "Produced by `make bench` (`faust -A app bench`) in one run, one worker process, the",
+        "served model, real MovieLens-100k events (users replicated). Each scenario has a fresh",
+        "embedded broker: it slows as it fills (its CPU more than doubled within 60 s at a",
+        "constant rate), so on a shared one each scenario would measure the ones before it.",
         "Absolute numbers drift on a shared machine: compare the ratios within a run.",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']},",
