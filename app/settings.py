@@ -273,8 +273,9 @@ class Settings(BaseSettings):
     """/health/live turns 503 once one micro-batch has been in progress this long (stuck)."""
 
     shutdown_timeout_s: float = Field(default=20.0, ge=2.0, le=600.0)
-    """After SIGTERM, the longest a worker takes to exit: the batch in progress gets half of
-    it to finish (else it is abandoned, not committed), then it commits and leaves the group;
+    """After SIGTERM, the longest a worker takes to exit: the batches in progress (one scored,
+    one delivered) get half of it to finish (else they are abandoned, not committed), then it
+    commits and leaves the group;
     past it, it exits with code 1. Below Kubernetes' default 30 s grace period."""
 
     onnx_threads: int = Field(default=1, ge=0)

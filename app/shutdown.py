@@ -6,7 +6,7 @@ stops the agents. Two gaps, both closed here:
 
 - the agent may take and deliver further batches after that last commit (already fetched
   records), which the next owner of the partitions then processes again. On the signal the
-  agent finishes the batch in progress and takes no other (``RecommendAgent.request_stop``);
+  agent finishes the batches in progress and takes no other (``RecommendAgent.request_stop``);
 - nothing bounds it: with the broker refusing deliveries, the batch in progress is retried for
   ever and Faust waits for it (a worker asked to stop was still up after 90 s). Here the batch
   in progress gets half of SHUTDOWN_TIMEOUT_S to finish, then it is abandoned: not acked, so
