@@ -13,8 +13,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -313,13 +313,16 @@ async def _latency(
     return results
 
 
-@contextmanager
-def _fresh_broker(root: Path, scenario: str) -> Iterator[tuple[_Bench, int]]:
-    """A new embedded broker for one scenario: its topics' namespace and the broker's pid."""
+@asynccontextmanager
+async def _fresh_broker(root: Path, scenario: str) -> AsyncIterator[tuple[_Bench, int]]:
+    """A new embedded broker for one scenario, its topics created: their namespace and the
+    broker's pid."""
     log = root / f"broker-{scenario}.log"
     with EmbeddedBroker("127.0.0.1", free_port(), log=log) as broker:
         assert broker.process is not None
-        yield _Bench(broker.url, root, PARTITIONS), broker.process.pid
+        ns = _Bench(broker.url, root, PARTITIONS)
+        await ns.create()
+        yield ns, broker.process.pid
 
 
 async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str, Any]:
@@ -329,19 +332,14 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
     with tempfile.TemporaryDirectory(prefix="streamrec-bench-") as tmp:
         root = Path(tmp)
         say("throughput (pre-loaded topic, one worker, outputs verified):")
-        with _fresh_broker(root, "drain") as (ns, _):
-            await ns.create()
+        async with _fresh_broker(root, "drain") as (ns, _):
             events = make_events(ratings, config.events, tag="t")
             result["pipeline"] = await _drain(ns, events, say, "full pipeline")
-        with _fresh_broker(root, "reference") as (ns, _):
-            await ns.create()
-            await send_events(
-                ns.brokers, ns.input_topic, make_events(ratings, config.events, tag="t")
-            )
+        async with _fresh_broker(root, "reference") as (ns, _):
+            await send_events(ns.brokers, ns.input_topic, events)  # the same events
             result["reference"] = await _reference(ns, config.events, say)
 
-        with _fresh_broker(root, "unbatched") as (ns, _):
-            await ns.create()
+        async with _fresh_broker(root, "unbatched") as (ns, _):
             events = make_events(ratings, config.unbatched_events, tag="u")
             result["unbatched"] = await _drain(
                 ns, events, say, "batching disabled (MAX_BATCH=1)", STREAMREC_MAX_BATCH="1"
@@ -349,8 +347,7 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
 
         # The partition move: a CRC32 producer (confluent-kafka's default) puts about 7 in
         # 8 events on a partition murmur2 does not give their user; each is produced again.
-        with _fresh_broker(root, "moved") as (ns, _):
-            await ns.create()
+        async with _fresh_broker(root, "moved") as (ns, _):
             events = make_events(ratings, config.events, tag="c")
             result["moved"] = await _drain(
                 ns, events, say, "CRC32 producer (records moved)", KeyPartitioner("crc32")
@@ -358,8 +355,7 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
             result["moved"]["moved_share"] = _moved_share(events)
 
         # What counting trends costs: the same drain with the by-item topic and its agent.
-        with _fresh_broker(root, "trending") as (ns, _):
-            await ns.create()
+        async with _fresh_broker(root, "trending") as (ns, _):
             events = make_events(ratings, config.events, tag="n")
             result["trending"] = await _drain(
                 ns, events, say, "trending on (STREAMREC_TRENDING=true)", STREAMREC_TRENDING="true"
@@ -368,8 +364,7 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
         say("scale-out (workers settled first, then the events produced flat out):")
         result["scale_out"] = []
         for workers in (1, 2):
-            with _fresh_broker(root, f"scale-{workers}") as (ns, broker_pid):
-                await ns.create()
+            async with _fresh_broker(root, f"scale-{workers}") as (ns, broker_pid):
                 events = make_events(ratings, config.events, tag=f"s{workers}")
                 result["scale_out"].append(await _scale_out(ns, events, workers, broker_pid, say))
 
@@ -380,8 +375,7 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
             ("reference_latency", True, "the plain aiokafka loop, same rates, same fetch wait"),
         ):
             say(f"latency ({title}):")
-            with _fresh_broker(root, key) as (ns, broker_pid):
-                await ns.create()
+            async with _fresh_broker(root, key) as (ns, broker_pid):
                 result[key] = await _latency(
                     ns, ratings, rates, config.latency_seconds, broker_pid, say, reference=reference
                 )
@@ -392,15 +386,13 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
                 f"{plan.low:.0%} for {plan.low_s:.0f} s), degradation off and on:")  # fmt: skip
             result["overload"] = []
             for lag in (0.0, config.degrade_lag_s):
-                with _fresh_broker(root, f"overload-{lag:g}") as (ns, _):
-                    await ns.create()
+                async with _fresh_broker(root, f"overload-{lag:g}") as (ns, _):
                     env = {"STREAMREC_DEGRADE_LAG_S": str(lag)} if lag else {}
                     result["overload"].append(await run_overload(ns, env, ratings, plan, say))
 
         if config.table_users:
             say(f"footprint with {config.table_users:,} distinct users in the table:")
-            with _fresh_broker(root, "table") as (ns, _):
-                await ns.create()
+            async with _fresh_broker(root, "table") as (ns, _):
                 events = make_events(
                     ratings, config.table_users, distinct_users=config.table_users, tag="m"
                 )
