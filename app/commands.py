@@ -12,7 +12,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -101,8 +101,9 @@ async def replay(
 
 
 @_command(
+    # Eager: parsed before --seeds, wherever it stands, for --seeds' check.
     option("--algorithm", type=click.Choice(["itemsvd", "itemsvd-rated", "sasrec", "hybrid"]),
-           default="itemsvd", show_default=True,
+           default="itemsvd", show_default=True, is_eager=True,
            help="itemsvd (numpy, seconds), itemsvd-rated (itemsvd that also reads each "
                 "event's rating: a two-input model), sasrec (PyTorch, minutes) or hybrid "
                 "(SASRec + ItemSVD in one graph, PyTorch, minutes)."),
@@ -110,18 +111,41 @@ async def replay(
     option("--name", default=None, help="Model name (default: the algorithm's name)."),
     option("--seed", default=0, type=int, show_default=True,
            help="Training seed of sasrec and hybrid (the same seed, the same model)."),
+    option("--seeds", default="", callback=lambda ctx, _, value: _seeds(ctx, value),
+           help="hybrid only: train each of these seeds (comma separated, e.g. 0,1,2), write "
+                "the best on validation, and record every seed's figures, mean and spread in "
+                "its manifest (training.seeds). Takes as long as that many trainings."),
 )  # fmt: skip
 async def train(
-    self: AppCommand, algorithm: str, model_dir: str | None, name: str | None, seed: int
+    self: AppCommand,
+    algorithm: str,
+    model_dir: str | None,
+    name: str | None,
+    seed: int,
+    seeds: list[int],
 ) -> None:
     """Train a model on MovieLens-100k and write the next version into the registry."""
 
     root = Path(model_dir) if model_dir else get_settings().model_dir
-    path = await asyncio.to_thread(_trainer(root, name or algorithm, seed), algorithm, None)
+    trainer = _trainer(root, name or algorithm, seed, seeds)
+    path = await asyncio.to_thread(trainer, algorithm, None)
     self.say(f"wrote {path}")
 
 
-def _trainer(root: Path, name: str, seed: int) -> Callable[[str, TrainingData | None], Path]:
+def _seeds(ctx: click.Context, value: str) -> list[int]:
+    """``--seeds``, checked while the command line is parsed (a usage error, not a trace)."""
+    try:
+        seeds = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"not comma-separated integers: {value!r}") from None
+    if seeds and ctx.params.get("algorithm") != "hybrid":
+        raise click.BadParameter("only with --algorithm hybrid")
+    return seeds
+
+
+def _trainer(
+    root: Path, name: str, seed: int, seeds: Sequence[int] = ()
+) -> Callable[[str, TrainingData | None], Path]:
     """Train an algorithm on ``data`` (default ml-100k) and write the next version of ``name``."""
     from app.training.itemsvd import RATED_WEIGHT, ItemSvdParams
     from app.training.train import train_hybrid, train_itemsvd, train_sasrec
@@ -130,8 +154,10 @@ def _trainer(root: Path, name: str, seed: int) -> Callable[[str, TrainingData | 
         if algorithm in ("sasrec", "hybrid"):
             from app.training.sasrec import SasRecParams
 
-            trainer = train_sasrec if algorithm == "sasrec" else train_hybrid
-            return trainer(root, name, SasRecParams(seed=seed), data=data)
+            params = SasRecParams(seed=seed)
+            if algorithm == "sasrec":
+                return train_sasrec(root, name, params, data=data)
+            return train_hybrid(root, name, params, data=data, seeds=seeds)
         weight = RATED_WEIGHT if algorithm == "itemsvd-rated" else 0.0
         return train_itemsvd(root, name, ItemSvdParams(rating_weight=weight), data=data)
 
@@ -234,16 +260,19 @@ async def evaluate(self: AppCommand, version: str | None, stream: bool, rate: fl
         rows = [{"model": "stream", **row}]
     else:
         from app.inference.registry import ModelRegistry
-        from app.training.evaluate import offline_report
+        from app.training.evaluate import offline_report, seeds_line
         from app.training.train import catalogue
 
         scorer = ModelRegistry(s.model_dir).load(s.model_name, version)
         rows = await asyncio.to_thread(offline_report, scorer, catalogue())
+        seeds = seeds_line(scorer.manifest.training)
     self.say(f"{'model':28} {'HR@10 [95% CI]':>24} {'NDCG@10 [95% CI]':>24} {'MRR@10':>7}  users")
     for r in rows:
         cells = [f"{r[m]:.4f} [{r[m + '_ci'][0]:.3f}, {r[m + '_ci'][1]:.3f}]"
                  for m in ("hr@10", "ndcg@10")]  # fmt: skip
         self.say(f"{r['model']:28} {cells[0]:>24} {cells[1]:>24} {r['mrr@10']:7.4f}  {r['users']}")
+    if not stream and seeds:
+        self.say(seeds)
 
 
 @_command(

@@ -21,6 +21,7 @@ __all__ = [
     "offline_top_k",
     "per_user",
     "ranking_metrics",
+    "seeds_line",
     "summarise",
     "with_intervals",
 ]
@@ -125,3 +126,14 @@ def offline_report(served: Scorer, catalogue: Sequence[str], k: int = 10) -> lis
         values = per_user({u: [i.item_id for i in ranked[u]] for u in split.test}, split.test)
         rows.append({"model": label, **with_intervals(values, k)})
     return rows
+
+
+def seeds_line(training: Mapping[str, Any]) -> str | None:
+    """The test figures over training seeds that a manifest records (``train --seeds``), as
+    one line: mean and sample standard deviation per metric; None without them."""
+    seeds = training.get("seeds")
+    if not isinstance(seeds, dict):
+        return None
+    mean, sd = seeds["test_mean"], seeds["test_sd"]
+    cells = ", ".join(f"{m.upper()} {mean[m]:.4f} (sd {sd[m]:.4f})" for m in mean)
+    return f"over training seeds {', '.join(seeds['by_seed'])} (chosen {seeds['chosen']}): {cells}"

@@ -1,10 +1,14 @@
 """Hybrid: SASRec, ItemSVD and EASE scored in one ONNX graph (one model call per batch).
 
 scores = SASRec's next-item log-probabilities + ``svd_weight`` x ItemSVD's scores (the last
-``ItemSvdParams.max_len`` items of the history) + ``ease_weight`` x EASE's (the whole window
-as a set of items). The three err differently: self-attention reads order over the last 50 items,
-ItemSVD the recency-weighted co-occurrence of the last 20, EASE which items go together
-regardless of order (ml-100k users rate in sessions whose order within a second is arbitrary).
+``ItemSvdParams.max_len`` items of the history) + ``ease_weight`` x EASE's (the window as a
+set of items, each weighted by its age before the latest: ``ease.input_weights``). The three
+err differently: self-attention reads order over the last 50 items, ItemSVD the
+recency-weighted co-occurrence of the last 20, EASE which items are rated together
+regardless of order (ml-100k users rate in bursts whose order within a second is arbitrary).
+
+Inputs: ``history`` [B, L] int64 (``recent_items``) and ``ages`` [B, L] float32
+(``recent_age_s``: seconds from each item to the user's latest).
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from app.training.ease import AGE_FLOOR, AGE_SCALE_S
 from app.training.itemsvd import ItemSvdParams
 from app.training.sasrec import SasRec
 
 __all__ = ["EASE_WEIGHTS", "SVD_WEIGHTS", "Hybrid", "Parts"]
 
 
-SVD_WEIGHTS = (1.0, 2.0, 3.0, 4.0)
-EASE_WEIGHTS = (3.0, 5.0, 8.0, 12.0, 16.0, 24.0)
+SVD_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
+EASE_WEIGHTS = (8.0, 12.0, 16.0, 24.0, 32.0, 48.0)
 """The weights tried on the validation split; training keeps the best pair."""
 
 
@@ -37,7 +42,10 @@ class Parts:
 
 
 class Hybrid(nn.Module):
-    """history [B, L] int64 -> scores [B, V] float32."""
+    """(history [B, L] int64, ages [B, L] float32) -> scores [B, V] float32."""
+
+    INPUTS = {"history": "recent_items", "ages": "recent_age_s"}
+    """Graph input -> the stream's feature builder, in the order ``forward`` takes them."""
 
     svd_emb: torch.Tensor
     svd_bias: torch.Tensor
@@ -70,13 +78,16 @@ class Hybrid(nn.Module):
         out: torch.Tensor = user @ self.svd_emb.T + self.svd_bias
         return out
 
-    def forward(self, history: torch.Tensor) -> torch.Tensor:
+    def forward(self, history: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
         sasrec = torch.log_softmax(self.sasrec(history), dim=-1)
-        # EASE: the window's items as a 0/1 row times its weights (row 0, padding, is zeros).
-        # A product, not a gather-and-sum: that would hold [batch, max_len, items] floats.
+        # EASE: the window's items as a row of their age weights times B (row 0, padding, is
+        # zeros). A product, not a gather-and-sum: that would hold [batch, max_len, items]
+        # floats. An item twice in the window counts twice.
+        weight = AGE_FLOOR + (1.0 - AGE_FLOOR) * torch.exp(-ages / AGE_SCALE_S)
+        weight = weight * (history > 0).to(weight.dtype)
         items = torch.zeros(history.shape[0], self.ease.shape[0], dtype=self.ease.dtype)
-        ease = items.scatter(1, history, 1.0) @ self.ease
-        mixed = sasrec + self.svd_weight * self.item_svd(history) + self.ease_weight * ease
+        ease_scores = items.scatter_add(1, history, weight) @ self.ease
+        mixed = sasrec + self.svd_weight * self.item_svd(history) + self.ease_weight * ease_scores
         # Cold start: a user with no item the model knows gets the training popularity order
         # (ItemSVD's prior), not what SASRec makes of an all-padding window.
         known = (history > 0).any(dim=1, keepdim=True)

@@ -277,27 +277,36 @@ def fit(
             "train_seconds": round(clock() - start, 1)}  # fmt: skip
 
 
-def export_onnx(model: nn.Module, max_len: int) -> bytes:
-    """ONNX bytes: input ``history`` [batch, max_len] int64 -> ``scores`` [batch, V] float32."""
+def export_onnx(model: nn.Module, max_len: int, inputs: Sequence[str] = ("history",)) -> bytes:
+    """ONNX bytes: inputs [batch, max_len] (``history`` int64, any other float32, in
+    ``forward``'s order) -> ``scores`` [batch, V] float32."""
     import tempfile
 
     model.eval()
-    example = torch.zeros((2, max_len), dtype=torch.int64)
-    example[:, -1] = 1
+    examples = []
+    for name in inputs:
+        if name == "history":
+            example = torch.zeros((2, max_len), dtype=torch.int64)
+            example[:, -1] = 1
+        else:
+            example = torch.zeros((2, max_len), dtype=torch.float32)
+        examples.append(example)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
-        _export(model, example, path)
+        _export(model, tuple(examples), list(inputs), path)
         return path.read_bytes()
 
 
-def _export(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+def _export(
+    model: nn.Module, examples: tuple[torch.Tensor, ...], names: list[str], path: Path
+) -> None:
     torch.onnx.export(
         model,
-        (example,),
+        examples,
         str(path),
-        input_names=["history"],
+        input_names=names,
         output_names=["scores"],
-        dynamic_axes={"history": {0: "batch"}, "scores": {0: "batch"}},
+        dynamic_axes={**{name: {0: "batch"} for name in names}, "scores": {0: "batch"}},
         opset_version=17,
         dynamo=False,
     )

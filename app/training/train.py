@@ -18,8 +18,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from app.feature_builders import BUILDERS
-from app.features import history_matrix
+from app.feature_builders import BUILDERS, build_inputs
 from app.inference.manifest import FeatureSpec, ModelManifest, TensorSpec
 from app.inference.scorer import Inputs, OnnxScorer
 from app.movielens import Rating, dataset_digest, dataset_dir, load_ratings, load_titles
@@ -105,26 +104,61 @@ def train_hybrid(
     max_users: int | None = None,
     progress: bool = True,
     data: TrainingData | None = None,
+    seeds: Sequence[int] = (),
 ) -> Path:
     """SASRec + ItemSVD + EASE in one graph (``training.hybrid``), chosen on validation.
 
-    1. On the train part: SASRec (early stopping on validation NDCG@10), ItemSVD and EASE;
-       the two weights of the sum are the pair of ``hybrid.*_WEIGHTS`` with the best
-       validation NDCG@10.
+    1. On the train part: SASRec (early stopping on validation NDCG@10), ItemSVD and EASE
+       (on ``ease.windows`` of the timelines); the two weights of the sum are the pair of
+       ``hybrid.*_WEIGHTS`` with the best validation NDCG@10.
     2. ItemSVD and EASE (closed form, deterministic, seconds) are refit on train + each
        user's validation item, the interactions just before the test ones: on a nested
        split (fit without each user's last train item, judged on validation) that gained
        HR@10 0.264 -> 0.269. SASRec is not refit (minutes, and a refit's seed noise is
        larger than what it could gain).
     The manifest's validation figures are step 1's: the served parts learned those items.
+
+    ``seeds``: train one hybrid per seed (each as long as one), publish the best on
+    validation, and record every seed's validation and test figures with their mean and
+    spread under ``training.seeds``.
     """
-    from app.training import ease
-    from app.training.hybrid import EASE_WEIGHTS, SVD_WEIGHTS, Hybrid, Parts
+    from app.training.hybrid import Hybrid
     from app.training.sasrec import SasRecParams, export_onnx
 
     params = params or SasRecParams()
-    svd_params = ItemSvdParams()
     data = data or TrainingData.movielens(max_users)
+    items, split = data.items, data.split
+    candidates = {
+        seed: _hybrid_candidate(data, msgspec.structs.replace(params, seed=seed), progress)
+        for seed in (seeds or [params.seed])
+    }
+    seed = max(candidates, key=lambda s: candidates[s].valid["ndcg@10"])
+    model, training = candidates[seed].model, candidates[seed].training
+    if seeds:
+        training["seeds"] = _seed_summary(candidates, seed)
+    return _publish(
+        model_dir, name, params.max_len, export_onnx(model, params.max_len, list(Hybrid.INPUTS)),
+        items, split, training, inputs=Hybrid.INPUTS, valid=candidates[seed].valid, data=data,
+        check=_export_gap(model, items, split, params.max_len, Hybrid.INPUTS),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One seed's hybrid: the model, its manifest training record, its figures."""
+
+    model: Any
+    training: dict[str, Any]
+    valid: dict[str, float]
+    test: dict[str, float]
+
+
+def _hybrid_candidate(data: TrainingData, params: SasRecParams, progress: bool) -> _Candidate:
+    """``train_hybrid``'s steps 1 and 2 for one seed (``params.seed``)."""
+    from app.training import ease
+    from app.training.hybrid import EASE_WEIGHTS, SVD_WEIGHTS, Hybrid, Parts
+
+    svd_params = ItemSvdParams()
     items, split = data.items, data.split
     vocab = {item: i + 1 for i, item in enumerate(items)}
     train = list(split.train.values())
@@ -132,31 +166,45 @@ def train_hybrid(
 
     def parts(sequences: list[list[str]]) -> Parts:
         emb, bias = fit(sequences, vocab, svd_params)
-        return Parts(emb, bias, ease.fit(sequences, vocab))
+        return Parts(emb, bias, ease.fit(ease.windows(sequences), vocab))
 
     fitted, valid_states = parts(train), split.states("valid")
     chosen = {}
     for w in itertools.product(SVD_WEIGHTS, EASE_WEIGHTS):
         hybrid = Hybrid(sasrec, fitted, svd_params, *w)
-        scorer = _TorchScorer(hybrid, items, vocab, params.max_len)
+        scorer = _TorchScorer(hybrid, items, vocab, params.max_len, Hybrid.INPUTS)
         chosen[w] = ranking_metrics(scorer, valid_states, split.valid)
     best = max(chosen, key=lambda w: chosen[w]["ndcg@10"])
     full = [[*seq, split.valid[u]] if u in split.valid else seq for u, seq in split.train.items()]
     model = Hybrid(sasrec, parts(full), svd_params, *best)
+    test = ranking_metrics(
+        _TorchScorer(model, items, vocab, params.max_len, Hybrid.INPUTS),
+        split.states("test"), split.test,
+    )  # fmt: skip
     training = {
         "algorithm": "hybrid",
         **_torch_training(params, split),
         **summary,
-        "itemsvd_weight": best[0], "ease_weight": best[1], "ease_l2": ease.DEFAULT_L2,
+        "itemsvd_weight": best[0], "ease_weight": best[1],
+        "ease": {"l2": ease.DEFAULT_L2, "window": ease.WINDOW, "stride": ease.STRIDE,
+                 "age_scale_s": ease.AGE_SCALE_S, "age_floor": ease.AGE_FLOOR},
         "valid_ndcg@10_by_weights": {f"{a}/{b}": chosen[a, b]["ndcg@10"] for a, b in chosen},
         "itemsvd_params": svd_params.as_dict(),
         "refit": "itemsvd and ease on train + validation item; sasrec on train",
     }  # fmt: skip
-    return _publish(
-        model_dir, name, params.max_len, export_onnx(model, params.max_len), items, split,
-        training, check=_export_gap(model, items, split, params.max_len), valid=chosen[best],
-        data=data,
-    )  # fmt: skip
+    return _Candidate(model, training, chosen[best], test)
+
+
+def _seed_summary(candidates: Mapping[int, _Candidate], chosen: int) -> dict[str, Any]:
+    """Each seed's figures, and the test figures' mean and sample standard deviation."""
+    metrics = ("hr@10", "ndcg@10", "mrr@10")
+    tests = {m: np.array([c.test[m] for c in candidates.values()]) for m in metrics}
+    return {
+        "chosen": chosen,
+        "by_seed": {str(s): {"valid": c.valid, "test": c.test} for s, c in candidates.items()},
+        "test_mean": {m: float(v.mean()) for m, v in tests.items()},
+        "test_sd": {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in tests.items()},
+    }
 
 
 Gate = Callable[[dict[str, dict[str, float]]], None]
@@ -258,15 +306,20 @@ def _torch_training(params: SasRecParams, split: LeaveOneOut) -> dict[str, Any]:
 
 
 def _export_gap(
-    model: Any, items: list[str], split: LeaveOneOut, max_len: int
+    model: Any,
+    items: list[str],
+    split: LeaveOneOut,
+    max_len: int,
+    inputs: Mapping[str, str] | None = None,
 ) -> Callable[[OnnxScorer], dict[str, Any]]:
-    """The exported graph against the PyTorch model on real histories (train + validation)."""
+    """The exported graph against the PyTorch model on real users (their test-time states),
+    both fed by the stream's feature builders."""
     vocab = {item: i + 1 for i, item in enumerate(items)}
-    torch_scorer = _TorchScorer(model, items, vocab, max_len)
+    torch_scorer = _TorchScorer(model, items, vocab, max_len, inputs)
 
     def check(scorer: OnnxScorer) -> dict[str, Any]:
-        full = [[*split.train[u], split.valid[u]] for u in split.test]
-        probe = {"history": history_matrix(full[:256], vocab, max_len)}
+        states = list(split.states("test").values())[:256]
+        probe = build_inputs(states, torch_scorer.builders, vocab, max_len)
         gap = np.abs(scorer.score(probe) - torch_scorer.score(probe)).max()
         return {"onnx_max_abs_diff": float(gap)}
 
@@ -339,22 +392,34 @@ def _publish(
 class _TorchScorer:
     """The PyTorch model behind the ``Scorer`` interface, for validation while training."""
 
-    def __init__(self, model: Any, items: list[str], vocab: dict[str, int], max_len: int) -> None:
+    def __init__(
+        self,
+        model: Any,
+        items: list[str],
+        vocab: dict[str, int],
+        max_len: int,
+        inputs: Mapping[str, str] | None = None,
+    ) -> None:
         self.model = model
         self.items = ["", *items]
         self.vocab = vocab
+        self.builders = dict(inputs or {"history": "recent_items"})
         self.manifest = ModelManifest(
             name="sasrec", version="training",
-            inputs=[TensorSpec("history", "INT64", [-1, max_len])], outputs=[],
-            feature_spec=FeatureSpec(max_len=max_len),
+            inputs=[TensorSpec(tensor, BUILDERS[builder].datatype, [-1, max_len])
+                    for tensor, builder in self.builders.items()],
+            outputs=[],
+            feature_spec=FeatureSpec(
+                max_len=max_len, inputs=self.builders if len(self.builders) > 1 else {}
+            ),
         )  # fmt: skip
 
     def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         import torch
 
-        history = torch.from_numpy(np.asarray(inputs["history"]))
+        tensors = [torch.from_numpy(np.asarray(inputs[name])) for name in self.builders]
         with torch.no_grad():
-            return np.asarray(self.model(history).numpy(), dtype=np.float32)
+            return np.asarray(self.model(*tensors).numpy(), dtype=np.float32)
 
     async def score_async(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         return self.score(inputs)

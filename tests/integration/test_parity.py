@@ -61,17 +61,20 @@ async def test_stream_top10_equals_offline_top10(
     records = movielens_slice(users=40, per_user=60, seed=11)
     streamed = await stream_top10(d, records)
 
-    history: dict[str, list[str]] = defaultdict(list)
+    # Offline, each user's state is built from the same events by the stream's own feature
+    # code: the hybrid also reads each item's age (its event time).
+    events: dict[str, list[Rating]] = defaultdict(list)
     for _, value in records:
-        event = msgspec.json.decode(value)
-        history[event["user_id"]].append(event["item_id"])
+        e = msgspec.json.decode(value)
+        events[e["user_id"]].append(Rating(e["user_id"], e["item_id"], e["rating"], e["ts"]))
+    states = {user: stream_state(evs) for user, evs in events.items()}
     scorer = ModelRegistry(MODELS).load(model)
-    assert mismatches(offline_top_k(scorer, history, k=10), streamed) == []
+    assert mismatches(offline_top_k(scorer, states, k=10), streamed) == []
 
     # The worker's prequential counters moved: later events were judged against earlier updates.
     _, body = http_get(worker.web_url + "/metrics")
     text = body.decode()
-    judged = len(records) - len(history)
+    judged = len(records) - len(events)
     assert f'streamrec_prequential_events_total{{variant="main"}} {judged}.0' in text
 
 

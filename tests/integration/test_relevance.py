@@ -1,6 +1,7 @@
 """Relevance through a real worker: replay ml-100k but each user's last interaction; each
 user's last update scores the held-out item as the model does offline (``faust -A app
-evaluate --stream`` against ``evaluate``), and the hybrid beats ItemSVD there."""
+evaluate --stream`` against ``evaluate``), and the hybrid beats ItemSVD there and reaches
+HR@10 0.25 / NDCG@10 0.13."""
 
 from __future__ import annotations
 
@@ -40,3 +41,5 @@ async def test_the_hybrid_through_the_stream_scores_what_it_scores_offline(
         assert lo < got[metric] < hi
     itemsvd = offline_test_metrics("itemsvd")
     assert got["hr@10"] > itemsvd["hr@10"] and got["ndcg@10"] > itemsvd["ndcg@10"]
+    # The relevance target, past the SASRec anchor (0.227-0.231 / 0.119-0.121 here).
+    assert got["hr@10"] >= 0.25 and got["ndcg@10"] >= 0.13, got

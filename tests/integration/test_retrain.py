@@ -77,8 +77,8 @@ async def test_retrain_from_the_topic_matches_train_and_refuses_a_worse_version(
     assert training["judged_against"]["version"] == "1"
 
     # Serving the hybrid, an itemsvd retrain is worse on the same held-out events: refused.
-    shutil.copytree(MODELS / "hybrid" / "1", registry / "hybrid" / "1")
+    shutil.copytree(MODELS / "hybrid" / "2", registry / "hybrid" / "2")
     refused = await retrain(d, registry, "hybrid", "--algorithm", "itemsvd")
     assert refused.returncode == 3, refused.stderr
-    assert "worse offline than hybrid/1" in refused.stderr and "not published" in refused.stderr
-    assert sorted(p.name for p in (registry / "hybrid").iterdir()) == ["1"]
+    assert "worse offline than hybrid/2" in refused.stderr and "not published" in refused.stderr
+    assert sorted(p.name for p in (registry / "hybrid").iterdir()) == ["2"]

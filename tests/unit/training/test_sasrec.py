@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch", reason="the train extra (torch==2.13.0) is 
 
 from app.inference.registry import ModelRegistry  # noqa: E402
 from app.training import sasrec  # noqa: E402
+from app.training.evaluate import seeds_line  # noqa: E402
 from app.training.sasrec import SasRec, SasRecParams, build_windows, export_onnx  # noqa: E402
 from app.training.train import train_hybrid, train_sasrec  # noqa: E402
 
@@ -102,16 +103,40 @@ def test_training_is_deterministic_given_a_seed(tmp_path: Path) -> None:
 
 def test_hybrid_is_one_checked_graph_with_weights_chosen_on_validation(tmp_path: Path) -> None:
     params = SasRecParams(max_epochs=1, eval_every=1, dim=16)
-    path = train_hybrid(tmp_path, params=params, max_users=40, progress=False)
+    path = train_hybrid(tmp_path, params=params, max_users=40, progress=False, seeds=(0, 1))
     manifest = msgspec.json.decode((path / "model-settings.json").read_bytes())
     training = manifest["training"]
+    # Two seeds trained, the better on validation published, both recorded.
+    seeds = training["seeds"]
+    by_seed = seeds["by_seed"]
+    assert set(by_seed) == {"0", "1"} and training["params"]["seed"] == seeds["chosen"]
+    assert seeds["chosen"] == max((0, 1), key=lambda s: by_seed[str(s)]["valid"]["ndcg@10"])
+    assert by_seed[str(seeds["chosen"])]["valid"] == manifest["metrics"]["valid"]
+    tests = [by_seed[s]["test"]["hr@10"] for s in ("0", "1")]
+    assert seeds["test_mean"]["hr@10"] == pytest.approx(sum(tests) / 2)
+    assert seeds["test_sd"]["hr@10"] == pytest.approx(np.std(tests, ddof=1))
+    # What `evaluate` prints under the table; nothing for a one-seed version.
+    line = seeds_line(training)
+    assert line is not None and f"HR@10 {seeds['test_mean']['hr@10']:.4f} (sd " in line
+    assert seeds_line({"algorithm": "hybrid"}) is None
+    # The test figures of the published graph (ONNX, serving path) are the PyTorch ones.
+    for metric in ("hr@10", "ndcg@10"):
+        want = by_seed[str(seeds["chosen"])]["test"][metric]
+        assert abs(manifest["metrics"]["test"][metric] - want) <= 1 / 40
     assert training["onnx_max_abs_diff"] <= 1e-3
     by_weights = training["valid_ndcg@10_by_weights"]
     chosen = f"{training['itemsvd_weight']}/{training['ease_weight']}"
     assert by_weights[chosen] == max(by_weights.values())
     assert manifest["metrics"]["valid"]["ndcg@10"] == by_weights[chosen]
     scorer = ModelRegistry(tmp_path).load("hybrid")
-    assert scorer.score({"history": np.zeros((3, 50), dtype=np.int64)}).shape == (3, 1683)
+    assert scorer.builders == {"history": "recent_items", "ages": "recent_age_s"}
+    history = np.tile(np.arange(1, 51, dtype=np.int64), (2, 1))
+    ages = np.zeros((2, 50), dtype=np.float32)
+    ages[1] = np.arange(50, dtype=np.float32)[::-1] * 600  # ten minutes between items
+    scores = scorer.score({"history": history, "ages": ages})
+    assert scores.shape == (2, 1683)
+    # The EASE part reads the ages: the same items, older, score otherwise.
+    assert np.abs(scores[0] - scores[1]).max() > 1e-3
     scorer.close()
 
 
