@@ -21,7 +21,12 @@ import numpy.typing as npt
 
 from app.features import EVENT_LETTERS, UserFeatureState, history_matrix
 
-__all__ = ["BUILDERS", "EVENT_CODES", "FeatureBuilder", "build_inputs", "state_fields"]
+__all__ = [
+    "AGE_UNKNOWN_S", "BUILDERS", "EVENT_CODES", "FeatureBuilder", "build_inputs", "state_fields",
+]  # fmt: skip
+
+AGE_UNKNOWN_S = 1e9
+"""``recent_age_s`` of an event whose time the state does not hold: about 30 years."""
 
 # Event type codes of ``recent_event_types`` (0 = padding).
 EVENT_CODES = {letter: n for n, letter in enumerate(EVENT_LETTERS.values(), start=1)}
@@ -65,8 +70,10 @@ def _window(states: Sequence[UserFeatureState], vocab: Mapping[str, int], max_le
 def _aligned(
     values: Callable[[UserFeatureState], Sequence[float] | Sequence[int] | Sequence[str]],
     convert: Callable[[UserFeatureState, float | str, Mapping[str, int]], float],
+    missing: float = 0.0,
 ) -> Fill:
-    """A fill for a per-event field kept aligned with the end of ``recent`` (or ``recent``)."""
+    """A fill for a per-event field kept aligned with the end of ``recent`` (or ``recent``);
+    ``missing`` where the state holds no value for a window event (left padding stays 0)."""
 
     def fill(
         states: Sequence[UserFeatureState],
@@ -83,6 +90,8 @@ def _aligned(
             for j, p in enumerate(positions):
                 if p >= shift:
                     out[row, start + j] = convert(state, field[p - shift], vocab)
+                elif missing:
+                    out[row, start + j] = missing
 
     return fill
 
@@ -107,8 +116,16 @@ BUILDERS: dict[str, FeatureBuilder] = {
         "FP32",
         ("recent", "recent_ts", "last_ts"),
         # Seconds from each event to the user's latest one: fixed once the event is in (not
-        # "now"), so the same state always gives the same input, offline and online.
-        _aligned(lambda s: s.recent_ts, lambda s, v, vocab: max(0, int(s.last_ts) - int(v))),
+        # "now"), so the same state always gives the same input, offline and online. An event
+        # whose time the state does not hold (an inference request by history, events from
+        # before a model reading times served) reads as long ago, not as "just now": the
+        # hybrid's EASE would otherwise take a whole history for the burst in progress
+        # (test HR@10 0.2545 -> 0.199 with every age 0, 0.237 with every age long ago).
+        _aligned(
+            lambda s: s.recent_ts,
+            lambda s, v, vocab: max(0, int(s.last_ts) - int(v)),
+            missing=AGE_UNKNOWN_S,
+        ),
     ),
 }
 """Every input the stream can build, by name (a manifest's ``feature_spec.inputs`` values)."""

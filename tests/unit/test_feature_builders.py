@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.feature_builders import BUILDERS, EVENT_CODES, build_inputs, state_fields
+from app.feature_builders import (
+    AGE_UNKNOWN_S,
+    BUILDERS,
+    EVENT_CODES,
+    build_inputs,
+    state_fields,
+)
 from app.features import UserFeatureState, apply, history_matrix
 from app.records import Interaction
 
@@ -49,8 +55,12 @@ def test_a_state_from_before_the_per_event_fields_pads_them() -> None:
     got = build_inputs([old], ALL, VOCAB, max_len=3)
     assert got["items"].tolist() == [[0, 1, 2]]
     assert got["ratings"].tolist() == [[0.0, 0.0, 0.0]]
+    # An event without a time reads as long ago, not as the latest (age 0).
+    assert got["ages"].tolist() == [[0.0, AGE_UNKNOWN_S, AGE_UNKNOWN_S]]
     newer = apply(old, Interaction("u", "c", "rate", 5.0, 9.0, "e", 0, 0))
-    assert build_inputs([newer], ALL, VOCAB, max_len=3)["ratings"].tolist() == [[0.0, 0.0, 5.0]]
+    got = build_inputs([newer], ALL, VOCAB, max_len=3)
+    assert got["ratings"].tolist() == [[0.0, 0.0, 5.0]]
+    assert got["ages"].tolist() == [[AGE_UNKNOWN_S, AGE_UNKNOWN_S, 0.0]]
 
 
 def test_the_cache_key_covers_what_the_builders_read() -> None:
