@@ -14,6 +14,7 @@ import pytest
 
 from app.devtools.net import http_get
 from app.devtools.processes import PROJECT_ROOT
+from app.features import UserFeatureState
 from app.inference.registry import ModelRegistry
 from app.movielens import Rating
 from app.records import ScoredItem
@@ -36,6 +37,16 @@ async def stream_top10(d: Deployment, records: list[tuple[bytes, bytes]]) -> dic
         o.key.decode(): msgspec.json.decode(o.value)
         for o in sorted(outputs, key=lambda o: (o.partition, o.offset))
     }
+
+
+def stream_states(records: list[tuple[bytes, bytes]]) -> dict[str, UserFeatureState]:
+    """Each user's state after ``records``, built offline by the stream's own feature code
+    (items, ratings and event times: what every builder may read)."""
+    events: dict[str, list[Rating]] = defaultdict(list)
+    for _, value in records:
+        e = msgspec.json.decode(value)
+        events[e["user_id"]].append(Rating(e["user_id"], e["item_id"], e["rating"], e["ts"]))
+    return {user: stream_state(evs) for user, evs in events.items()}
 
 
 def mismatches(offline: dict[str, list[ScoredItem]], streamed: dict[str, Any]) -> list[Any]:
@@ -63,18 +74,14 @@ async def test_stream_top10_equals_offline_top10(
 
     # Offline, each user's state is built from the same events by the stream's own feature
     # code: the hybrid also reads each item's age (its event time).
-    events: dict[str, list[Rating]] = defaultdict(list)
-    for _, value in records:
-        e = msgspec.json.decode(value)
-        events[e["user_id"]].append(Rating(e["user_id"], e["item_id"], e["rating"], e["ts"]))
-    states = {user: stream_state(evs) for user, evs in events.items()}
+    states = stream_states(records)
     scorer = ModelRegistry(MODELS).load(model)
     assert mismatches(offline_top_k(scorer, states, k=10), streamed) == []
 
     # The worker's prequential counters moved: later events were judged against earlier updates.
     _, body = http_get(worker.web_url + "/metrics")
     text = body.decode()
-    judged = len(records) - len(events)
+    judged = len(records) - len(states)
     assert f'streamrec_prequential_events_total{{variant="main"}} {judged}.0' in text
 
 
@@ -103,11 +110,7 @@ async def test_a_two_input_model_trained_by_the_cli_serves_what_it_scores_offlin
     streamed = await stream_top10(d, records)
     assert {(u["model"], u["model_version"]) for u in streamed.values()} == {("itemsvd-rated", "1")}
 
-    events: dict[str, list[Rating]] = defaultdict(list)
-    for _, value in records:
-        e = msgspec.json.decode(value)
-        events[e["user_id"]].append(Rating(e["user_id"], e["item_id"], e["rating"], e["ts"]))
-    states = {user: stream_state(evs) for user, evs in events.items()}
+    states = stream_states(records)
     offline = offline_top_k(scorer, states, k=10)
     assert mismatches(offline, streamed) == []
     # The ratings reach the model: without them, some users would get another top-10.
