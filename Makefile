@@ -48,9 +48,9 @@ bench: install
 	$(BIN)/faust -A app bench
 
 lint: install-dev
-	$(BIN)/ruff check app tests
-	$(BIN)/ruff format --check app tests
-	$(BIN)/mypy app
+	$(BIN)/ruff check app devtools tests
+	$(BIN)/ruff format --check app devtools tests
+	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
 unit: install-dev

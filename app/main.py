@@ -19,43 +19,34 @@ import aiohttp
 import faust
 from prometheus_client import CollectorRegistry
 
-from app.admin import AdminAuth
-from app.agents import BatchPolicy, RecommendAgent, TableStore, take_batches
-from app.auto_rollout import AutoRollout
-from app.codecs import StructCodec
-from app.commands import register_commands
-from app.control import ControlListener, ModelCommand
-from app.emit import BatchSender
+from app.cli.commands import register_commands
 from app.errors import CannotStart, InvalidSettings
-from app.faust_compat import (
-    BulkInput,
-    estimated_keys,
-    install_patches,
-    raw_key_table,
-    tables_recovered,
-)
-from app.features import UserFeatureState
-from app.follow import follow_topic
-from app.http_guard import guard
+from app.features.state import UserFeatureState
+from app.http.guard import guard
+from app.http.oip import register_oip
+from app.http.operator_page import RecentRates, Snapshot, register_operator_page
+from app.http.trending import register_trending_view
+from app.http.views import liveness, readiness, register_views
 from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
 from app.inference.cold_start import ColdStart
 from app.inference.manifest import read_titles
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
-from app.inference.rollout import Rollout
-from app.inference.rollout_state import RolloutState
 from app.inference.serving import ServedModel
+from app.kafka.follow import follow_topic
+from app.kafka.producer import BatchSender
+from app.kafka.topics import ensure_topics
 from app.metrics import AppMetrics
-from app.oip import register_oip
-from app.operator_page import RecentRates, Snapshot, register_operator_page
 from app.pipeline.arms import ArmRanker, Ranker
 from app.pipeline.core import BatchConfig, BatchCore
 from app.pipeline.routing import KeyRouting
-from app.preflight import prepare_worker
-from app.progress import ProgressMonitor
+from app.rollout.admin import AdminAuth
+from app.rollout.arms import Rollout
+from app.rollout.auto import AutoRollout
+from app.rollout.control import ControlListener, ModelCommand
+from app.rollout.state import RolloutState
 from app.settings import Settings, get_settings
-from app.shutdown import Shutdown
 from app.sinks import (
     RedisLatestSink,
     Sink,
@@ -67,11 +58,20 @@ from app.sinks import (
     outputs,
     shadows,
 )
-from app.sinks.latest_table import LatestTableSink
-from app.topics import ensure_topics
 from app.trending import TrendingBoard, TrendingConfig, TrendingCounter, counts_table
-from app.trending.view import register_trending_view
-from app.views import liveness, readiness, register_views
+from app.worker.agent import BatchPolicy, RecommendAgent, TableStore, take_batches
+from app.worker.codecs import StructCodec
+from app.worker.faust_compat import (
+    BulkInput,
+    estimated_keys,
+    install_patches,
+    raw_key_table,
+    tables_recovered,
+)
+from app.worker.latest_table import LatestTableSink
+from app.worker.preflight import prepare_worker
+from app.worker.progress import ProgressMonitor
+from app.worker.shutdown import Shutdown
 
 __all__ = ["Streamrec", "build", "create_app", "load_app"]
 
@@ -121,7 +121,7 @@ def _exit(exc: InvalidSettings | CannotStart, what: str, code: int) -> NoReturn:
 
 def _worker_class(settings: Settings, shutdown: Shutdown) -> type[faust.Worker]:
     """``faust -A app worker``'s Worker: checks what the worker needs before Faust starts,
-    and stops within SHUTDOWN_TIMEOUT_S of a stop signal (``app.shutdown``)."""
+    and stops within SHUTDOWN_TIMEOUT_S of a stop signal (``app.worker.shutdown``)."""
 
     class StreamrecWorker(faust.Worker):  # type: ignore[misc]  # faust's Worker is untyped
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -348,7 +348,7 @@ def _operator_page(
     metrics: AppMetrics,
     board: TrendingBoard,
 ) -> None:
-    """``GET /`` for people (``app.operator_page``), with its once-a-second samples."""
+    """``GET /`` for people (``app.http.operator_page``), with its once-a-second samples."""
     rates = RecentRates(registry)
     app.timer(1.0, name="streamrec.page_rates")(_async(rates.sample))
     model = rollout.main

@@ -17,7 +17,7 @@ _LATENCY_BUCKETS = (
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
-# Why an admin request (http) or control command (control) is refused: app.admin's reasons.
+# Why an admin request (http) or control command (control) is refused: app.rollout.admin's reasons.
 ADMIN_DENIALS = {
     "http": ("admin_disabled", "missing", "wrong"),
     "control": ("admin_disabled", "unsigned", "bad_signature", "stale"),

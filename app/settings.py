@@ -14,10 +14,10 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.brokers import Brokers, Protocol, SaslMechanism
 from app.errors import InvalidSettings, RolloutRefused
-from app.inference.rollout_state import parse_canary
-from app.partitioners import KeyPartitioner, PartitionerName
+from app.kafka.brokers import Brokers, Protocol, SaslMechanism
+from app.kafka.partitioners import KeyPartitioner, PartitionerName
+from app.rollout.state import parse_canary
 
 __all__ = ["ENV_PREFIX", "Settings", "get_settings", "load_settings"]
 

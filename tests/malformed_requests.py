@@ -1,6 +1,6 @@
 """Malformed requests to every kind of endpoint, each with the 4xx it must get (as JSON).
 
-One corpus, two users: tests/unit/test_http_guard.py sends it to the web app in-process,
+One corpus, two users: tests/unit/http/test_guard.py sends it to the web app in-process,
 tests/integration/test_http_hardening.py to a running worker (which must keep processing).
 None of these depends on a user's partition owner or the model being loaded: each is refused
 before that.

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from app.feature_builders import build_inputs
-from app.features import UserFeatureState, seen_coordinates
+from app.features.builders import build_inputs
+from app.features.state import UserFeatureState, seen_coordinates
 from app.inference.scorer import Inputs, Scorer
 from app.records import ScoredItem
 

@@ -20,8 +20,8 @@ from aiocache import Cache
 from aiocache.base import BaseCache
 from aiocache.serializers import BaseSerializer
 
-from app.feature_builders import state_fields
-from app.features import UserFeatureState
+from app.features.builders import state_fields
+from app.features.state import UserFeatureState
 from app.inference.batcher import rank_states
 from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics

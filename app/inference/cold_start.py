@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from app.features import UserFeatureState
+from app.features.state import UserFeatureState
 from app.records import ScoredItem
 
 __all__ = ["MODEL", "POPULARITY", "TRENDING", "ColdStart", "Trending", "is_cold"]

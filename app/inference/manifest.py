@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from app.errors import ModelLoadError
-from app.features import FEATURE_KIND
+from app.features.state import FEATURE_KIND
 
 __all__ = [
     "MANIFEST_FILE", "FeatureSpec", "ModelManifest", "TensorSpec", "read_manifest", "read_titles",
@@ -34,7 +34,7 @@ class FeatureSpec(msgspec.Struct, frozen=True):
     max_len: int = 50
     """Events in every input's window."""
     inputs: dict[str, str] = {}
-    """Input tensor name -> feature builder (``app.feature_builders.BUILDERS``)."""
+    """Input tensor name -> feature builder (``app.features.builders.BUILDERS``)."""
 
     def builders(self, tensors: list[TensorSpec]) -> dict[str, str]:
         """Input tensor -> builder, in the graph's input order."""

@@ -14,7 +14,7 @@ import asyncio
 import logging
 
 from app.errors import ModelNotReady
-from app.features import UserFeatureState
+from app.features.state import UserFeatureState
 from app.inference.cache import PredictionCache
 from app.inference.cold_start import ColdStart
 from app.inference.scorer import OnnxScorer

@@ -14,8 +14,8 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from app.errors import ModelLoadError
-from app.feature_builders import BUILDERS, build_inputs
-from app.features import MAX_RECENT, state_from_items
+from app.features.builders import BUILDERS, build_inputs
+from app.features.state import MAX_RECENT, state_from_items
 from app.inference.manifest import ModelManifest, read_manifest
 
 __all__ = ["Inputs", "OnnxScorer", "Scorer"]

@@ -12,13 +12,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from app.features import UserFeatureState
+from app.features.state import UserFeatureState
 from app.inference.batcher import rank_states
 from app.inference.cold_start import ColdStart
-from app.inference.rollout import MAIN, SHADOW, Arms
 from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
 from app.records import ScoredItem
+from app.rollout.arms import MAIN, SHADOW, Arms
 
 __all__ = ["ArmRanker", "Ranked", "Ranker", "Row"]
 

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 import msgspec
 
 from app.errors import InvalidInteraction
-from app.feature_builders import state_fields
-from app.features import UserFeatureState, apply, is_duplicate, is_replay
-from app.inference.rollout import SHADOW, Arms
+from app.features.builders import state_fields
+from app.features.state import UserFeatureState, apply, is_duplicate, is_replay
 from app.inference.scorer import OnnxScorer
 from app.metrics import AppMetrics
 from app.pipeline.arms import Answer, ArmRanker, Ranked, Row
@@ -34,6 +33,7 @@ from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, Moved,
 from app.pipeline.routing import KeyRouting
 from app.pipeline.store import StateStore, StateWrite
 from app.records import Interaction, Recommendation, ScoredItem
+from app.rollout.arms import SHADOW, Arms
 from app.settings import Settings
 
 __all__ = ["BatchConfig", "BatchCore"]

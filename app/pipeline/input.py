@@ -10,7 +10,7 @@ import logging
 from typing import Protocol
 
 from app.errors import InvalidInteraction
-from app.ingest import RecordSource, dead_letter, decode_interaction
+from app.pipeline.decode import RecordSource, dead_letter, decode_interaction
 from app.pipeline.result import DeadLetterOut
 from app.records import Interaction
 

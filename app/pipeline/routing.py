@@ -16,7 +16,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
-from app.partitioners import KeyPartitioner, guess
+from app.kafka.partitioners import KeyPartitioner, guess
 from app.pipeline.input import InputRecord
 from app.pipeline.result import Moved
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-from app.features import UserFeatureState
+from app.features.state import UserFeatureState
 from app.pipeline.input import InputRecord
 
 __all__ = ["DictStore", "StateStore", "StateWrite"]

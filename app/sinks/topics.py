@@ -6,10 +6,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from app.emit import BatchSender
+from app.kafka.producer import BatchSender
+from app.kafka.topics import ensure_topics
 from app.metrics import AppMetrics
 from app.pipeline.result import BatchResult, OutRecord
-from app.topics import ensure_topics
 
 __all__ = [
     "TopicSink", "by_item", "dead_letters", "moved", "moved_timestamps", "outputs", "shadows",

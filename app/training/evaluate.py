@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.features import UserFeatureState
+from app.features.state import UserFeatureState
 from app.inference.batcher import merge, split_top_k
 from app.inference.scorer import Scorer
 from app.records import ScoredItem
@@ -112,8 +112,8 @@ def offline_report(served: Scorer, catalogue: Sequence[str], k: int = 10) -> lis
     """Test-split metrics of the served model and the two baselines, on the same protocol:
     per user, chronological leave-one-out; history = train + validation item; full ranking.
     Each metric comes with its 95% bootstrap interval over users (``<metric>_ci``)."""
-    from app.movielens import load_ratings
     from app.training.baselines import MostPopular, TransitionPopular
+    from app.training.movielens import load_ratings
     from app.training.split import leave_one_out
 
     split = leave_one_out(load_ratings())

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from app.features import history_matrix
+from app.features.state import history_matrix
 
 __all__ = ["SasRec", "SasRecParams", "TieShuffle", "build_windows", "export_onnx", "fit"]
 

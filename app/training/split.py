@@ -6,9 +6,9 @@ from collections import defaultdict
 
 import msgspec
 
-from app.features import UserFeatureState, apply
-from app.movielens import Rating
+from app.features.state import UserFeatureState, apply
 from app.records import Interaction
+from app.training.movielens import Rating
 
 __all__ = ["LeaveOneOut", "leave_one_out", "stream_state"]
 

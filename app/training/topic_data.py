@@ -12,10 +12,10 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from tqdm import tqdm
 
-from app.brokers import Brokers
 from app.errors import InvalidInteraction
-from app.ingest import RecordSource, decode_interaction
-from app.movielens import Rating
+from app.kafka.brokers import Brokers
+from app.pipeline.decode import RecordSource, decode_interaction
+from app.training.movielens import Rating
 
 __all__ = ["TopicData", "read_interactions"]
 

@@ -18,13 +18,13 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from app.feature_builders import BUILDERS, build_inputs
+from app.features.builders import BUILDERS, build_inputs
 from app.inference.manifest import FeatureSpec, ModelManifest, TensorSpec
 from app.inference.scorer import Inputs, OnnxScorer
-from app.movielens import Rating, dataset_digest, dataset_dir, load_ratings, load_titles
 from app.training.evaluate import ranking_metrics
 from app.training.export import next_version, write_version
 from app.training.itemsvd import ItemSvdParams, build_onnx, fit
+from app.training.movielens import Rating, dataset_digest, dataset_dir, load_ratings, load_titles
 from app.training.split import LeaveOneOut, leave_one_out
 
 if TYPE_CHECKING:

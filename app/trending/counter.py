@@ -32,13 +32,13 @@ from aiokafka import AIOKafkaProducer
 from faust.types import Message
 from faust.types.windows import WindowRange_from_start
 
-from app.agents import BatchPolicy
-from app.faust_compat import current_message, registered_table, tables_recovered
+from app.kafka.partitioners import KeyPartitioner
 from app.metrics import AppMetrics
-from app.partitioners import KeyPartitioner
 from app.settings import Settings
 from app.trending.board import TrendingBoard, TrendingReport
 from app.trending.windows import TrendingConfig, Watermarks, window_tops
+from app.worker.agent import BatchPolicy
+from app.worker.faust_compat import current_message, registered_table, tables_recovered
 
 __all__ = ["TrendingCounter", "counts_table"]
 

@@ -24,17 +24,17 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from app.brokers import PLAINTEXT, Brokers, KafkaSecurity
-from app.devtools.broker import EmbeddedBroker
-from app.devtools.namespace import Namespace
-from app.devtools.net import free_port, http_get
-from app.devtools.processes import WorkerProcess
-from app.devtools.reader import read_topics
-from app.devtools.replay import interaction_value
-from app.devtools.verify.check import Report, Traffic
-from app.devtools.verify.run import collect, send
-from app.movielens import load_ratings
-from app.topics import ensure_topics
+from app.kafka.brokers import PLAINTEXT, Brokers, KafkaSecurity
+from app.kafka.topics import ensure_topics
+from app.training.movielens import load_ratings
+from devtools.broker import EmbeddedBroker
+from devtools.namespace import Namespace
+from devtools.net import free_port, http_get
+from devtools.processes import WorkerProcess
+from devtools.reader import read_topics
+from devtools.replay import interaction_value
+from devtools.verify.check import Report, Traffic
+from devtools.verify.run import collect, send
 
 pytestmark = pytest.mark.integration
 

@@ -14,12 +14,12 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from app.agents import BatchPolicy
-from app.features import UserFeatureState
+from app.features.state import UserFeatureState
 from app.inference.batcher import rank_states
 from app.main import build
 from app.records import ScoredItem
 from app.settings import get_settings
+from app.worker.agent import BatchPolicy
 
 __all__ = ["app"]
 

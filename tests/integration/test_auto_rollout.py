@@ -17,11 +17,11 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from app.devtools.processes import PROJECT_ROOT
-from app.devtools.replay import replay
 from app.inference.manifest import MANIFEST_FILE
-from app.movielens import load_ratings
 from app.training.itemsvd import ItemSvdParams, build_onnx
+from app.training.movielens import load_ratings
+from devtools.processes import PROJECT_ROOT
+from devtools.replay import replay
 from tests.integration.conftest import Deployment, WorkerProcess, wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import msgspec
 
-from app.devtools.net import http_get
-from app.devtools.verify.corpus import malformed_records
+from devtools.net import http_get
+from devtools.verify.corpus import malformed_records
 from tests.integration.conftest import Deployment
 
 

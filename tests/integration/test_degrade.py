@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import msgspec
 
-from app.devtools.net import scrape_metrics
-from app.devtools.processes import WorkerProcess
-from app.devtools.reader import Records, read_topics
-from app.movielens import load_ratings
+from app.training.movielens import load_ratings
+from devtools.net import scrape_metrics
+from devtools.processes import WorkerProcess
+from devtools.reader import Records, read_topics
 from tests.integration.conftest import Deployment
 
 BACKLOG = 30_000

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from app.faust_compat.consumer import fetched_highwaters
-from app.topics import ensure_topics
+from app.kafka.topics import ensure_topics
+from app.worker.faust_compat.consumer import fetched_highwaters
 from tests.integration.conftest import Deployment
 
 

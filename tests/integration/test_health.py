@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 
-from app.devtools.net import http_get
+from devtools.net import http_get
 from tests.integration.conftest import Deployment, wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

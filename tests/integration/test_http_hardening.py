@@ -15,9 +15,9 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from app.devtools.net import http_get
-from app.devtools.verify.check import make_traffic
 from app.training.train import catalogue
+from devtools.net import http_get
+from devtools.verify.check import make_traffic
 from tests.integration.conftest import Deployment, wait_for
 from tests.malformed_requests import ADMIN_TOKEN, CORPUS
 

@@ -13,12 +13,12 @@ import confluent_kafka
 import msgspec
 from aiokafka import AIOKafkaProducer
 
-from app.devtools.net import http_get, http_post, scrape_metrics
-from app.devtools.replay import produce_open_loop
-from app.devtools.verify.check import Report, Traffic, make_traffic
-from app.devtools.verify.run import collect
-from app.partitioners import KeyPartitioner
+from app.kafka.partitioners import KeyPartitioner
 from app.training.train import catalogue
+from devtools.net import http_get, http_post, scrape_metrics
+from devtools.replay import produce_open_loop
+from devtools.verify.check import Report, Traffic, make_traffic
+from devtools.verify.run import collect
 from tests.integration.conftest import PARTITIONS, Deployment, wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

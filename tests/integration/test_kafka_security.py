@@ -23,13 +23,13 @@ import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
 
-from app.brokers import Brokers, KafkaSecurity
-from app.devtools.broker import EmbeddedBroker
-from app.devtools.net import free_port, http_get
-from app.devtools.verify.check import make_traffic
 from app.errors import CannotStart
-from app.preflight import check_broker_access
+from app.kafka.brokers import Brokers, KafkaSecurity
 from app.training.train import catalogue
+from app.worker.preflight import check_broker_access
+from devtools.broker import EmbeddedBroker
+from devtools.net import free_port, http_get
+from devtools.verify.check import make_traffic
 from tests.integration.conftest import Deployment, TcpProxy
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

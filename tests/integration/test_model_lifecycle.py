@@ -15,16 +15,16 @@ from typing import Any
 import msgspec
 from aiokafka.structs import ConsumerRecord
 
-from app.admin import AdminAuth
-from app.control import ModelCommand, send_command
-from app.devtools.net import http_get, http_post, scrape_metrics
-from app.devtools.processes import WorkerProcess
-from app.devtools.verify.check import make_traffic
-from app.devtools.verify.run import send
 from app.inference.manifest import MANIFEST_FILE
-from app.inference.rollout import canary_bucket
-from app.topics import ensure_topics
+from app.kafka.topics import ensure_topics
+from app.rollout.admin import AdminAuth
+from app.rollout.arms import canary_bucket
+from app.rollout.control import ModelCommand, send_command
 from app.training.train import catalogue
+from devtools.net import http_get, http_post, scrape_metrics
+from devtools.processes import WorkerProcess
+from devtools.verify.check import make_traffic
+from devtools.verify.run import send
 from tests.integration.conftest import PARTITIONS, Deployment, wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from app.devtools.net import free_port, http_get
-from app.devtools.processes import WorkerProcess
-from app.devtools.verify.check import make_traffic
 from app.training.train import catalogue
+from devtools.net import free_port, http_get
+from devtools.processes import WorkerProcess
+from devtools.verify.check import make_traffic
 from tests.integration.conftest import Deployment, wait_for
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

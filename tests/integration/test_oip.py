@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import msgspec
 
-from app.devtools.net import http_get, http_post
-from app.devtools.processes import WorkerProcess
+from devtools.net import http_get, http_post
+from devtools.processes import WorkerProcess
 from tests.integration.conftest import Deployment, wait_for
 
 

@@ -14,8 +14,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from app.devtools.processes import WorkerProcess
-from app.movielens import load_titles
+from app.training.movielens import load_titles
+from devtools.processes import WorkerProcess
 from tests.integration.conftest import Deployment, MovieLensSlice, wait_for
 
 

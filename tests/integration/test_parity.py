@@ -12,14 +12,14 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.devtools.net import http_get
-from app.devtools.processes import PROJECT_ROOT
-from app.features import UserFeatureState
+from app.features.state import UserFeatureState
 from app.inference.registry import ModelRegistry
-from app.movielens import Rating
 from app.records import ScoredItem
 from app.training.evaluate import offline_top_k
+from app.training.movielens import Rating
 from app.training.split import stream_state
+from devtools.net import http_get
+from devtools.processes import PROJECT_ROOT
 from tests.integration.conftest import Deployment, MovieLensSlice
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from app.devtools.net import http_get
+from devtools.net import http_get
 from tests.integration.conftest import Deployment, MovieLensSlice
 
 TOP_K = 10

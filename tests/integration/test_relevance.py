@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from app.devtools.stream_eval import stream_relevance
 from app.inference.registry import ModelRegistry
+from devtools.stream_eval import stream_relevance
 from tests.integration.conftest import Deployment
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

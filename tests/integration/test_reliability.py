@@ -1,6 +1,6 @@
 """Fault scenarios, judged by the verifier: nothing lost, duplicates bounded, order kept.
 
-Each sends sequence-numbered events (``app.devtools.verify``) through real worker subprocesses
+Each sends sequence-numbered events (``devtools.verify``) through real worker subprocesses
 on the embedded broker and reads the output and dead-letter topics back.
 """
 
@@ -18,13 +18,13 @@ import msgspec
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from app.devtools.broker import EmbeddedBroker
-from app.devtools.net import free_port, http_get, scrape_metrics
-from app.devtools.processes import WorkerProcess
-from app.devtools.verify.check import Traffic, make_traffic
-from app.devtools.verify.run import send
 from app.inference.manifest import MANIFEST_FILE
 from app.training.train import catalogue
+from devtools.broker import EmbeddedBroker
+from devtools.net import free_port, http_get, scrape_metrics
+from devtools.processes import WorkerProcess
+from devtools.verify.check import Traffic, make_traffic
+from devtools.verify.run import send
 from tests.integration.conftest import (
     PARTITIONS,
     Deployment,

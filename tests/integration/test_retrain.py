@@ -14,10 +14,10 @@ from pathlib import Path
 
 import msgspec
 
-from app.devtools.processes import PROJECT_ROOT
-from app.devtools.verify.corpus import malformed_records
 from app.inference.manifest import MANIFEST_FILE
-from app.movielens import load_ratings
+from app.training.movielens import load_ratings
+from devtools.processes import PROJECT_ROOT
+from devtools.verify.corpus import malformed_records
 from tests.integration.conftest import Deployment
 
 MODELS = PROJECT_ROOT / "models"

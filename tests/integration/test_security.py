@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from app.devtools.net import http_get, http_post
-from app.devtools.processes import PROJECT_ROOT, WorkerProcess
+from devtools.net import http_get, http_post
+from devtools.processes import PROJECT_ROOT, WorkerProcess
 from tests.integration.conftest import Deployment
 
 TOKEN = "k8s-secret-9d2c41e0b7"

@@ -10,11 +10,11 @@ import msgspec
 import pytest
 import redis.asyncio as redis
 
-from app.devtools.net import http_get, metric_value
-from app.devtools.verify.check import make_traffic
 from app.pipeline import BatchResult, LatestUpdate
 from app.sinks import RedisLatestSink
 from app.training.train import catalogue
+from devtools.net import http_get, metric_value
+from devtools.verify.check import make_traffic
 from tests.integration.conftest import Deployment
 
 URL = "redis://127.0.0.1:6379/0"

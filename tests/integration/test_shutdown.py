@@ -11,13 +11,13 @@ from pathlib import Path
 
 import msgspec
 
-from app.devtools.broker import EmbeddedBroker
-from app.devtools.net import free_port, http_get, metric_value
-from app.devtools.processes import WorkerProcess
-from app.devtools.verify.check import make_traffic
-from app.devtools.verify.run import send
-from app.shutdown import FORCED_EXIT_CODE
 from app.training.train import catalogue
+from app.worker.shutdown import FORCED_EXIT_CODE
+from devtools.broker import EmbeddedBroker
+from devtools.net import free_port, http_get, metric_value
+from devtools.processes import WorkerProcess
+from devtools.verify.check import make_traffic
+from devtools.verify.run import send
 from tests.integration.conftest import PARTITIONS, Deployment, TcpProxy, wait_for
 
 ITEMS = catalogue()

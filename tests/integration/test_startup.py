@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.devtools.net import free_port, http_get, http_post
+from devtools.net import free_port, http_get, http_post
 from tests.integration.conftest import Deployment
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import msgspec
 
-from app.devtools.net import http_post, scrape_metrics
-from app.movielens import Rating, load_ratings
+from app.training.movielens import Rating, load_ratings
+from devtools.net import http_post, scrape_metrics
 from tests.integration.conftest import Deployment, wait_for
 
 DAY = 86_400

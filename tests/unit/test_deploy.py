@@ -117,7 +117,7 @@ def test_k8s_workers_set_real_settings_and_mount_what_exists() -> None:
         assert {p["targetPort"] for p in service["spec"]["ports"]} == {"http"}
 
     # Probes ask the worker's own health views.
-    views = (DEPLOY.parent / "app" / "views.py").read_text()
+    views = (DEPLOY.parent / "app" / "http" / "views.py").read_text()
     probes = {name: worker[name]["httpGet"] for name in ("startupProbe", "livenessProbe",
                                                          "readinessProbe")}  # fmt: skip
     assert probes["livenessProbe"]["path"] == "/health/live"

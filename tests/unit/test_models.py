@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from app.inference.registry import ModelRegistry
-from app.movielens import load_ratings
 from app.training.baselines import MostPopular
 from app.training.evaluate import offline_top_k
+from app.training.movielens import load_ratings
 from app.training.split import leave_one_out
 from app.training.train import catalogue
 

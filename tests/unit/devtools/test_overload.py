@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.devtools.bench.overload import p99_by_window, recovery_s
-from app.devtools.bench.report import _overload
+from devtools.bench.overload import p99_by_window, recovery_s
+from devtools.bench.report import _overload
 
 
 def test_each_second_after_the_burst_gets_its_own_p99() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.features import UserFeatureState
+from app.features.state import UserFeatureState
 from app.inference.batcher import merge, split_top_k, top_k
 from tests.unit.inference.fakes import FakeScorer
 

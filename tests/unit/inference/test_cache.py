@@ -6,7 +6,7 @@ import socket
 
 from prometheus_client import CollectorRegistry
 
-from app.features import UserFeatureState
+from app.features.state import UserFeatureState
 from app.inference.cache import PredictionCache
 from app.metrics import AppMetrics
 from app.records import ScoredItem

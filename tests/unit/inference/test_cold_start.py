@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.features import UserFeatureState, state_from_items
+from app.features.state import UserFeatureState, state_from_items
 from app.inference.cold_start import ColdStart, is_cold
 from app.records import ScoredItem
 

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from prometheus_client import CollectorRegistry
 
-from app.features import state_from_items
+from app.features.state import state_from_items
 from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
 from app.inference.online import OnlineRanker

@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from app.features import UserFeatureState
-from app.inference.rollout import Arms
+from app.features.state import UserFeatureState
 from app.pipeline import BatchResult, DictStore
 from app.records import ScoredItem
+from app.rollout.arms import Arms
 from tests.unit.inference.fakes import FailingScorer, FakeScorer
 from tests.unit.pipeline.conftest import ITEMS, CoreUnderTest, Record, decode_all
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from app.features import UserFeatureState
+from app.features.state import UserFeatureState
 from app.inference.batcher import rank_states
-from app.inference.rollout import Arms
 from app.inference.scorer import OnnxScorer
 from app.pipeline import DictStore
 from app.pipeline.degrade import Degradation
 from app.records import ScoredItem
+from app.rollout.arms import Arms
 from tests.unit.inference.fakes import FakeScorer
 from tests.unit.pipeline.conftest import ITEMS, NOW, CoreUnderTest, Record, decode_all
 

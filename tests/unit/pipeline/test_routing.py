@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from app.partitioners import PARTITIONERS, KeyPartitioner
+from app.kafka.partitioners import PARTITIONERS, KeyPartitioner
 from app.pipeline import DictStore
 from app.pipeline.routing import MOVED_FROM, KeyRouting
 from tests.unit.pipeline.conftest import CoreUnderTest, Record, decode_all

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import RetrainRefused
-from app.movielens import Rating
+from app.training.movielens import Rating
 from app.training.retrain import Serving, retrain_from
 from app.training.split import LeaveOneOut
 from app.training.topic_data import TopicData

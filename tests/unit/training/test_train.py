@@ -8,9 +8,9 @@ import pytest
 
 from app.inference.manifest import read_manifest
 from app.inference.registry import ModelRegistry
-from app.movielens import Rating
 from app.training.export import write_version
 from app.training.itemsvd import ItemSvdParams
+from app.training.movielens import Rating
 from app.training.split import leave_one_out
 from app.training.train import train_itemsvd
 

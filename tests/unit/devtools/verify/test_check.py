@@ -6,7 +6,7 @@ from collections import Counter
 
 import msgspec
 
-from app.devtools.verify.check import Traffic, check, make_traffic
+from devtools.verify.check import Traffic, check, make_traffic
 
 ITEMS = [str(i) for i in range(1, 50)]
 

@@ -1,0 +1,1 @@
+"""streamrec's ``faust -A app`` commands."""

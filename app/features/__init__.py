@@ -1,0 +1,1 @@
+"""Per-user feature state and the builders that turn it into model inputs."""

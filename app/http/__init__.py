@@ -1,0 +1,1 @@
+"""The web edge: views, the Open Inference Protocol, the operator page."""

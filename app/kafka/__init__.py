@@ -1,0 +1,1 @@
+"""Raw Kafka I/O: brokers and their security, partitioners, topics, the producer."""

@@ -1,0 +1,39 @@
+"""Create streamrec's topics from outside a worker (replay, tests), with the worker's layout."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from app.kafka.brokers import Brokers
+
+__all__ = ["ensure_topics"]
+
+logger = logging.getLogger(__name__)
+
+
+async def ensure_topics(
+    brokers: Brokers, names: list[str], partitions: int, config: dict[str, str] | None = None
+) -> None:
+    """Create the topics that do not exist yet (with ``config``, topic-level settings);
+    existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(**brokers.client_kwargs())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            # A worker may create one meanwhile: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                new = [
+                    NewTopic(n, num_partitions=partitions, replication_factor=1,
+                             topic_configs=config or {})
+                    for n in missing
+                ]  # fmt: skip
+                await admin.create_topics(new)
+            logger.info("created topics %s with %d partitions", missing, partitions)
+    finally:
+        await admin.close()

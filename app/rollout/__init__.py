@@ -1,0 +1,1 @@
+"""Model versions on the stream: arms, rollout state, decisions, control, admin."""

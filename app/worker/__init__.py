@@ -1,0 +1,1 @@
+"""The Faust adapter: the agent, its tables and codecs, start-up and shutdown."""

@@ -1,0 +1,162 @@
+"""What a worker checks before Faust starts: its data directory and a broker that answers.
+
+The broker check is two steps: something accepts TCP at a bootstrap address (waited for up to
+BROKER_WAIT_S), then one real Kafka connection with the configured security (TLS handshake,
+SASL login, one request), so a wrong CA, password or protocol stops the worker with a message
+naming the setting to fix, instead of aiokafka retrying "Unable to bootstrap" for ever.
+
+Without these checks a fresh clone's first ``faust -A app worker`` ended in Faust's
+``FileNotFoundError`` for ``var/data`` (Faust creates only the last path component), and a
+broker that was not up yet ended it in an aiokafka traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Callable
+
+from app.errors import CannotStart
+from app.kafka.brokers import Brokers
+from app.settings import Settings
+
+__all__ = [
+    "check_broker_access",
+    "is_reachable",
+    "prepare_data_dir",
+    "prepare_worker",
+    "wait_for_broker",
+]
+
+ACCESS_TIMEOUT_S = 15.0
+
+
+def is_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections at ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def prepare_worker(settings: Settings) -> None:
+    """Create the data directory and wait for the broker; CannotStart says what is wrong."""
+    prepare_data_dir(settings)
+    wait_for_broker(settings)
+    check_broker_access(settings.brokers)
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Create STREAMREC_DATA_DIR (with its parents) and say where the state lives."""
+    path = settings.data_dir.absolute()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CannotStart(
+            f"STREAMREC_DATA_DIR={str(settings.data_dir)!r} cannot be created "
+            f"({exc.strerror or exc}): point it at a writable directory"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise CannotStart(
+            f"STREAMREC_DATA_DIR={str(settings.data_dir)!r} is not writable: "
+            "point it at a writable directory"
+        )
+    _say(f"table state in {path} (STREAMREC_DATA_DIR)")
+
+
+def wait_for_broker(
+    settings: Settings,
+    reachable: Callable[[str, int], bool] = is_reachable,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Return once a bootstrap server accepts connections; CannotStart after BROKER_WAIT_S."""
+    addresses = settings.broker_addresses
+    deadline = clock() + settings.broker_wait_s
+    told = False
+    while not any(reachable(host, port) for host, port in addresses):
+        if clock() >= deadline:
+            raise CannotStart(
+                f"no Kafka broker answered at {settings.broker} within "
+                f"{settings.broker_wait_s:g}s: check STREAMREC_BROKER and that the broker is "
+                "up (`faust -A app broker` or `make run` starts an embedded one); exit code 1, "
+                "so an orchestrator restarts the worker"
+            )
+        if not told:
+            _say(f"waiting up to {settings.broker_wait_s:g}s for the Kafka broker at "
+                 f"{settings.broker} (STREAMREC_BROKER): not reachable yet")  # fmt: skip
+            told = True
+        sleep(0.5)
+
+
+def check_broker_access(brokers: Brokers, timeout_s: float = ACCESS_TIMEOUT_S) -> None:
+    """One Kafka connection to the first bootstrap server that takes it, with the configured
+    security and one request; CannotStart says what was refused and which setting to check."""
+    problems = []
+    for server in brokers.servers:
+        loop = asyncio.new_event_loop()  # not set as current: Faust's loop is made later
+        try:
+            loop.run_until_complete(asyncio.wait_for(_connect(server, brokers), timeout_s))
+            return
+        except Exception as exc:
+            problems.append(f"{server}: {_explain(exc, brokers, timeout_s)}")
+        finally:
+            loop.close()
+    raise CannotStart(
+        f"Kafka refused streamrec's connection ({brokers.security.describe()}): "
+        + "; ".join(problems)
+    )
+
+
+async def _connect(server: str, brokers: Brokers) -> None:
+    from aiokafka.conn import create_conn
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    host, _, port = server.rpartition(":")
+    kwargs = brokers.security.client_kwargs()
+    conn = await create_conn(host.strip("[]"), int(port), request_timeout_ms=10_000, **kwargs)
+    try:
+        await conn.send(MetadataRequest([]))  # a listener of another protocol fails here
+    finally:
+        conn.close()
+
+
+def _explain(exc: BaseException, brokers: Brokers, timeout_s: float) -> str:
+    """The refusal in words, and the settings that decide it."""
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    k = "STREAMREC_KAFKA_"
+    protocol = f"{k}SECURITY_PROTOCOL={brokers.security.protocol}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"its TLS certificate was not accepted ({exc.verify_message}): check "
+                f"{k}SSL_CAFILE (the CA that signed it) and that the host in STREAMREC_BROKER "
+                f"is a name in the certificate ({k}SSL_CHECK_HOSTNAME)")  # fmt: skip
+    if isinstance(exc, ssl.SSLError):
+        return (f"the TLS handshake failed ({exc.reason or exc}): check that this is a TLS "
+                f"listener and whether it wants a client certificate ({k}SSL_CERTFILE, "
+                f"{k}SSL_KEYFILE)")  # fmt: skip
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout_s:g}s: does this listener expect {protocol}?"
+    login = f"the SASL login as {brokers.security.username!r} ({brokers.security.sasl_mechanism})"
+    if brokers.security.sasl and not isinstance(exc, KafkaConnectionError | OSError):
+        # aiokafka reports a refused SCRAM login as a KeyError on the server's final message
+        detail = str(exc) if isinstance(exc, KafkaError) else "refused"
+        return (f"{login} failed ({detail}): check {k}SASL_USERNAME, {k}SASL_PASSWORD and "
+                f"{k}SASL_MECHANISM")  # fmt: skip
+    if isinstance(exc, KafkaConnectionError):
+        if brokers.security.sasl:
+            return (f"the broker closed the connection during {login}: check {protocol} (the "
+                    f"listener's protocol) and {k}SASL_MECHANISM (one it offers)")  # fmt: skip
+        return (f"the broker closed the connection: check {protocol} (a TLS or SASL listener "
+                "closes plaintext connections)")  # fmt: skip
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _say(line: str) -> None:
+    # Faust sets up logging only once its Worker runs; these lines come before that.
+    print(f"streamrec: {line}", file=sys.stderr, flush=True)
