@@ -1,92 +1,23 @@
-"""Factories for driving the batch core with no broker: records, a dict store, fake arms."""
+"""Fixtures for driving the batch core with no broker (helpers: ``tests.support.pipeline``)."""
 
 from __future__ import annotations
 
-import itertools
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import msgspec
 import pytest
-from prometheus_client import CollectorRegistry
 
 from app.inference.batcher import rank_states
-from app.inference.cold_start import ColdStart, Trending
-from app.metrics import AppMetrics
-from app.pipeline import ArmRanker, BatchConfig, BatchCore, Ranker
+from app.inference.cold_start import Trending
+from app.pipeline import BatchConfig, Ranker
 from app.pipeline.routing import KeyRouting
-
-ITEMS = [str(i) for i in range(1, 21)]
-NOW = time.time()  # the decoder refuses timestamps far in the future of the real clock
-
-
-@dataclass(frozen=True)
-class Record:
-    """An input record as a Faust message or an aiokafka record carries it."""
-
-    key: bytes | None
-    value: bytes | None
-    topic: str = "interactions"
-    partition: int = 0
-    offset: int = 0
-    timestamp: float = NOW - 0.01
-    headers: tuple[tuple[str, bytes], ...] = ()
+from tests.support.pipeline import CoreUnderTest, Record, record_maker
 
 
 @pytest.fixture
 def record_factory() -> Callable[..., Record]:
-    """``make(user, item, **fields)``: a valid interaction at the next offset of its partition;
-    ``value=`` sends raw bytes instead, ``offset=`` replays a position."""
-    offsets: dict[int, itertools.count[int]] = {}
-
-    def make(
-        user: str = "u1",
-        item: str = "1",
-        *,
-        value: bytes | None = None,
-        partition: int = 0,
-        offset: int | None = None,
-        **fields: Any,
-    ) -> Record:
-        counter = offsets.setdefault(partition, itertools.count())
-        position = next(counter) if offset is None else offset
-        if value is None:
-            value = msgspec.json.encode({"user_id": user, "item_id": item, "event": "view",
-                                         **fields})  # fmt: skip
-        return Record(user.encode(), value, partition=partition, offset=position)
-
-    return make
-
-
-class CoreUnderTest:
-    """A core on a fresh registry; ``sleeps`` records the retry delays it asked for."""
-
-    def __init__(
-        self,
-        config: BatchConfig,
-        rank: Ranker,
-        routing: KeyRouting | None = None,
-        trends: Trending | None = None,
-    ) -> None:
-        self.registry = CollectorRegistry()
-        self.metrics = AppMetrics.create(self.registry)
-        self.sleeps: list[float] = []
-        self.core = BatchCore(
-            config,
-            ArmRanker(rank, 3, self.metrics, cold_start=ColdStart(trends)),
-            self.metrics,
-            clock=lambda: NOW,
-            sleep=self._sleep,
-            routing=routing,
-        )
-
-    async def _sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-    def metric(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
+    """``make(user, item, **fields)``: records at the next offset of their partition."""
+    return record_maker()
 
 
 @pytest.fixture
@@ -104,7 +35,3 @@ def core_factory() -> Callable[..., CoreUnderTest]:
         return CoreUnderTest(BatchConfig(**config), rank, routing, trends)
 
     return make
-
-
-def decode_all(records: Sequence[tuple[bytes | None, bytes | None, Any]]) -> list[Any]:
-    return [msgspec.json.decode(value) for _, value, _ in records if value is not None]

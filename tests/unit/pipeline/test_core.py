@@ -10,8 +10,8 @@ from app.features.state import UserFeatureState
 from app.pipeline import BatchResult, DictStore
 from app.records import ScoredItem
 from app.rollout.arms import Arms
+from tests.support.pipeline import ITEMS, CoreUnderTest, Record, arms, decode_all
 from tests.unit.inference.fakes import FailingScorer, FakeScorer
-from tests.unit.pipeline.conftest import ITEMS, CoreUnderTest, Record, decode_all
 
 MakeRecord = Callable[..., Record]
 MakeCore = Callable[..., CoreUnderTest]
@@ -24,16 +24,12 @@ def latest_of(result: BatchResult, user: str) -> dict[str, object]:
     return decoded
 
 
-def arms(**kw: object) -> Arms:
-    return Arms(main=FakeScorer(ITEMS), **kw)  # type: ignore[arg-type]
-
-
 async def test_every_event_gets_an_update_and_the_store_one_write_per_user(
     record_factory: MakeRecord, core_factory: MakeCore
 ) -> None:
     t, store = core_factory(), DictStore()
     batch = [record_factory("a", "1"), record_factory("b", "5"), record_factory("a", "2")]
-    result = await t.core.process(batch, store, arms())
+    result = await t.process(batch, store, arms())
 
     updates = decode_all(result.outputs)
     assert [(u["user_id"], [i["item_id"] for i in u["items"]]) for u in updates] == [
@@ -53,11 +49,11 @@ async def test_a_replay_after_a_crash_is_emitted_again_but_not_applied_twice(
 ) -> None:
     t, store = core_factory(), DictStore()
     first = [record_factory("a", "1"), record_factory("a", "2")]
-    await t.core.process(first, store, arms())
+    await t.process(first, store, arms())
     before = store.states["a"]
     # Redelivered after a crash (same partition and offsets), then a new event.
     again = [*first, record_factory("a", "3")]
-    result = await t.core.process(again, store, arms())
+    result = await t.process(again, store, arms())
 
     assert [u["event_id"] for u in decode_all(result.outputs)] == [
         "interactions-0-0", "interactions-0-1", "interactions-0-2",
@@ -74,8 +70,8 @@ async def test_a_replay_alone_writes_nothing(
 ) -> None:
     t, store = core_factory(), DictStore()
     event = record_factory("a", "1")
-    await t.core.process([event], store, arms())
-    result = await t.core.process([event], store, arms())
+    await t.process([event], store, arms())
+    result = await t.process([event], store, arms())
     assert len(result.outputs) == 1 and result.writes == 0 and result.latest == []
 
 
@@ -84,7 +80,7 @@ async def test_a_repeated_event_id_goes_to_the_dlq_as_duplicate_event(
 ) -> None:
     t, store = core_factory(), DictStore()
     batch = [record_factory("a", "1", event_id="e1"), record_factory("a", "2", event_id="e1")]
-    result = await t.core.process(batch, store, arms())
+    result = await t.process(batch, store, arms())
     assert len(result.outputs) == 1
     ((reason, (key, value, headers)),) = result.dead_letters
     assert reason == "duplicate_event" and key == b"a" and value == batch[1].value
@@ -102,7 +98,7 @@ async def test_bad_records_go_to_the_dlq_with_their_reason_and_the_rest_is_serve
         record_factory("a", "1"),
         record_factory("a", value=b'{"user_id": "b", "item_id": "1", "event": "view"}'),
     ]
-    result = await t.core.process(batch, DictStore(), arms())
+    result = await t.process(batch, DictStore(), arms())
     assert [d.reason for d in result.dead_letters] == ["invalid_json", "key_mismatch"]
     assert len(result.outputs) == 1
 
@@ -112,7 +108,7 @@ async def test_a_failing_canary_gives_its_users_to_main(
 ) -> None:
     t = core_factory()
     canary = FailingScorer(ITEMS, version="2")
-    result = await t.core.process(
+    result = await t.process(
         [record_factory("a", "1"), record_factory("b", "1")],
         DictStore(),
         arms(canary=canary, canary_percent=100.0),
@@ -127,7 +123,7 @@ async def test_canary_users_are_scored_by_the_canary(
     record_factory: MakeRecord, core_factory: MakeCore
 ) -> None:
     t = core_factory()
-    result = await t.core.process(
+    result = await t.process(
         [record_factory("a", "1")],
         DictStore(),
         arms(canary=FakeScorer(ITEMS, version="2"), canary_percent=100.0),
@@ -140,7 +136,7 @@ async def test_the_shadow_is_scored_apart_and_its_failure_costs_only_shadow_upda
     record_factory: MakeRecord, core_factory: MakeCore
 ) -> None:
     t, store = core_factory(), DictStore()
-    result = await t.core.process(
+    result = await t.process(
         [record_factory("a", "1")], store, arms(shadow=FakeScorer(ITEMS, version="3"))
     )
     (shadow,) = decode_all(result.shadows)
@@ -148,7 +144,7 @@ async def test_the_shadow_is_scored_apart_and_its_failure_costs_only_shadow_upda
     assert store.states["a"].shadow_recommended == ("2", "3", "4")
 
     failing = arms(shadow=FailingScorer(ITEMS, version="3"))
-    result = await t.core.process([record_factory("a", "2")], store, failing)
+    result = await t.process([record_factory("a", "2")], store, failing)
     assert result.shadows == [] and len(result.outputs) == 1
     assert t.metric("streamrec_variant_errors_total", variant="shadow") == 1
 
@@ -158,7 +154,7 @@ async def test_coalescing_sends_one_update_per_user_and_still_applies_every_even
 ) -> None:
     t, store = core_factory(coalesce=True), DictStore()
     batch = [record_factory("a", "1"), record_factory("b", "1"), record_factory("a", "2")]
-    result = await t.core.process(batch, store, arms())
+    result = await t.process(batch, store, arms())
     assert [u["event_id"] for u in decode_all(result.outputs)] == [
         "interactions-0-1", "interactions-0-2",
     ]  # fmt: skip
@@ -174,13 +170,13 @@ async def test_prequential_quality_is_counted_per_arm(
     # a's first event hits main's last update (5) and misses the shadow's (9); the second
     # event (3) is judged against the first's updates: main showed 6, 7, 8; so did the shadow.
     batch = [record_factory("a", "5"), record_factory("a", "7")]
-    result = await t.core.process(batch, store, shadow)
+    result = await t.process(batch, store, shadow)
     assert {v: (q.events, q.hits) for v, q in result.quality.items()} == {
         "main": (2, 2), "shadow": (2, 1),
     }  # fmt: skip
     assert t.metric("streamrec_prequential_hits_total", variant="shadow") == 1
     # A new user has no earlier update: nothing to judge.
-    result = await t.core.process([record_factory("new", "1")], store, arms())
+    result = await t.process([record_factory("new", "1")], store, arms())
     assert result.quality == {}
 
 
@@ -201,7 +197,7 @@ async def test_a_transient_failure_is_retried_and_nothing_is_lost(
         return await rank_states(scorer, states, k)
 
     t, store = core_factory(rank=flaky), DictStore()
-    result = await t.core.process([record_factory("a", "1")], store, arms())
+    result = await t.process([record_factory("a", "1")], store, arms())
     assert len(result.outputs) == 1 and result.dead_letters == []
     assert t.sleeps == [0.5]
     assert t.metric("streamrec_batch_failures_total", outcome="retried") == 1
@@ -214,7 +210,7 @@ async def test_a_batch_that_keeps_failing_goes_to_the_dlq_keeping_earlier_reason
     t, store = core_factory(batch_retries=2), DictStore()
     batch = [record_factory("a", value=b"{"), record_factory("a", "1"), record_factory("b", "2")]
     failing = Arms(main=FailingScorer(ITEMS))  # type: ignore[arg-type]
-    result = await t.core.process(batch, store, failing)
+    result = await t.process(batch, store, failing)
 
     assert result.outputs == [] and store.states == {}
     assert [d.reason for d in result.dead_letters] == [
@@ -233,15 +229,15 @@ async def test_per_event_fields_are_kept_only_while_a_served_model_reads_them(
     record_factory: MakeRecord, core_factory: MakeCore
 ) -> None:
     t, store = core_factory(), DictStore()
-    await t.core.process([record_factory("a", "1", rating=4)], store, arms())
+    await t.process([record_factory("a", "1", rating=4)], store, arms())
     assert (store.states["a"].recent_ratings, store.states["a"].recent_ts) == ((), ())
     rated = Arms(main=FakeScorer(ITEMS, reads_ratings=True))  # type: ignore[arg-type]
-    await t.core.process([record_factory("a", "2", rating=5)], store, rated)
+    await t.process([record_factory("a", "2", rating=5)], store, rated)
     state = store.states["a"]
     assert state.recent == ("1", "2") and state.recent_ratings == (5,)
     assert state.recent_events == "v" and len(state.recent_ts) == 1
     # Back to a model that reads items only: the fields go, none is left out of line.
-    await t.core.process([record_factory("a", "3")], store, arms())
+    await t.process([record_factory("a", "3")], store, arms())
     assert store.states["a"].recent_ratings == () and store.states["a"].recent_events == ""
 
 
@@ -251,7 +247,7 @@ async def test_a_user_the_model_cannot_read_gets_the_trending_items_not_seen(
     trends = [("5", 9), ("new", 4), ("7", 2)]
     t = core_factory(trends=lambda: trends)
     batch = [record_factory("cold", "new"), record_factory("known", "1")]
-    cold, known = decode_all((await t.core.process(batch, DictStore(), arms())).outputs)
+    cold, known = decode_all((await t.process(batch, DictStore(), arms())).outputs)
     # "new" (unknown to the model) was seen; the third place is topped up from the model.
     assert [(i["item_id"], i["score"]) for i in cold["items"]] == [("5", 9.0), ("7", 2.0),
                                                                    ("1", 0.0)]  # fmt: skip
@@ -263,6 +259,6 @@ async def test_before_any_trend_a_cold_user_gets_the_models_prior_and_says_so(
     record_factory: MakeRecord, core_factory: MakeCore
 ) -> None:
     t = core_factory(trends=lambda: [])
-    (update,) = decode_all((await t.core.process([record_factory("c", "new")], DictStore(),
+    (update,) = decode_all((await t.process([record_factory("c", "new")], DictStore(),
                                                  arms())).outputs)  # fmt: skip
     assert update["source"] == "popularity" and len(update["items"]) == 3

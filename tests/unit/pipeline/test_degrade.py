@@ -13,8 +13,8 @@ from app.pipeline import DictStore
 from app.pipeline.degrade import Degradation
 from app.records import ScoredItem
 from app.rollout.arms import Arms
+from tests.support.pipeline import ITEMS, NOW, CoreUnderTest, Record, decode_all
 from tests.unit.inference.fakes import FakeScorer
-from tests.unit.pipeline.conftest import ITEMS, NOW, CoreUnderTest, Record, decode_all
 
 MakeRecord = Callable[..., Record]
 MakeCore = Callable[..., CoreUnderTest]
@@ -46,7 +46,7 @@ async def test_a_late_batch_answers_each_users_newest_event_and_applies_every_ev
     t, store = core_factory(rank=cached, degrade_lag_s=1.0), DictStore()
     arms = Arms(main=FakeScorer(ITEMS), shadow=FakeScorer(ITEMS, version="3"))
     late = [aged(record_factory(u, i), 3.0) for u, i in (("a", "1"), ("b", "1"), ("a", "2"))]
-    result = await t.core.process(late, store, arms)
+    result = await t.process(late, store, arms)
 
     assert [u["event_id"] for u in decode_all(result.outputs)] == [
         "interactions-0-1", "interactions-0-2",
@@ -59,9 +59,9 @@ async def test_a_late_batch_answers_each_users_newest_event_and_applies_every_ev
 
     # Still over half the threshold: still degraded. Then fresh: every event answered again.
     slower = [aged(record_factory("c", "1"), 0.6), aged(record_factory("c", "2"), 0.6)]
-    assert len((await t.core.process(slower, store, arms)).outputs) == 1
+    assert len((await t.process(slower, store, arms)).outputs) == 1
     fresh = [record_factory("a", "3"), record_factory("a", "4")]
-    result = await t.core.process(fresh, store, arms)
+    result = await t.process(fresh, store, arms)
     assert len(result.outputs) == 2 and len(result.shadows) == 2 and calls == [2, 2]
     assert t.metric("streamrec_degraded") == 0
     assert t.metric("streamrec_coalesced_updates_total") == 2
@@ -72,5 +72,5 @@ async def test_off_by_default_a_late_batch_answers_every_event(
 ) -> None:
     t, store = core_factory(), DictStore()
     late = [aged(record_factory("a", i), 3600.0) for i in ("1", "2", "3")]
-    result = await t.core.process(late, store, Arms(main=FakeScorer(ITEMS)))
+    result = await t.process(late, store, Arms(main=FakeScorer(ITEMS)))
     assert len(result.outputs) == 3 and t.metric("streamrec_degraded") == 0

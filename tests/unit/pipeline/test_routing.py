@@ -9,8 +9,7 @@ from dataclasses import replace
 from app.kafka.partitioners import PARTITIONERS, KeyPartitioner
 from app.pipeline import DictStore
 from app.pipeline.routing import MOVED_FROM, KeyRouting
-from tests.unit.pipeline.conftest import CoreUnderTest, Record, decode_all
-from tests.unit.pipeline.test_core import arms
+from tests.support.pipeline import CoreUnderTest, Record, arms, decode_all
 
 N = 8
 MURMUR2 = KeyPartitioner("murmur2")
@@ -38,7 +37,7 @@ async def test_records_at_home_are_processed_and_strays_are_moved_untouched_in_o
         record_factory(stray, "2", partition=stray_at),
     ]
     batch[0] = replace(batch[0], headers=(("trace", b"t1"),))
-    result = await t.core.process(batch, store, arms())
+    result = await t.process(batch, store, arms())
 
     assert [u["user_id"] for u in decode_all(result.outputs)] == [local]
     assert set(store.states) == {local}  # the stray's events are not applied here
@@ -56,12 +55,12 @@ async def test_a_moved_record_is_processed_where_it_lands_and_a_batch_of_strays_
     (stray,) = crc_misrouted_users(1)
     elsewhere = (home(stray) + 1) % N
     only_strays = [record_factory(stray, "1", partition=elsewhere)]
-    result = await t.core.process(only_strays, store, arms())
+    result = await t.process(only_strays, store, arms())
     assert len(result.moved) == 1 and result.outputs == [] and store.states == {}
 
     # Moved once already (a worker that disagrees about the partitioner): processed here.
     again = replace(only_strays[0], headers=((MOVED_FROM, b"3/0"),))
-    result = await t.core.process([again], store, arms())
+    result = await t.process([again], store, arms())
     assert result.moved == [] and len(result.outputs) == 1 and stray in store.states
 
 
@@ -70,5 +69,5 @@ async def test_without_routing_nothing_is_moved(
 ) -> None:
     t, store = core_factory(), DictStore()
     (stray,) = crc_misrouted_users(1)
-    result = await t.core.process([record_factory(stray, "1", partition=7)], store, arms())
+    result = await t.process([record_factory(stray, "1", partition=7)], store, arms())
     assert result.moved == [] and len(result.outputs) == 1
