@@ -23,7 +23,7 @@ from aiocache.serializers import BaseSerializer
 from app.features.builders import state_fields
 from app.features.state import UserFeatureState
 from app.inference.batcher import rank_states
-from app.inference.scorer import OnnxScorer
+from app.inference.scorer import Scorer
 from app.metrics import AppMetrics
 from app.records import ScoredItem
 
@@ -102,11 +102,12 @@ class PredictionCache:
             self._recovered()
 
     async def rank(
-        self, scorer: OnnxScorer, requests: Sequence[tuple[UserFeatureState, int]]
+        self, scorer: Scorer, requests: Sequence[tuple[UserFeatureState, int]]
     ) -> list[list[ScoredItem]]:
         """Top-K per (state, K): hits from the cache, the misses in one model call (at the
         largest K asked, each answer cut to its own K), then stored."""
-        reads = state_fields(scorer.builders)
+        spec = scorer.manifest
+        reads = state_fields(spec.feature_spec.builders(spec.inputs))
         keys = [self.key(scorer.name, scorer.version, k, state, reads) for state, k in requests]
         found = await self.get_many(keys)
         misses = [i for i, items in enumerate(found) if items is None]
@@ -121,7 +122,7 @@ class PredictionCache:
         return [items or [] for items in found]
 
     async def rank_each(
-        self, scorer: OnnxScorer, states: Sequence[UserFeatureState], k: int
+        self, scorer: Scorer, states: Sequence[UserFeatureState], k: int
     ) -> list[list[ScoredItem]]:
         """``rank`` with one K for every state (the stream's ranker signature)."""
         return await self.rank(scorer, [(state, k) for state in states])

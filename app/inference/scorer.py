@@ -31,6 +31,16 @@ class Scorer(Protocol):
     """Scores items for a batch of users; one call per micro-batch."""
 
     @property
+    def name(self) -> str:
+        """The model's name (the manifest's)."""
+        ...
+
+    @property
+    def version(self) -> str:
+        """The model version (the manifest's): what an update says answered it."""
+        ...
+
+    @property
     def manifest(self) -> ModelManifest:
         """What the model is and what it reads."""
         ...

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from app.features.state import UserFeatureState
 from app.inference.batcher import rank_states
 from app.inference.cold_start import ColdStart
-from app.inference.scorer import OnnxScorer
+from app.inference.scorer import Scorer
 from app.metrics import AppMetrics
 from app.records import ScoredItem
 from app.rollout.arms import MAIN, SHADOW, Arms
@@ -24,13 +24,13 @@ __all__ = ["ArmRanker", "Ranked", "Ranker", "Row"]
 
 logger = logging.getLogger(__name__)
 
-Ranker = Callable[[OnnxScorer, Sequence[UserFeatureState], int], Awaitable[list[list[ScoredItem]]]]
+Ranker = Callable[[Scorer, Sequence[UserFeatureState], int], Awaitable[list[list[ScoredItem]]]]
 """Top-K per state in one model call: ``rank_states``, or the prediction cache's ``rank``."""
 
 Row = tuple[int, str, UserFeatureState]
 """(position among the batch's valid events, user id, state after the event)."""
 
-Ranked = tuple[str, OnnxScorer, list[ScoredItem], str]
+Ranked = tuple[str, Scorer, list[ScoredItem], str]
 """(variant, the scorer that answered, items, source: ``model``, ``trending``, ...)."""
 
 Answer = tuple[list[ScoredItem], str]
@@ -91,7 +91,7 @@ class ArmRanker:
         return {n: answer for (n, _, _), answer in zip(rows, answers, strict=True)}
 
     async def _rank_with(
-        self, variant: str, scorer: OnnxScorer, rows: Sequence[Row], cached: bool = True
+        self, variant: str, scorer: Scorer, rows: Sequence[Row], cached: bool = True
     ) -> list[Answer]:
         t0 = time.perf_counter()
         rank = self._rank if cached else self._direct

@@ -23,7 +23,7 @@ import msgspec
 from app.errors import InvalidInteraction
 from app.features.builders import state_fields
 from app.features.state import UserFeatureState, apply, is_duplicate, is_replay
-from app.inference.scorer import OnnxScorer
+from app.inference.scorer import Scorer
 from app.metrics import AppMetrics
 from app.pipeline.arms import Answer, ArmRanker, Ranked, Row
 from app.pipeline.by_item import by_item_records
@@ -302,7 +302,7 @@ class BatchCore:
 
     def _output(
         self,
-        scorer: OnnxScorer,
+        scorer: Scorer,
         variant: str,
         items: list[ScoredItem],
         source: str,

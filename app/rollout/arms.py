@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from app.errors import StreamrecError
 from app.inference.manifest import read_manifest
 from app.inference.registry import ModelRegistry
-from app.inference.scorer import OnnxScorer
+from app.inference.scorer import OnnxScorer, Scorer
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from app.rollout.decide import ArmEvidence
@@ -54,10 +54,10 @@ def canary_bucket(user_id: str, salt: str) -> float:
 class Arms(NamedTuple):
     """The scorers one micro-batch uses, taken together."""
 
-    main: OnnxScorer
-    canary: OnnxScorer | None = None
+    main: Scorer
+    canary: Scorer | None = None
     canary_percent: float = 0.0
-    shadow: OnnxScorer | None = None
+    shadow: Scorer | None = None
 
     def variant_of(self, user_id: str) -> str:
         """``canary`` for the canary's share of users while it serves, else ``main``."""
@@ -66,7 +66,7 @@ class Arms(NamedTuple):
             return CANARY
         return MAIN
 
-    def scorer(self, variant: str) -> OnnxScorer:
+    def scorer(self, variant: str) -> Scorer:
         scorer = {MAIN: self.main, CANARY: self.canary, SHADOW: self.shadow}[variant]
         assert scorer is not None, f"no {variant} arm in this snapshot"
         return scorer

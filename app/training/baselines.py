@@ -17,12 +17,13 @@ class _Baseline:
     """Vocabulary and popularity counts shared by the baselines."""
 
     name = "baseline"
+    version = "-"
 
     def __init__(self, catalogue: Sequence[str], sequences: Sequence[Sequence[str]]) -> None:
         self.items = ["", *catalogue]
         self.vocab = {item: i for i, item in enumerate(self.items) if i}
         self.manifest = ModelManifest(
-            name=self.name, version="-", inputs=[TensorSpec("history", "INT64", [-1, 1])],
+            name=self.name, version=self.version, inputs=[TensorSpec("history", "INT64", [-1, 1])],
             outputs=[], feature_spec=FeatureSpec(max_len=1),
         )  # fmt: skip
         size = len(self.items)

@@ -404,8 +404,9 @@ class _TorchScorer:
         self.items = ["", *items]
         self.vocab = vocab
         self.builders = dict(inputs or {"history": "recent_items"})
+        self.name, self.version = "sasrec", "training"
         self.manifest = ModelManifest(
-            name="sasrec", version="training",
+            name=self.name, version=self.version,
             inputs=[TensorSpec(tensor, BUILDERS[builder].datatype, [-1, max_len])
                     for tensor, builder in self.builders.items()],
             outputs=[],

@@ -100,7 +100,7 @@ class CoreUnderTest:
 
 def arms(**kw: Any) -> Arms:
     """The fake model on main (``ITEMS``), other arms as given."""
-    return Arms(main=FakeScorer(ITEMS), **kw)  # type: ignore[arg-type]
+    return Arms(main=FakeScorer(ITEMS), **kw)
 
 
 def decode_all(records: Sequence[tuple[bytes | None, bytes | None, Any]]) -> list[Any]:

@@ -209,7 +209,7 @@ async def test_a_batch_that_keeps_failing_goes_to_the_dlq_keeping_earlier_reason
 ) -> None:
     t, store = core_factory(batch_retries=2), DictStore()
     batch = [record_factory("a", value=b"{"), record_factory("a", "1"), record_factory("b", "2")]
-    failing = Arms(main=FailingScorer(ITEMS))  # type: ignore[arg-type]
+    failing = Arms(main=FailingScorer(ITEMS))
     result = await t.process(batch, store, failing)
 
     assert result.outputs == [] and store.states == {}
@@ -231,7 +231,7 @@ async def test_per_event_fields_are_kept_only_while_a_served_model_reads_them(
     t, store = core_factory(), DictStore()
     await t.process([record_factory("a", "1", rating=4)], store, arms())
     assert (store.states["a"].recent_ratings, store.states["a"].recent_ts) == ((), ())
-    rated = Arms(main=FakeScorer(ITEMS, reads_ratings=True))  # type: ignore[arg-type]
+    rated = Arms(main=FakeScorer(ITEMS, reads_ratings=True))
     await t.process([record_factory("a", "2", rating=5)], store, rated)
     state = store.states["a"]
     assert state.recent == ("1", "2") and state.recent_ratings == (5,)

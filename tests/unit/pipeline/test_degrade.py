@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from app.features.state import UserFeatureState
 from app.inference.batcher import rank_states
-from app.inference.scorer import OnnxScorer
+from app.inference.scorer import Scorer
 from app.pipeline import DictStore
 from app.pipeline.degrade import Degradation
 from app.records import ScoredItem
@@ -38,7 +38,7 @@ async def test_a_late_batch_answers_each_users_newest_event_and_applies_every_ev
     calls: list[int] = []
 
     async def cached(
-        scorer: OnnxScorer, states: Sequence[UserFeatureState], k: int
+        scorer: Scorer, states: Sequence[UserFeatureState], k: int
     ) -> list[list[ScoredItem]]:
         calls.append(len(states))  # stands for the prediction cache in front of the model
         return await rank_states(scorer, states, k)
