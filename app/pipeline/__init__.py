@@ -2,7 +2,7 @@
 
 from app.pipeline.arms import ArmRanker, Ranker
 from app.pipeline.core import BatchConfig, BatchCore
-from app.pipeline.input import InputRecord
+from app.pipeline.decode import InputRecord
 from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, OutRecord, Quality
 from app.pipeline.store import DictStore, StateStore, StateWrite
 

@@ -6,7 +6,7 @@ from collections.abc import Container, Sequence
 
 import msgspec
 
-from app.pipeline.input import InputRecord
+from app.pipeline.decode import InputRecord
 from app.pipeline.result import OutRecord
 from app.records import Interaction
 

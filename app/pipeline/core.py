@@ -27,8 +27,8 @@ from app.inference.scorer import Scorer
 from app.metrics import AppMetrics
 from app.pipeline.arms import Answer, ArmRanker, Ranked, Row
 from app.pipeline.by_item import by_item_records
+from app.pipeline.decode import InputRecord, dead_letter, decode_record
 from app.pipeline.degrade import Degradation
-from app.pipeline.input import InputRecord, dead_letter_for, decode_record
 from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, Moved, Quality
 from app.pipeline.routing import KeyRouting
 from app.pipeline.store import StateStore, StateWrite
@@ -132,7 +132,7 @@ class BatchCore:
                 logger.exception("batch of %d events failed; sending it to the DLQ", len(records))
                 for n, record in enumerate(records):
                     if n not in dead:
-                        dead[n] = dead_letter_for(record, exc)
+                        dead[n] = dead_letter(record, exc)
                 result = BatchResult()
         result.dead_letters = [dead[n] for n in sorted(dead)]
         result.moved = moved
@@ -186,7 +186,7 @@ class BatchCore:
                     record, max_bytes=c.max_message_bytes, max_future_skew_s=c.max_future_skew_s
                 )
             except InvalidInteraction as exc:
-                dead[n] = dead_letter_for(record, exc)
+                dead[n] = dead_letter(record, exc)
             else:
                 decoded.append((n, record, interaction))
         return decoded
@@ -221,7 +221,7 @@ class BatchCore:
             user_id = interaction.user_id
             state = current[user_id]
             if is_duplicate(state, interaction):
-                dead[n] = dead_letter_for(record, _duplicate(interaction))
+                dead[n] = dead_letter(record, _duplicate(interaction))
                 users.newest.setdefault(user_id, (record, state))
                 continue
             if is_replay(state, interaction):

@@ -1,20 +1,29 @@
 """Input records -> ``Interaction``, or a dead letter that says exactly why not.
 
-Nothing here touches Kafka: it takes the record's bytes and coordinates, so every rule of the
-input contract is testable without a broker.
+Nothing here touches Kafka: a record is read through ``InputRecord`` (a Faust ``Message`` and
+an aiokafka ``ConsumerRecord`` both have its attributes, so the adapters hand their records
+over as they are: no copy per record on the hot path), and every rule of the input contract
+is testable without a broker.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Protocol
 
 import msgspec
 
 from app.errors import InvalidInteraction
+from app.pipeline.result import DeadLetterOut
 from app.records import Interaction, InteractionPayload
 
-__all__ = ["DeadLetter", "RecordSource", "dead_letter", "decode_interaction"]
+__all__ = [
+    "InputRecord", "Position", "RecordSource", "dead_letter", "decode_interaction",
+    "decode_record",
+]  # fmt: skip
 
+logger = logging.getLogger(__name__)
 
 _decoder = msgspec.json.Decoder(InteractionPayload)
 # Reasons are metric labels and DLQ headers: a small fixed set, stable across releases.
@@ -24,8 +33,36 @@ _REASON_BY_PREFIX = (
 )
 
 
+class Position(Protocol):
+    """Where a record was read: enough to find it again in the source topic."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> float:
+        """Seconds since the epoch (the producer's or the broker's time)."""
+        ...
+
+
+class InputRecord(Position, Protocol):
+    """One record of the input topic."""
+
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> object:
+        """A sequence of (name, bytes) pairs, or a mapping (Faust), or None."""
+        ...
+
+
 class RecordSource(msgspec.Struct, frozen=True):
-    """Where a record came from: enough to find it again in the source topic."""
+    """A ``Position`` for readers whose records say it otherwise (aiokafka's milliseconds)."""
 
     topic: str
     partition: int
@@ -33,18 +70,17 @@ class RecordSource(msgspec.Struct, frozen=True):
     timestamp: float
 
 
-class DeadLetter(msgspec.Struct, frozen=True):
-    """A rejected record: original bytes untouched, plus the headers that explain it."""
-
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
+def decode_record(record: InputRecord, *, max_bytes: int, max_future_skew_s: float) -> Interaction:
+    """``decode_interaction`` of the record's key and value; InvalidInteraction if bad."""
+    return decode_interaction(
+        record.key, record.value, record, max_bytes=max_bytes, max_future_skew_s=max_future_skew_s
+    )
 
 
 def decode_interaction(
     key: bytes | None,
     value: bytes | None,
-    source: RecordSource,
+    source: Position,
     *,
     max_bytes: int,
     max_future_skew_s: float,
@@ -98,18 +134,21 @@ def decode_interaction(
     )
 
 
-def dead_letter(
-    key: bytes | None, value: bytes | None, source: RecordSource, error: BaseException
-) -> DeadLetter:
-    """Build the DLQ record for ``error``: same key and value, headers naming the cause."""
+def dead_letter(record: InputRecord, error: BaseException) -> DeadLetterOut:
+    """The DLQ record for ``error`` (logged): the record's key and value untouched, headers
+    naming the cause and where the record was read."""
     reason = error.reason if isinstance(error, InvalidInteraction) else "processing_error"
     headers = [
         ("streamrec.error.class", type(error).__name__.encode()),
         ("streamrec.error.reason", reason.encode()),
         ("streamrec.error.message", str(error)[:1000].encode("utf-8", "replace")),
-        ("streamrec.source.topic", source.topic.encode()),
-        ("streamrec.source.partition", str(source.partition).encode()),
-        ("streamrec.source.offset", str(source.offset).encode()),
-        ("streamrec.source.timestamp", repr(source.timestamp).encode()),
+        ("streamrec.source.topic", record.topic.encode()),
+        ("streamrec.source.partition", str(record.partition).encode()),
+        ("streamrec.source.offset", str(record.offset).encode()),
+        ("streamrec.source.timestamp", repr(record.timestamp).encode()),
     ]
-    return DeadLetter(key=key, value=value, headers=headers)
+    logger.warning(
+        "dead letter %s-%d-%d: %s: %s",
+        record.topic, record.partition, record.offset, reason, error,
+    )  # fmt: skip
+    return DeadLetterOut(reason, (record.key, record.value, headers))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from app.metrics import AppMetrics
 
 if TYPE_CHECKING:
-    from app.pipeline.input import InputRecord
+    from app.pipeline.decode import InputRecord
 
 __all__ = ["BatchResult", "DeadLetterOut", "LatestUpdate", "Moved", "OutRecord", "Quality"]
 

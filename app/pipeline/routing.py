@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from app.kafka.partitioners import KeyPartitioner, guess
-from app.pipeline.input import InputRecord
+from app.pipeline.decode import InputRecord
 from app.pipeline.result import Moved
 
 __all__ = ["MOVED_FROM", "KeyRouting"]

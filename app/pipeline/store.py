@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
 from app.features.state import UserFeatureState
-from app.pipeline.input import InputRecord
+from app.pipeline.decode import InputRecord
 
 __all__ = ["DictStore", "StateStore", "StateWrite"]
 

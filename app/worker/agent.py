@@ -30,7 +30,7 @@ from app.inference.cache import PredictionCache
 from app.kafka.producer import BatchSender
 from app.metrics import AppMetrics
 from app.pipeline.core import BatchCore
-from app.pipeline.input import InputRecord
+from app.pipeline.decode import InputRecord
 from app.pipeline.result import BatchResult
 from app.pipeline.store import StateWrite
 from app.rollout.arms import Rollout

@@ -11,6 +11,7 @@ from app.errors import InvalidInteraction
 from app.pipeline.decode import RecordSource, dead_letter, decode_interaction
 from app.records import Interaction
 from devtools.verify.corpus import BadRecord, malformed_records
+from tests.support.pipeline import Record
 
 SOURCE = RecordSource(topic="interactions", partition=3, offset=42, timestamp=1_700_000_000.5)
 
@@ -85,11 +86,15 @@ def test_future_limit_is_relative_to_now() -> None:
     assert decode(value).ts == pytest.approx(soon)
 
 
+def read_at_source(key: bytes | None, value: bytes | None) -> Record:
+    return Record(key, value, SOURCE.topic, SOURCE.partition, SOURCE.offset, SOURCE.timestamp)
+
+
 def test_dead_letter_keeps_bytes_and_explains() -> None:
     error = InvalidInteraction("invalid_json", "JSON is malformed")
-    letter = dead_letter(b"7", b"{oops", SOURCE, error)
-    assert (letter.key, letter.value) == (b"7", b"{oops")
-    headers = dict(letter.headers)
+    reason, (key, value, pairs) = dead_letter(read_at_source(b"7", b"{oops"), error)
+    assert (reason, key, value) == ("invalid_json", b"7", b"{oops")
+    headers = dict(pairs)
     assert headers == {
         "streamrec.error.class": b"InvalidInteraction",
         "streamrec.error.reason": b"invalid_json",
@@ -102,7 +107,8 @@ def test_dead_letter_keeps_bytes_and_explains() -> None:
 
 
 def test_unexpected_errors_are_processing_errors() -> None:
-    letter = dead_letter(None, None, SOURCE, RuntimeError("boom"))
-    headers = dict(letter.headers)
+    reason, (_, _, pairs) = dead_letter(read_at_source(None, None), RuntimeError("boom"))
+    headers = dict(pairs)
+    assert reason == "processing_error"
     assert headers["streamrec.error.reason"] == b"processing_error"
     assert headers["streamrec.error.class"] == b"RuntimeError"
