@@ -4,6 +4,11 @@ Per batch, not per event: one store read per user, one model call per arm, one s
 per user. No Faust and no Kafka client here: the adapters hand records in, deliver the
 result's records and acknowledge the batch only after that (at-least-once).
 
+The steps, each in its module: ``routing`` (records on another partition are moved),
+``degrade`` (late batches answer each user's newest event only), ``decode``, ``apply`` (the
+users' states), ``arms`` (one model call per traffic arm), ``encode`` (the updates and state
+writes, judged by ``prequential`` on the way).
+
 A batch that raises is tried again BATCH_RETRIES times; then its events go to the
 dead-letter topic as ``processing_error`` (those rejected before keep their own reason), so
 nothing is dropped and the stream goes on. The store is written only by an attempt that
@@ -18,22 +23,19 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-import msgspec
-
 from app.errors import InvalidInteraction
 from app.features.builders import state_fields
-from app.features.state import UserFeatureState, apply, is_duplicate, is_replay
-from app.inference.scorer import Scorer
 from app.metrics import AppMetrics
-from app.pipeline.arms import Answer, ArmRanker, Ranked, Row
+from app.pipeline.apply import Decoded, apply_events
+from app.pipeline.arms import ArmRanker, Row
 from app.pipeline.by_item import by_item_records
 from app.pipeline.decode import InputRecord, dead_letter, decode_record
 from app.pipeline.degrade import Degradation
-from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, Moved, Quality
+from app.pipeline.encode import UpdateEncoder
+from app.pipeline.result import BatchResult, DeadLetterOut, Moved
 from app.pipeline.routing import KeyRouting
-from app.pipeline.store import StateStore, StateWrite
-from app.records import Interaction, Recommendation, ScoredItem
-from app.rollout.arms import SHADOW, Arms
+from app.pipeline.store import StateStore
+from app.rollout.arms import Arms
 from app.settings import Settings
 
 __all__ = ["BatchConfig", "BatchCore"]
@@ -58,17 +60,8 @@ class BatchConfig:
                    s.degrade_lag_s, s.trending)  # fmt: skip
 
 
-class _Users:
-    """Per user within one attempt: the newest (record, state) and the items shown before."""
-
-    def __init__(self) -> None:
-        self.newest: dict[str, tuple[InputRecord, UserFeatureState]] = {}
-        self.shown: dict[str, tuple[str, ...]] = {}
-        self.shadow_shown: dict[str, tuple[str, ...]] = {}
-
-
 class BatchCore:
-    """Decode, apply to the state, score per arm, build updates; retries and dead letters."""
+    """Route, degrade and retry a batch; each attempt decodes, applies, ranks and encodes."""
 
     def __init__(
         self,
@@ -87,7 +80,7 @@ class BatchCore:
         self.clock = clock
         self.sleep = sleep
         self.degradation = Degradation(config.degrade_lag_s)
-        self._encode = msgspec.json.Encoder().encode
+        self.encoder = UpdateEncoder()
 
     async def process(
         self, records: Sequence[InputRecord], store: StateStore, arms: Arms
@@ -96,7 +89,7 @@ class BatchCore:
 
         With ``routing``, records on a partition their key does not belong to are not
         processed here but moved (``BatchResult.moved``)."""
-        m, retries = self.metrics, self.config.batch_retries
+        m = self.metrics
         moved: list[Moved] = []
         if self.routing is not None:
             records, moved, misrouted = self.routing.split(records)
@@ -112,8 +105,19 @@ class BatchCore:
         m.stage_seconds.labels("queue").observe(max(0.0, now - mean_ts))
         degraded = self.degradation.observe(now - min(r.timestamp for r in records))
         m.degraded.set(degraded)
-        if degraded:
-            arms = arms._replace(shadow=None)
+        result = await self._retried(
+            records, store, arms._replace(shadow=None) if degraded else arms, degraded
+        )
+        result.moved = moved
+        result.count_into(m)
+        return result
+
+    async def _retried(
+        self, records: Sequence[InputRecord], store: StateStore, arms: Arms, degraded: bool
+    ) -> BatchResult:
+        """An attempt, tried again while it fails; once BATCH_RETRIES are spent, the
+        records not rejected before are dead letters of the error."""
+        m, retries = self.metrics, self.config.batch_retries
         for attempt in range(retries + 1):
             dead: dict[int, DeadLetterOut] = {}
             try:
@@ -135,8 +139,6 @@ class BatchCore:
                         dead[n] = dead_letter(record, exc)
                 result = BatchResult()
         result.dead_letters = [dead[n] for n in sorted(dead)]
-        result.moved = moved
-        result.count_into(self.metrics)
         return result
 
     async def _attempt(
@@ -145,20 +147,21 @@ class BatchCore:
         store: StateStore,
         arms: Arms,
         dead: dict[int, DeadLetterOut],
-        degraded: bool = False,
+        degraded: bool,
     ) -> BatchResult:
+        """Decode, apply to the states, rank per arm, encode the updates, write the states."""
         result = BatchResult()
         t0 = time.perf_counter()
         decoded = self._decode(records, dead)
         t1 = time.perf_counter()
-        users = _Users()
-        valid, states, replays = self._apply(decoded, store, users, dead, _reads_events(arms))
+        applied = apply_events(decoded, store, dead, event_fields=_reads_events(arms))
         t2 = time.perf_counter()
         result.stage_seconds = {"decode": t1 - t0, "state": t2 - t1}
+        valid, states = applied.valid, applied.states
         if not valid:
             return result
         if self.config.trending:
-            result.by_item = by_item_records(valid, replays)
+            result.by_item = by_item_records(valid, applied.replays)
         # Which events get an update: all (the contract), or with COALESCE (or while
         # degraded) each user's last.
         emit: Sequence[int] = range(len(valid))
@@ -170,14 +173,14 @@ class BatchCore:
         ranked = await self.ranker.rank(arms, rows, cached=not degraded)
         shadow_ranked = await self.ranker.rank_shadow(arms, rows)
         result.stage_seconds["inference"] = time.perf_counter() - t2
-        writes = self._emit(valid, replays, ranked, shadow_ranked, arms, users, result)
+        writes = self.encoder.emit(applied, ranked, shadow_ranked, arms, result, self.clock())
         store.write_many(writes)
         result.writes = len(writes)
         return result
 
     def _decode(
         self, records: Sequence[InputRecord], dead: dict[int, DeadLetterOut]
-    ) -> list[tuple[int, InputRecord, Interaction]]:
+    ) -> list[Decoded]:
         c = self.config
         decoded = []
         for n, record in enumerate(records):
@@ -191,138 +194,6 @@ class BatchCore:
                 decoded.append((n, record, interaction))
         return decoded
 
-    def _apply(
-        self,
-        decoded: list[tuple[int, InputRecord, Interaction]],
-        store: StateStore,
-        users: _Users,
-        dead: dict[int, DeadLetterOut],
-        event_fields: bool,
-    ) -> tuple[list[tuple[InputRecord, Interaction]], list[UserFeatureState], set[int]]:
-        """Apply each event to its user's state: (valid events, state after each, replays).
-
-        One store read per user; later events of a user in the batch see the earlier ones.
-        Replays (positions in the valid events) get an update again but change nothing.
-        """
-        first: dict[str, InputRecord] = {}
-        for _, record, interaction in decoded:
-            first.setdefault(interaction.user_id, record)
-        stored = store.read_many(list(first.items()))
-        current: dict[str, UserFeatureState] = {}
-        for user_id, state in zip(first, stored, strict=True):
-            state = state or UserFeatureState()
-            current[user_id] = state
-            users.shown[user_id] = state.recommended
-            users.shadow_shown[user_id] = state.shadow_recommended
-        valid: list[tuple[InputRecord, Interaction]] = []
-        states: list[UserFeatureState] = []
-        replays: set[int] = set()
-        for n, record, interaction in decoded:
-            user_id = interaction.user_id
-            state = current[user_id]
-            if is_duplicate(state, interaction):
-                dead[n] = dead_letter(record, _duplicate(interaction))
-                users.newest.setdefault(user_id, (record, state))
-                continue
-            if is_replay(state, interaction):
-                replays.add(len(valid))
-            state = current[user_id] = apply(state, interaction, event_fields=event_fields)
-            users.newest[user_id] = (record, state)
-            valid.append((record, interaction))
-            states.append(state)
-        return valid, states, replays
-
-    def _emit(
-        self,
-        valid: list[tuple[InputRecord, Interaction]],
-        replays: set[int],
-        ranked: dict[int, Ranked],
-        shadow_ranked: dict[int, Answer],
-        arms: Arms,
-        users: _Users,
-        result: BatchResult,
-    ) -> list[StateWrite]:
-        """Build the updates in input order, judge prequential quality, collect the writes.
-
-        Each event is judged against the user's previous update (a user's second event in
-        the batch against the first's); the shadow against its own, and only while it runs.
-        """
-        now = self.clock()
-        shown, shadow_shown = users.shown, users.shadow_shown
-        # Users are sticky to an arm, so a user's earlier update came from the same one.
-        variant_of = {valid[n][1].user_id: v for n, (v, _, _, _) in ranked.items()}
-        judged = (shown, shadow_shown) if arms.shadow is not None else (shown,)
-        latest: dict[str, tuple[bytes, InputRecord]] = {}
-        for n, (record, interaction) in enumerate(valid):
-            replay = n in replays
-            user_id = interaction.user_id
-            if not replay:
-                for seen_by in judged:
-                    before = seen_by.get(user_id)
-                    if before:
-                        variant = SHADOW if seen_by is shadow_shown else variant_of[user_id]
-                        quality = result.quality.setdefault(variant, Quality())
-                        quality.events += 1
-                        quality.hits += interaction.item_id in before
-            if arms.shadow is not None and n in shadow_ranked:
-                items, source = shadow_ranked[n]
-                value = self._output(arms.shadow, SHADOW, items, source, interaction, now)
-                result.shadows.append((record.key, value, []))
-                if not replay:
-                    shadow_shown[user_id] = tuple(i.item_id for i in items)
-            if n not in ranked:  # coalesced into the user's later event
-                continue
-            variant, scorer, items, source = ranked[n]
-            value = self._output(scorer, variant, items, source, interaction, now)
-            result.outputs.append((record.key, value, []))
-            result.updates_by_variant[variant] += 1
-            result.latencies.append(max(0.0, now - record.timestamp))
-            # A replayed record's update goes out again (its first copy may be lost) but
-            # leaves the store alone: the latest update stays the newest event's.
-            if not replay:
-                shown[user_id] = tuple(i.item_id for i in items)
-                latest[user_id] = (value, record)
-        if shadow_ranked:
-            result.updates_by_variant[SHADOW] += len(shadow_ranked)
-        # One state write and one latest update per user, attributed to the user's newest
-        # record; users whose every event was a replay or a duplicate have nothing new.
-        writes = []
-        for user_id, (value, answered) in latest.items():
-            record, state = users.newest[user_id]
-            state = msgspec.structs.replace(
-                state,
-                recommended=shown[user_id],
-                shadow_recommended=shadow_shown.get(user_id, state.shadow_recommended),
-            )
-            writes.append(StateWrite(user_id, record, state))
-            result.latest.append(
-                LatestUpdate(user_id, answered.partition, answered.offset, value, answered)
-            )
-        return writes
-
-    def _output(
-        self,
-        scorer: Scorer,
-        variant: str,
-        items: list[ScoredItem],
-        source: str,
-        interaction: Interaction,
-        now: float,
-    ) -> bytes:
-        return self._encode(
-            Recommendation(
-                user_id=interaction.user_id,
-                items=items,
-                model=scorer.name,
-                model_version=scorer.version,
-                variant=variant,
-                event_id=interaction.event_id,
-                event_ts=interaction.ts,
-                emitted_ts=now,
-                source=source,
-            )
-        )
-
 
 def _reads_events(arms: Arms) -> bool:
     """Does a model serving this batch read more of the state than the recent items?"""
@@ -332,11 +203,3 @@ def _reads_events(arms: Arms) -> bool:
             if set(state_fields(spec.feature_spec.builders(spec.inputs))) - {"recent"}:
                 return True
     return False
-
-
-def _duplicate(interaction: Interaction) -> InvalidInteraction:
-    return InvalidInteraction(
-        "duplicate_event",
-        f"event id {interaction.event_id!r} was already applied for user "
-        f"{interaction.user_id!r} (a record sent twice); it is not applied again",
-    )
