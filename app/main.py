@@ -236,8 +236,7 @@ def build(
     cold_start = ColdStart(board.items if settings.trending else None)
     core = BatchCore(
         BatchConfig.from_settings(settings),
-        ArmRanker(rank, settings.top_k, metrics, cold_start=cold_start),
-        metrics,
+        ArmRanker(rank, settings.top_k, cold_start=cold_start),
         routing=KeyRouting(partitioner, settings.partitions),
     )
     # Room for a few batches' worth of fetched records (Faust's per-partition stream buffer

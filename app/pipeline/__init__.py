@@ -3,10 +3,18 @@
 from app.pipeline.arms import ArmRanker, Ranker
 from app.pipeline.core import BatchConfig, BatchCore
 from app.pipeline.decode import InputRecord
-from app.pipeline.result import BatchResult, DeadLetterOut, LatestUpdate, OutRecord, Quality
+from app.pipeline.result import (
+    BatchResult,
+    DeadLetterOut,
+    LatestUpdate,
+    ModelCalls,
+    OutRecord,
+    Quality,
+)
 from app.pipeline.store import DictStore, StateStore, StateWrite
 
 __all__ = [
     "ArmRanker", "BatchConfig", "BatchCore", "BatchResult", "DeadLetterOut", "DictStore",
-    "InputRecord", "LatestUpdate", "OutRecord", "Quality", "Ranker", "StateStore", "StateWrite",
+    "InputRecord", "LatestUpdate", "ModelCalls", "OutRecord", "Quality", "Ranker", "StateStore",
+    "StateWrite",
 ]  # fmt: skip

@@ -3,7 +3,8 @@
 A canary that fails gives its rows to the main model (counted as its error): the candidate
 must never cost an update. The shadow failing costs only shadow updates. The main model
 failing fails the batch (the core retries it, then dead-letters it). Rows the model cannot
-read get the trending items (``ColdStart``); every answer says its source.
+read get the trending items (``ColdStart``); every answer says its source. Each call's time
+and each failure is noted in the batch's ``ModelCalls`` (the agent counts them).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from app.features.state import UserFeatureState
 from app.inference.batcher import rank_states
 from app.inference.cold_start import ColdStart
 from app.inference.scorer import Scorer
-from app.metrics import AppMetrics
+from app.pipeline.result import ModelCalls
 from app.records import ScoredItem
 from app.rollout.arms import MAIN, SHADOW, Arms
 
@@ -44,18 +45,16 @@ class ArmRanker:
         self,
         rank: Ranker,
         top_k: int,
-        metrics: AppMetrics,
         direct: Ranker = rank_states,
         cold_start: ColdStart | None = None,
     ) -> None:
         self._rank = rank
         self._direct = direct
         self.top_k = top_k
-        self.metrics = metrics
         self.cold_start = cold_start or ColdStart()
 
     async def rank(
-        self, arms: Arms, rows: Sequence[Row], *, cached: bool = True
+        self, arms: Arms, rows: Sequence[Row], calls: ModelCalls, *, cached: bool = True
     ) -> dict[int, Ranked]:
         """Position -> (variant, scorer, items) for every row; ``cached`` False goes straight
         to the model (``direct``), past the prediction cache."""
@@ -66,24 +65,26 @@ class ArmRanker:
         for variant, group in groups.items():
             scorer = arms.scorer(variant)
             try:
-                answers = await self._rank_with(variant, scorer, group, cached)
+                answers = await self._rank_with(variant, scorer, group, calls, cached)
             except Exception:
                 if variant == MAIN:
                     raise
                 logger.exception("%s %s/%s failed on %d rows; the main model answers them",
                                  variant, scorer.name, scorer.version, len(group))  # fmt: skip
                 variant, scorer = MAIN, arms.main
-                answers = await self._rank_with(variant, scorer, group, cached)
+                answers = await self._rank_with(variant, scorer, group, calls, cached)
             for (n, _, _), (items, source) in zip(group, answers, strict=True):
                 ranked[n] = (variant, scorer, items, source)
         return ranked
 
-    async def rank_shadow(self, arms: Arms, rows: Sequence[Row]) -> dict[int, Answer]:
+    async def rank_shadow(
+        self, arms: Arms, rows: Sequence[Row], calls: ModelCalls
+    ) -> dict[int, Answer]:
         """The shadow arm's top-K for the same rows; empty without a shadow or on its failure."""
         if arms.shadow is None:
             return {}
         try:
-            answers = await self._rank_with(SHADOW, arms.shadow, rows)
+            answers = await self._rank_with(SHADOW, arms.shadow, rows, calls)
         except Exception:
             logger.exception("shadow %s/%s failed on %d rows; no shadow updates for them",
                              arms.shadow.name, arms.shadow.version, len(rows))  # fmt: skip
@@ -91,7 +92,12 @@ class ArmRanker:
         return {n: answer for (n, _, _), answer in zip(rows, answers, strict=True)}
 
     async def _rank_with(
-        self, variant: str, scorer: Scorer, rows: Sequence[Row], cached: bool = True
+        self,
+        variant: str,
+        scorer: Scorer,
+        rows: Sequence[Row],
+        calls: ModelCalls,
+        cached: bool = True,
     ) -> list[Answer]:
         t0 = time.perf_counter()
         rank = self._rank if cached else self._direct
@@ -99,8 +105,8 @@ class ArmRanker:
         try:
             ranked = await rank(scorer, states, self.top_k)
         except Exception:
-            self.metrics.variant_errors.labels(variant).inc()
+            calls.errors[variant] += 1
             raise
-        self.metrics.variant_inference_seconds.labels(variant).observe(time.perf_counter() - t0)
+        calls.seconds.append((variant, time.perf_counter() - t0))
         sources = self.cold_start.apply(scorer.vocab, [(s, self.top_k) for s in states], ranked)
         return list(zip(ranked, sources, strict=True))

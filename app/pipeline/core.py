@@ -1,8 +1,9 @@
 """The batch core: one micro-batch of input records in, one ``BatchResult`` out.
 
 Per batch, not per event: one store read per user, one model call per arm, one store write
-per user. No Faust and no Kafka client here: the adapters hand records in, deliver the
-result's records and acknowledge the batch only after that (at-least-once).
+per user. No Faust, no Kafka client and no metrics here: the adapters hand records in,
+deliver the result's records, acknowledge the batch only after that (at-least-once) and
+count what the result says.
 
 The steps, each in its module: ``routing`` (records on another partition are moved),
 ``degrade`` (late batches answer each user's newest event only), ``decode``, ``apply`` (the
@@ -20,19 +21,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from app.errors import InvalidInteraction
 from app.features.builders import state_fields
-from app.metrics import AppMetrics
 from app.pipeline.apply import Decoded, apply_events
 from app.pipeline.arms import ArmRanker, Row
 from app.pipeline.by_item import by_item_records
 from app.pipeline.decode import InputRecord, dead_letter, decode_record
 from app.pipeline.degrade import Degradation
 from app.pipeline.encode import UpdateEncoder
-from app.pipeline.result import BatchResult, DeadLetterOut, Moved
+from app.pipeline.result import BatchResult, DeadLetterOut, ModelCalls, Moved
 from app.pipeline.routing import KeyRouting
 from app.pipeline.store import StateStore
 from app.rollout.arms import Arms
@@ -67,7 +68,6 @@ class BatchCore:
         self,
         config: BatchConfig,
         ranker: ArmRanker,
-        metrics: AppMetrics,
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -76,7 +76,6 @@ class BatchCore:
         self.config = config
         self.routing = routing
         self.ranker = ranker
-        self.metrics = metrics
         self.clock = clock
         self.sleep = sleep
         self.degradation = Degradation(config.degrade_lag_s)
@@ -89,27 +88,22 @@ class BatchCore:
 
         With ``routing``, records on a partition their key does not belong to are not
         processed here but moved (``BatchResult.moved``)."""
-        m = self.metrics
         moved: list[Moved] = []
+        misrouted: Counter[str] = Counter()
         if self.routing is not None:
             records, moved, misrouted = self.routing.split(records)
-            for producer, count in misrouted.items():
-                m.misrouted.labels(producer).inc(count)
-            if not records:
-                return BatchResult(moved=moved)
-        m.events_in.inc(len(records))
-        m.batch_size.observe(len(records))
+        if not records:
+            return BatchResult(moved=moved, misrouted=misrouted)
         # Queue wait: from the records' timestamps (produce time) until their batch starts.
         now = self.clock()
-        mean_ts = sum(r.timestamp for r in records) / max(1, len(records))
-        m.stage_seconds.labels("queue").observe(max(0.0, now - mean_ts))
+        queue_s = max(0.0, now - sum(r.timestamp for r in records) / len(records))
         degraded = self.degradation.observe(now - min(r.timestamp for r in records))
-        m.degraded.set(degraded)
         result = await self._retried(
             records, store, arms._replace(shadow=None) if degraded else arms, degraded
         )
-        result.moved = moved
-        result.count_into(m)
+        result.moved, result.misrouted = moved, misrouted
+        result.events, result.degraded = len(records), degraded
+        result.stage_seconds["queue"] = queue_s
         return result
 
     async def _retried(
@@ -117,28 +111,27 @@ class BatchCore:
     ) -> BatchResult:
         """An attempt, tried again while it fails; once BATCH_RETRIES are spent, the
         records not rejected before are dead letters of the error."""
-        m, retries = self.metrics, self.config.batch_retries
+        calls, retries = ModelCalls(), self.config.batch_retries
         for attempt in range(retries + 1):
             dead: dict[int, DeadLetterOut] = {}
             try:
-                result = await self._attempt(records, store, arms, dead, degraded)
+                result = await self._attempt(records, store, arms, calls, dead, degraded)
                 break
             except Exception as exc:
                 if attempt < retries:
-                    m.batch_failures.labels("retried").inc()
                     delay = 0.5 * 2**attempt
                     logger.exception(
                         "batch of %d events failed; retrying in %.1fs", len(records), delay
                     )
                     await self.sleep(delay)
                     continue
-                m.batch_failures.labels("dead_lettered").inc()
                 logger.exception("batch of %d events failed; sending it to the DLQ", len(records))
                 for n, record in enumerate(records):
                     if n not in dead:
                         dead[n] = dead_letter(record, exc)
-                result = BatchResult()
+                result = BatchResult(failed=True)
         result.dead_letters = [dead[n] for n in sorted(dead)]
+        result.retries, result.model_calls = attempt, calls
         return result
 
     async def _attempt(
@@ -146,6 +139,7 @@ class BatchCore:
         records: Sequence[InputRecord],
         store: StateStore,
         arms: Arms,
+        calls: ModelCalls,
         dead: dict[int, DeadLetterOut],
         degraded: bool,
     ) -> BatchResult:
@@ -170,8 +164,8 @@ class BatchCore:
             if not self.config.coalesce:
                 result.coalesced = len(valid) - len(emit)
         rows: list[Row] = [(n, valid[n][1].user_id, states[n]) for n in emit]
-        ranked = await self.ranker.rank(arms, rows, cached=not degraded)
-        shadow_ranked = await self.ranker.rank_shadow(arms, rows)
+        ranked = await self.ranker.rank(arms, rows, calls, cached=not degraded)
+        shadow_ranked = await self.ranker.rank_shadow(arms, rows, calls)
         result.stage_seconds["inference"] = time.perf_counter() - t2
         writes = self.encoder.emit(applied, ranked, shadow_ranked, arms, result, self.clock())
         store.write_many(writes)

@@ -1,4 +1,8 @@
-"""What one micro-batch produced: a value the adapters deliver, acknowledge and count."""
+"""What one micro-batch produced: a value the adapters deliver, acknowledge and count.
+
+The core touches no metrics: the counts and timings of a batch travel in its result, and the
+agent adds them to the worker's metrics once per batch.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
-from app.metrics import AppMetrics
-
 if TYPE_CHECKING:
     from app.pipeline.decode import InputRecord
 
-__all__ = ["BatchResult", "DeadLetterOut", "LatestUpdate", "Moved", "OutRecord", "Quality"]
+__all__ = [
+    "BatchResult", "DeadLetterOut", "LatestUpdate", "ModelCalls", "Moved", "OutRecord", "Quality",
+]  # fmt: skip
 
 
 OutRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
@@ -53,6 +57,15 @@ class Quality:
 
 
 @dataclass
+class ModelCalls:
+    """A batch's model calls by variant, over every attempt: how long each that answered
+    took, and how many failed."""
+
+    seconds: list[tuple[str, float]] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
 class BatchResult:
     """Everything a batch leads to, in input order within each list."""
 
@@ -72,27 +85,22 @@ class BatchResult:
     latencies: list[float] = field(default_factory=list)
     """Seconds from each output's input record timestamp until it was built."""
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    """decode, state and inference time of the attempt that succeeded."""
+    """The records' mean wait before the batch (queue), and the decode, state and inference
+    time of the attempt that succeeded."""
     moved: list[Moved] = field(default_factory=list)
     """Records of the batch that belong on another partition, to produce there."""
     by_item: list[OutRecord] = field(default_factory=list)
     """The batch's events keyed by item, for the trending count (TRENDING)."""
     coalesced: int = 0
     """Updates degradation left out (each user's earlier events of the batch)."""
-
-    def count_into(self, m: AppMetrics) -> None:
-        """Add this batch to the worker's metrics (once per batch, not per event)."""
-        for stage, seconds in self.stage_seconds.items():
-            m.stage_seconds.labels(stage).observe(seconds)
-        for letter in self.dead_letters:
-            m.dead_letters.labels(letter.reason).inc()
-        m.recommendations_out.inc(len(self.outputs))
-        m.coalesced_updates.inc(self.coalesced)
-        for variant, count in self.updates_by_variant.items():
-            m.variant_updates.labels(variant).inc(count)
-        for variant, quality in self.quality.items():
-            m.prequential_events.labels(variant).inc(quality.events)
-            m.prequential_hits.labels(variant).inc(quality.hits)
-        observe = m.end_to_end_seconds.observe
-        for seconds in self.latencies:
-            observe(seconds)
+    events: int = 0
+    """Records processed here (not moved); with none, the batch ran no step at all."""
+    misrouted: Counter[str] = field(default_factory=Counter)
+    """Moved records by the partitioner their producer likely used."""
+    degraded: bool = False
+    """Whether the batch ran degraded (``degrade.Degradation``)."""
+    retries: int = 0
+    """Failed attempts that were tried again."""
+    failed: bool = False
+    """Every attempt failed: the batch's records went to the dead-letter topic."""
+    model_calls: ModelCalls = field(default_factory=ModelCalls)

@@ -2,9 +2,9 @@
 
 It takes micro-batches of the input topic's records (the batch policy: by default straight
 from the consumer's fetches, ``faust_compat.bulk``), hands them to ``BatchCore`` with the
-features table behind the ``StateStore`` protocol and delivers the result to the sinks; a
-batch is acked only after every required sink (outputs, dead letters, shadow updates, the
-latest table) has it (at-least-once).
+features table behind the ``StateStore`` protocol, counts the result into the metrics and
+delivers it to the sinks; a batch is acked only after every required sink (outputs, dead
+letters, shadow updates, the latest table) has it (at-least-once).
 
 Two stages overlap: while a batch is being delivered (waiting on the broker's acks), the
 next one is taken and scored. Its delivery starts only after the previous one's ended, so
@@ -36,6 +36,7 @@ from app.pipeline.store import StateWrite
 from app.rollout.arms import Rollout
 from app.settings import Settings
 from app.sinks import Sink, deliver
+from app.worker.batch_metrics import count_batch
 from app.worker.faust_compat import BulkInput, current_message
 
 __all__ = ["BatchPolicy", "RecommendAgent", "TableStore", "take_batches"]
@@ -209,6 +210,7 @@ class RecommendAgent:
         self._batch_started = time.monotonic()
         try:
             result = await self.core.process(records, self.store, self.rollout.arms())
+            count_batch(self.metrics, result)
             await self._delivered()
         finally:
             self._batch_started = None

@@ -16,6 +16,7 @@ from app.metrics import AppMetrics
 from app.pipeline import ArmRanker, BatchConfig, BatchCore, BatchResult, Ranker, StateStore
 from app.pipeline.routing import KeyRouting
 from app.rollout.arms import Arms
+from app.worker.batch_metrics import count_batch
 from tests.unit.inference.fakes import FakeScorer
 
 __all__ = [
@@ -64,8 +65,8 @@ def record_maker() -> Callable[..., Record]:
 
 
 class CoreUnderTest:
-    """A core at a fixed clock counting into a fresh registry; ``sleeps`` records the retry
-    delays it asked for."""
+    """A core at a fixed clock; ``process`` also counts the batch into a fresh registry, as
+    the agent does; ``sleeps`` records the retry delays it asked for."""
 
     def __init__(
         self,
@@ -79,8 +80,7 @@ class CoreUnderTest:
         self.sleeps: list[float] = []
         self.core = BatchCore(
             config,
-            ArmRanker(rank, 3, self.metrics, cold_start=ColdStart(trends)),
-            self.metrics,
+            ArmRanker(rank, 3, cold_start=ColdStart(trends)),
             clock=lambda: NOW,
             sleep=self._sleep,
             routing=routing,
@@ -89,7 +89,9 @@ class CoreUnderTest:
     async def process(
         self, records: Sequence[Record], store: StateStore, arms: Arms
     ) -> BatchResult:
-        return await self.core.process(records, store, arms)
+        result = await self.core.process(records, store, arms)
+        count_batch(self.metrics, result)
+        return result
 
     async def _sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
