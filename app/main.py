@@ -59,7 +59,8 @@ from app.sinks import (
     shadows,
 )
 from app.trending import TrendingBoard, TrendingConfig, TrendingCounter, counts_table
-from app.worker.agent import BatchPolicy, RecommendAgent, TableStore, take_batches
+from app.worker.agent import RecommendAgent, TableStore
+from app.worker.batching import BatchPolicy, take_batches
 from app.worker.codecs import StructCodec
 from app.worker.faust_compat import (
     BulkInput,
@@ -242,12 +243,12 @@ def build(
     # Room for a few batches' worth of fetched records (Faust's per-partition stream buffer
     # is the same size); the fetch loop waits while it is full.
     bulk = BulkInput(app, settings.input_topic, max(4 * settings.max_batch, 4096))
-    policy = take_batches(bulk, settings.max_batch, settings.max_wait_ms / 1000, ack=False)
+    policy = take_batches(settings.max_batch, settings.max_wait_ms / 1000, ack=False)
     agent = RecommendAgent(
         settings, core, TableStore(features),
         _sinks(settings, sender, metrics, LatestTableSink(latest)),
         rollout, metrics, sender, cache,
-        batches(policy) if batches else policy, bulk.ack, bulk.release,
+        bulk, batches(policy) if batches else policy,
     )  # fmt: skip
     shutdown.on_stop(agent.request_stop)
     app.agent(input_topic, name="recommend")(agent.run)  # type: ignore[arg-type]
@@ -403,8 +404,10 @@ def _count_trending(
     # Its records come in bulk too: through Faust's per-record stream they cost more than the
     # counting, and its full stream buffer stalled the fetch loop the input shares.
     bulk = BulkInput(app, settings.by_item_topic, max(4 * settings.max_batch, 4096))
-    batches = take_batches(bulk, settings.max_batch, settings.max_wait_ms / 1000)
-    counter = TrendingCounter(app, settings, counts_table(app, settings), board, metrics, batches)
+    batches = take_batches(settings.max_batch, settings.max_wait_ms / 1000)
+    counter = TrendingCounter(
+        app, settings, counts_table(app, settings), board, metrics, bulk, batches
+    )
     app.agent(by_item_topic, name="trending")(counter.run)  # type: ignore[arg-type]
 
     async def publish_trending() -> None:

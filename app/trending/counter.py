@@ -37,7 +37,7 @@ from app.metrics import AppMetrics
 from app.settings import Settings
 from app.trending.board import TrendingBoard, TrendingReport
 from app.trending.windows import TrendingConfig, Watermarks, window_tops
-from app.worker.agent import BatchPolicy
+from app.worker.batching import BatchPolicy, BatchSource, subscribe
 from app.worker.faust_compat import current_message, registered_table, tables_recovered
 
 __all__ = ["TrendingCounter", "counts_table"]
@@ -73,9 +73,11 @@ class TrendingCounter:
         table: Any,
         board: TrendingBoard,
         metrics: AppMetrics,
+        source: BatchSource,
         batches: BatchPolicy,
     ) -> None:
         self.app = app
+        self.source = source
         self.batches = batches
         self.settings = settings
         self.table = table
@@ -100,7 +102,8 @@ class TrendingCounter:
         """Agent body: count the by-item records in batches until the worker stops (a batch
         is acked when the next one is asked for: once its counts are in the table)."""
         try:
-            async for messages in self.batches(stream):
+            subscribe(stream)
+            async for messages in self.batches(self.source):
                 self.count(messages)
         finally:
             await self.stop()

@@ -1,10 +1,10 @@
 """The recommend agent: the Faust adapter around the batch core.
 
-It takes micro-batches of the input topic's records (the batch policy: by default straight
-from the consumer's fetches, ``faust_compat.bulk``), hands them to ``BatchCore`` with the
-features table behind the ``StateStore`` protocol, counts the result into the metrics and
-delivers it to the sinks; a batch is acked only after every required sink (outputs, dead
-letters, shadow updates, the latest table) has it (at-least-once).
+It takes micro-batches of the input topic's records (the batch policy, ``batching``, on the
+records the consumer's fetches deliver, ``faust_compat.bulk``), hands them to ``BatchCore``
+with the features table behind the ``StateStore`` protocol, counts the result into the
+metrics and delivers it to the sinks; a batch is acked only after every required sink
+(outputs, dead letters, shadow updates, the latest table) has it (at-least-once).
 
 Two stages overlap: while a batch is being delivered (waiting on the broker's acks), the
 next one is taken and scored. Its delivery starts only after the previous one's ended, so
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,43 +37,16 @@ from app.rollout.arms import Rollout
 from app.settings import Settings
 from app.sinks import Sink, deliver
 from app.worker.batch_metrics import count_batch
-from app.worker.faust_compat import BulkInput, current_message
+from app.worker.batching import BatchPolicy, BatchSource, subscribe
+from app.worker.faust_compat import current_message
 
-__all__ = ["BatchPolicy", "RecommendAgent", "TableStore", "take_batches"]
+__all__ = ["RecommendAgent", "TableStore"]
 
 logger = logging.getLogger(__name__)
 
 CONTROL_SYNC_WAIT_S = 20.0
 """How long the first model load waits for the control topic's rollout state (read in a
 second or two when the broker answers); past it, the worker starts with what it has."""
-
-BatchPolicy = Callable[[faust.Stream[bytes]], AsyncIterator[Sequence[Message]]]
-"""How an agent gathers micro-batches of its topic's records. Acked either when the agent
-asks for the next one (so it asks only once the batch is done) or by the agent itself."""
-
-
-def take_batches(
-    bulk: BulkInput, max_batch: int, max_wait_s: float, *, ack: bool = True
-) -> BatchPolicy:
-    """Up to ``max_batch`` records, or what came within ``max_wait_s`` of the first, from
-    the consumer's fetches (no Event, queue hop or ack per record).
-
-    ``ack``: ack each batch when the next one is asked for; without it, the agent acks
-    (``BulkInput.ack``) once the batch is delivered.
-    """
-
-    async def batches(stream: faust.Stream[bytes]) -> AsyncIterator[Sequence[Message]]:
-        # Iterating the agent's channel is what subscribes the worker to the topic (Faust
-        # does it when a stream is first iterated); its records come through ``bulk``.
-        aiter(stream.channel)
-        while True:
-            batch = await bulk.take(max_batch, max_wait_s)
-            if batch:
-                yield batch
-                if ack:
-                    bulk.ack(batch)
-
-    return batches
 
 
 class TableStore:
@@ -109,9 +82,8 @@ class RecommendAgent:
         metrics: AppMetrics,
         sender: BatchSender,
         cache: PredictionCache,
+        source: BatchSource,
         batches: BatchPolicy,
-        ack: Callable[[Sequence[Message]], None],
-        release: Callable[[Sequence[Message]], None],
     ) -> None:
         self.settings = settings
         self.core = core
@@ -122,9 +94,8 @@ class RecommendAgent:
         self.metrics = metrics
         self.sender = sender
         self.cache = cache
+        self.source = source
         self.batches = batches
-        self.ack = ack
-        self.release = release
         self._batch_started: float | None = None
         self._stopping = False
         self._in_progress: asyncio.Future[None] | None = None
@@ -145,9 +116,10 @@ class RecommendAgent:
         for sink in self.sinks:
             await sink.start()
         try:
-            async for records in self.batches(stream):
+            subscribe(stream)  # only now: until a model serves, the events wait in Kafka
+            async for records in self.batches(self.source):
                 if self._stopping:  # taken after the stop signal: left for the next owner
-                    self.release(records)
+                    self.source.release(records)
                     break
                 if not await self._finish_or_abandon(self.process_batch(records), records):
                     break
@@ -192,7 +164,7 @@ class RecommendAgent:
         finally:
             self._in_progress = None
         if task.cancelled():
-            self.release(records)
+            self.source.release(records)
             _log_abandoned(len(records) + self._abandon_delivery(), time.monotonic() - started)
             return False
         task.result()  # its error, if it failed
@@ -221,7 +193,7 @@ class RecommendAgent:
         t0 = time.perf_counter()
         await deliver(self.sinks, result, self.metrics)
         self.metrics.stage_seconds.labels("produce").observe(time.perf_counter() - t0)
-        self.ack(records)
+        self.source.ack(records)
 
     async def _delivered(self) -> None:
         """The batch being delivered, once delivered (and acked); its error, if it failed."""
@@ -243,7 +215,7 @@ class RecommendAgent:
         if delivery is None or delivery.task.done():
             return 0
         delivery.task.cancel()
-        self.release(delivery.records)
+        self.source.release(delivery.records)
         return len(delivery.records)
 
 

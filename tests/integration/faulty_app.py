@@ -19,7 +19,7 @@ from app.inference.batcher import rank_states
 from app.main import build
 from app.records import ScoredItem
 from app.settings import get_settings
-from app.worker.agent import BatchPolicy
+from app.worker.batching import BatchPolicy, BatchSource
 
 __all__ = ["app"]
 
@@ -43,9 +43,9 @@ def hang_after_first(take: BatchPolicy) -> BatchPolicy:
     """The first batch, then nothing: the second one is taken (the first is acked once
     delivered) and never handed on."""
 
-    async def batches(stream: Any) -> AsyncIterator[Sequence[Any]]:
+    async def batches(source: BatchSource) -> AsyncIterator[Sequence[Any]]:
         taken = 0
-        async for records in take(stream):
+        async for records in take(source):
             taken += 1
             if taken > 1:
                 await asyncio.Event().wait()

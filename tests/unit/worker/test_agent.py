@@ -55,12 +55,27 @@ class Rollout:
         return None
 
 
+class Source:
+    """Takes nothing (the tests hand batches in); notes what is acked and released."""
+
+    def __init__(self, acked: list[str], released: list[str]) -> None:
+        self.acked, self.released = acked, released
+
+    async def take(self, max_events: int, within_s: float) -> list[Any]:
+        raise AssertionError("the tests hand the batches in")
+
+    def ack(self, batch: Sequence[Any]) -> None:
+        self.acked.extend(batch)
+
+    def release(self, batch: Sequence[Any]) -> None:
+        self.released.extend(batch)
+
+
 def agent(sink: GatedSink, core: NamedCore, acked: list[str], released: list[str]) -> Any:
     return RecommendAgent(
         Settings(), cast(Any, core), cast(Any, None), [sink], cast(Any, Rollout()),
         AppMetrics.create(CollectorRegistry()), cast(Any, None), cast(Any, None),
-        cast(Any, None), lambda records: acked.extend(records),
-        lambda records: released.extend(records),
+        Source(acked, released), cast(Any, None),
     )  # fmt: skip
 
 
