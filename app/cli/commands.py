@@ -20,6 +20,8 @@ import click
 from faust.cli import AppCommand, option
 
 from app.errors import StreamrecError
+from app.kafka.brokers import Brokers
+from app.kafka.partitioners import KeyPartitioner
 from app.settings import get_settings
 from app.worker.preflight import is_reachable
 
@@ -189,15 +191,16 @@ async def retrain(
     from app.training.topic_data import read_interactions
 
     s = get_settings()
+    brokers = Brokers.from_settings(s)
     registry = ModelRegistry(s.model_dir)
     state = RolloutState(*s.canary_split) if s.canary_split else RolloutState()
     auth = AdminAuth(s.admin_secret)
     if auth.enabled:  # the workers obey the control topic's rollout state: so does this
-        state = await read_rollout_state(s.brokers, s.control_topic, s.model_name, auth, state)
+        state = await read_rollout_state(brokers, s.control_topic, s.model_name, auth, state)
     serving_version = s.model_version or state.main_version(registry.versions(s.model_name))
     serving = Serving(registry, s.model_name, serving_version)
     topic = await read_interactions(
-        s.brokers, s.input_topic, max_bytes=s.max_message_bytes,
+        brokers, s.input_topic, max_bytes=s.max_message_bytes,
         max_future_skew_s=s.max_future_skew_s, since_ms=_since_ms(since),
     )  # fmt: skip
     self.say(f"read {topic.records:,} records of {s.input_topic}: {len(topic.ratings):,} "
@@ -254,8 +257,8 @@ async def evaluate(self: AppCommand, version: str | None, stream: bool, rate: fl
 
         self.say(f"replaying ml-100k but each user's last interaction into {s.input_topic}")
         row = await stream_relevance(
-            s.brokers, s.input_topic, s.output_topic, rate=rate, progress=True,
-            partitioner=s.partitioner,
+            Brokers.from_settings(s), s.input_topic, s.output_topic, rate=rate, progress=True,
+            partitioner=KeyPartitioner(s.key_partitioner),
         )  # fmt: skip
         self.say(f"{row['answered']} of {row['users']} users answered")
         rows = [{"model": "stream", **row}]
@@ -399,8 +402,9 @@ async def verify(
         users, per_user, catalogue(), bad_users=bad_users, max_bytes=s.max_message_bytes
     )
     self.say(f"run {traffic.run}: sending {len(traffic.records)} records to {s.input_topic}")
-    await send(s.brokers, s.input_topic, traffic, rate, s.partitioner)
-    got = await collect(s.brokers, s.output_topic, s.dlq_topic, traffic, within_s=within_s)
+    brokers = Brokers.from_settings(s)
+    await send(brokers, s.input_topic, traffic, rate, KeyPartitioner(s.key_partitioner))
+    got = await collect(brokers, s.output_topic, s.dlq_topic, traffic, within_s=within_s)
     report = got.report(traffic)
     self.say(report.summary())
     if report.lost:
@@ -442,7 +446,8 @@ async def models(
     from app.inference.registry import ModelRegistry
     from app.rollout.admin import ENABLE_HINT, AdminAuth
     from app.rollout.control import ModelCommand, read_rollout_state, send_command
-    from app.rollout.state import RolloutState, parse_canary
+    from app.rollout.state import RolloutState
+    from app.settings import parse_canary
 
     s = get_settings()
     if canary and action:
@@ -454,7 +459,8 @@ async def models(
             print(f"streamrec: cannot send {wanted}: {ENABLE_HINT}", file=sys.stderr)
             raise SystemExit(2)
         initial = RolloutState(*s.canary_split) if s.canary_split else RolloutState()
-        rollout = await read_rollout_state(s.brokers, s.control_topic, s.model_name, auth, initial)
+        brokers = Brokers.from_settings(s)
+        rollout = await read_rollout_state(brokers, s.control_topic, s.model_name, auth, initial)
         arg = ""
         try:
             if canary:
@@ -469,7 +475,7 @@ async def models(
             print(f"streamrec: {wanted} not sent: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
         command = ModelCommand(s.model_name, wanted, arg)  # type: ignore[arg-type]
-        await send_command(s.brokers, s.control_topic, command, auth)
+        await send_command(brokers, s.control_topic, command, auth)
         self.say(f"sent {wanted} {arg} of {s.model_name} to every worker ({s.control_topic})")
         return
     url = (url or f"http://{s.web_host}:{s.web_port}").rstrip("/")
