@@ -1,14 +1,15 @@
 """Settings: read from STREAMREC_* only, one line per bad variable, every one documented in
-the README."""
+the README, in one table per scope."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from app.settings import Settings, load_settings
+from app.settings import Scope, Settings, load_settings
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
@@ -32,6 +33,19 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     text = README.read_text()
     missing = [n for n in Settings.model_fields if f"`STREAMREC_{n.upper()}`" not in text]
     assert missing == []
+
+
+def _scopes() -> list[type[Scope]]:
+    """The scopes ``Settings`` combines, in the order their fields come."""
+    bases = reversed(Settings.__mro__)
+    return [c for c in bases if issubclass(c, Scope) and c not in (Scope, Settings)]
+
+
+def test_the_readme_has_one_table_per_scope_listing_its_settings_in_order() -> None:
+    section = README.read_text().split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    tables = [re.findall(r"^\| `STREAMREC_(\w+)`", t, re.M) for t in section.split("\n\n")]
+    documented = [[name.lower() for name in table] for table in tables if table]
+    assert documented == [list(scope.model_fields) for scope in _scopes()]
 
 
 def test_every_field_is_documented_by_its_docstring() -> None:
