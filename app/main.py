@@ -34,7 +34,9 @@ from app.inference.manifest import read_titles
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
+from app.kafka.brokers import Brokers
 from app.kafka.follow import follow_topic
+from app.kafka.partitioners import KeyPartitioner
 from app.kafka.producer import BatchSender
 from app.kafka.topics import ensure_topics
 from app.metrics import AppMetrics
@@ -155,8 +157,8 @@ def build(
     """
     install_patches(settings.fetch_max_wait_ms)
     shutdown = Shutdown(settings.shutdown_timeout_s)
-    brokers = settings.brokers
-    partitioner = settings.partitioner
+    brokers = Brokers.from_settings(settings)
+    partitioner = KeyPartitioner(settings.key_partitioner)
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -419,12 +421,12 @@ def _count_trending(
     async def read_trending() -> None:
         try:
             hour = str(3600 * 1000)
-            await ensure_topics(settings.brokers, [settings.trending_topic], 1,
+            await ensure_topics(Brokers.from_settings(settings), [settings.trending_topic], 1,
                                 {"retention.ms": hour})  # fmt: skip
         except Exception as exc:  # as for the control topic: say so, keep serving
             logger.error("cannot create topic %s (create it by hand): %s",
                          settings.trending_topic, exc)  # fmt: skip
-        await follow_topic(settings.brokers, settings.trending_topic, board.take)
+        await follow_topic(Brokers.from_settings(settings), settings.trending_topic, board.take)
 
     app.task(read_trending)
 

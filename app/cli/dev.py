@@ -16,6 +16,8 @@ from pathlib import Path
 from faust.cli import AppCommand, option
 
 from app.cli.base import CommandSet
+from app.kafka.brokers import Brokers
+from app.kafka.partitioners import KeyPartitioner
 from app.settings import get_settings
 from app.worker.preflight import is_reachable
 
@@ -223,8 +225,9 @@ async def verify(
         users, per_user, catalogue(), bad_users=bad_users, max_bytes=s.max_message_bytes
     )
     self.say(f"run {traffic.run}: sending {len(traffic.records)} records to {s.input_topic}")
-    await send(s.brokers, s.input_topic, traffic, rate, s.partitioner)
-    got = await collect(s.brokers, s.output_topic, s.dlq_topic, traffic, within_s=within_s)
+    brokers = Brokers.from_settings(s)
+    await send(brokers, s.input_topic, traffic, rate, KeyPartitioner(s.key_partitioner))
+    got = await collect(brokers, s.output_topic, s.dlq_topic, traffic, within_s=within_s)
     report = got.report(traffic)
     self.say(report.summary())
     if report.lost:

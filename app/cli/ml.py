@@ -16,6 +16,8 @@ import click
 from faust.cli import AppCommand, option
 
 from app.cli.base import CommandSet
+from app.kafka.brokers import Brokers
+from app.kafka.partitioners import KeyPartitioner
 from app.settings import get_settings
 
 if TYPE_CHECKING:
@@ -114,15 +116,16 @@ async def retrain(
     from app.training.topic_data import read_interactions
 
     s = get_settings()
+    brokers = Brokers.from_settings(s)
     registry = ModelRegistry(s.model_dir)
     state = RolloutState(*s.canary_split) if s.canary_split else RolloutState()
     auth = AdminAuth(s.admin_secret)
     if auth.enabled:  # the workers obey the control topic's rollout state: so does this
-        state = await read_rollout_state(s.brokers, s.control_topic, s.model_name, auth, state)
+        state = await read_rollout_state(brokers, s.control_topic, s.model_name, auth, state)
     serving_version = s.model_version or state.main_version(registry.versions(s.model_name))
     serving = Serving(registry, s.model_name, serving_version)
     topic = await read_interactions(
-        s.brokers, s.input_topic, max_bytes=s.max_message_bytes,
+        brokers, s.input_topic, max_bytes=s.max_message_bytes,
         max_future_skew_s=s.max_future_skew_s, since_ms=_since_ms(since),
     )  # fmt: skip
     self.say(f"read {topic.records:,} records of {s.input_topic}: {len(topic.ratings):,} "
@@ -182,8 +185,8 @@ async def evaluate(self: AppCommand, version: str | None, stream: bool, rate: fl
 
         self.say(f"replaying ml-100k but each user's last interaction into {s.input_topic}")
         row = await stream_relevance(
-            s.brokers, s.input_topic, s.output_topic, rate=rate, progress=True,
-            partitioner=s.partitioner,
+            Brokers.from_settings(s), s.input_topic, s.output_topic, rate=rate, progress=True,
+            partitioner=KeyPartitioner(s.key_partitioner),
         )  # fmt: skip
         self.say(f"{row['answered']} of {row['users']} users answered")
         rows = [{"model": "stream", **row}]

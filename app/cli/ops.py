@@ -58,16 +58,19 @@ async def models(
 async def _send(self: AppCommand, s: Settings, wanted: str, canary: str) -> None:
     """Send one rollout command to every worker, refused here if the rollout state would
     refuse it (where the operator sees why, rather than by every worker)."""
+    from app.kafka.brokers import Brokers
     from app.rollout.admin import ENABLE_HINT, AdminAuth
     from app.rollout.control import ModelCommand, read_rollout_state, send_command
-    from app.rollout.state import RolloutState, parse_canary
+    from app.rollout.state import RolloutState
+    from app.settings import parse_canary
 
     auth = AdminAuth(s.admin_secret)
     if not auth.enabled:
         print(f"streamrec: cannot send {wanted}: {ENABLE_HINT}", file=sys.stderr)
         raise SystemExit(2)
     initial = RolloutState(*s.canary_split) if s.canary_split else RolloutState()
-    rollout = await read_rollout_state(s.brokers, s.control_topic, s.model_name, auth, initial)
+    brokers = Brokers.from_settings(s)
+    rollout = await read_rollout_state(brokers, s.control_topic, s.model_name, auth, initial)
     arg = ""
     try:
         if canary:
@@ -81,7 +84,7 @@ async def _send(self: AppCommand, s: Settings, wanted: str, canary: str) -> None
         print(f"streamrec: {wanted} not sent: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     command = ModelCommand(s.model_name, wanted, arg)  # type: ignore[arg-type]
-    await send_command(s.brokers, s.control_topic, command, auth)
+    await send_command(brokers, s.control_topic, command, auth)
     self.say(f"sent {wanted} {arg} of {s.model_name} to every worker ({s.control_topic})")
 
 
