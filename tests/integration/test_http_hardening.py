@@ -19,7 +19,7 @@ from app.training.train import catalogue
 from devtools.net import http_get
 from devtools.verify.check import make_traffic
 from tests.integration.conftest import Deployment, wait_for
-from tests.malformed_requests import ADMIN_TOKEN, CORPUS
+from tests.support.malformed_requests import ADMIN_TOKEN, CORPUS
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 ITEMS = catalogue()

@@ -11,7 +11,7 @@ import pytest
 from app.errors import ModelLoadError, ModelNotFound
 from app.inference.manifest import MANIFEST_FILE
 from app.inference.registry import ModelRegistry, version_key
-from tests.unit.inference.versions import copy_model
+from tests.support.versions import copy_model
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 

@@ -21,7 +21,8 @@ from app.metrics import AppMetrics
 from app.rollout.arms import CANARY, MAIN, SHADOW, Rollout, canary_bucket
 from app.rollout.state import RolloutState
 from app.settings import Settings
-from tests.unit.inference.versions import MODELS, add_version, copy_model
+from tests.support.paths import MODELS
+from tests.support.versions import add_version, copy_model
 
 USERS = [f"user-{n}" for n in range(10_000)]
 
