@@ -20,9 +20,10 @@ import numpy as np
 from app.inference.manifest import MANIFEST_FILE
 from app.training.itemsvd import ItemSvdParams, build_onnx
 from app.training.movielens import load_ratings
-from devtools.processes import PROJECT_ROOT
+from devtools.processes import PROJECT_ROOT, WorkerProcess
 from devtools.replay import replay
-from tests.integration.conftest import Deployment, WorkerProcess, wait_for
+from tests.support.deployment import Deployment
+from tests.support.waiting import wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 TOKEN = "auto-rollout-admin-token-91c2"

@@ -11,7 +11,8 @@ from pathlib import Path
 import msgspec
 
 from devtools.net import http_get
-from tests.integration.conftest import Deployment, wait_for
+from tests.support.deployment import Deployment
+from tests.support.waiting import wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 

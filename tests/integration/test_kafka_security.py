@@ -30,7 +30,8 @@ from app.worker.preflight import check_broker_access
 from devtools.broker import EmbeddedBroker
 from devtools.net import free_port, http_get
 from devtools.verify.check import make_traffic
-from tests.integration.conftest import Deployment, TcpProxy
+from tests.support.deployment import Deployment
+from tests.support.proxy import TcpProxy
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 

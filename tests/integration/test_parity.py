@@ -20,7 +20,8 @@ from app.training.movielens import Rating
 from app.training.split import stream_state
 from devtools.net import http_get
 from devtools.processes import PROJECT_ROOT
-from tests.integration.conftest import Deployment, MovieLensSlice
+from tests.support.deployment import Deployment
+from tests.support.movielens import MovieLensSlice
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 # Scores of one row may differ in the last bits with the batch it was computed in; two items

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.inference.registry import ModelRegistry
 from devtools.stream_eval import stream_relevance
-from tests.integration.conftest import Deployment
+from tests.support.deployment import Deployment
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 

@@ -25,13 +25,10 @@ from devtools.net import free_port, http_get, scrape_metrics
 from devtools.processes import WorkerProcess
 from devtools.verify.check import Traffic, make_traffic
 from devtools.verify.run import send
-from tests.integration.conftest import (
-    PARTITIONS,
-    Deployment,
-    RedisServer,
-    TcpProxy,
-    wait_for,
-)
+from tests.support.deployment import PARTITIONS, Deployment
+from tests.support.proxy import TcpProxy
+from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_for
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 ITEMS = catalogue()

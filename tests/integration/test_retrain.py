@@ -18,7 +18,7 @@ from app.inference.manifest import MANIFEST_FILE
 from app.training.movielens import load_ratings
 from devtools.processes import PROJECT_ROOT
 from devtools.verify.corpus import malformed_records
-from tests.integration.conftest import Deployment
+from tests.support.deployment import Deployment
 
 MODELS = PROJECT_ROOT / "models"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from devtools.net import http_get, http_post
 from devtools.processes import PROJECT_ROOT, WorkerProcess
-from tests.integration.conftest import Deployment
+from tests.support.deployment import Deployment
 
 TOKEN = "k8s-secret-9d2c41e0b7"
 
