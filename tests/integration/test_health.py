@@ -12,9 +12,8 @@ import msgspec
 
 from devtools.net import http_get
 from tests.support.deployment import Deployment
+from tests.support.paths import MODELS
 from tests.support.waiting import wait_for
-
-MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 async def test_not_ready_without_a_model_then_ready_once_one_appears(

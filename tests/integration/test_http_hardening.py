@@ -9,7 +9,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import aiohttp
 import msgspec
@@ -20,9 +19,9 @@ from devtools.net import http_get
 from devtools.verify.check import make_traffic
 from tests.support.deployment import Deployment
 from tests.support.malformed_requests import ADMIN_TOKEN, CORPUS
+from tests.support.paths import MODELS
 from tests.support.waiting import wait_for
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 ITEMS = catalogue()
 
 

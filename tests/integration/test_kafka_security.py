@@ -31,9 +31,8 @@ from devtools.broker import EmbeddedBroker
 from devtools.net import free_port, http_get
 from devtools.verify.check import make_traffic
 from tests.support.deployment import Deployment
+from tests.support.paths import MODELS
 from tests.support.proxy import TcpProxy
-
-MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 @dataclass

@@ -26,9 +26,8 @@ from devtools.processes import WorkerProcess
 from devtools.verify.check import make_traffic
 from devtools.verify.run import send
 from tests.support.deployment import PARTITIONS, Deployment
+from tests.support.paths import MODELS
 from tests.support.waiting import wait_for
-
-MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 def add_version(

@@ -26,11 +26,11 @@ from devtools.processes import WorkerProcess
 from devtools.verify.check import Traffic, make_traffic
 from devtools.verify.run import send
 from tests.support.deployment import PARTITIONS, Deployment
+from tests.support.paths import MODELS
 from tests.support.proxy import TcpProxy
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_for
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 ITEMS = catalogue()
 
 

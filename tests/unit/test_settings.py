@@ -8,8 +8,7 @@ import pytest
 
 from app.errors import InvalidSettings
 from app.settings import Settings, load_settings
-
-README = Path(__file__).resolve().parents[2] / "README.md"
+from tests.support.paths import README
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
