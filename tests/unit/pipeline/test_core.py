@@ -10,7 +10,7 @@ from app.features.state import UserFeatureState
 from app.pipeline import BatchResult, DictStore
 from app.records import ScoredItem
 from app.rollout.arms import Arms
-from tests.unit.inference.fakes import FailingScorer, FakeScorer
+from tests.support.fakes import FailingScorer, FakeScorer
 from tests.unit.pipeline.conftest import ITEMS, CoreUnderTest, Record, decode_all
 
 MakeRecord = Callable[..., Record]

@@ -13,7 +13,7 @@ from app.pipeline import DictStore
 from app.pipeline.degrade import Degradation
 from app.records import ScoredItem
 from app.rollout.arms import Arms
-from tests.unit.inference.fakes import FakeScorer
+from tests.support.fakes import FakeScorer
 from tests.unit.pipeline.conftest import ITEMS, NOW, CoreUnderTest, Record, decode_all
 
 MakeRecord = Callable[..., Record]

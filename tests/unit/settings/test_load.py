@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from app.settings import Scope, Settings, load_settings
-
-README = Path(__file__).resolve().parents[3] / "README.md"
+from tests.support.paths import README
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
