@@ -60,7 +60,7 @@ from collections.abc import AsyncIterator, Coroutine, Generator, Mapping
 from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer
-from faust.tables import manager as table_manager
+from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
@@ -70,11 +70,12 @@ from app.worker.faust_compat.bulk import BulkInput, bulk_inputs_of
 
 __all__ = [
     "SeekBeforeResumeRecovery",
+    "SeekBeforeResumeTableManager",
     "TunedConsumer",
     "TunedConsumerThread",
+    "TunedTransport",
     "fetched_highwaters",
     "resume",
-    "tune_consumer",
 ]
 
 _EARLIEST = "earliest"
@@ -165,10 +166,26 @@ class SeekBeforeResumeRecovery(Recovery):  # type: ignore[misc]
                 consumer.resume_partitions(tps)
 
 
+class SeekBeforeResumeTableManager(TableManager):  # type: ignore[misc]
+    """Faust's table manager, recovering with ``SeekBeforeResumeRecovery`` (the app's
+    ``TableManager`` setting)."""
+
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = SeekBeforeResumeRecovery(
+                self.app, self, beacon=self.beacon, loop=self.loop
+            )
+        return self._recovery
+
+
 class TunedConsumerThread(driver.AIOKafkaConsumerThread):  # type: ignore[misc]
     """Changes 1, 2, 4 and 5: the thread that owns the aiokafka consumer."""
 
-    fetch_max_wait_ms = 10
+    @property
+    def fetch_max_wait_ms(self) -> int:
+        """The app's fetch wait (change 1), which its ``TunedTransport`` holds."""
+        return cast(TunedTransport, self.transport).fetch_max_wait_ms
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
@@ -349,8 +366,11 @@ class TunedConsumer(driver.Consumer):  # type: ignore[misc]
         )
 
 
-def tune_consumer(fetch_max_wait_ms: int) -> None:
-    """Install the eight changes in Faust (stream and changelog consumers, table recovery)."""
-    table_manager.Recovery = SeekBeforeResumeRecovery  # type: ignore[attr-defined]
-    TunedConsumerThread.fetch_max_wait_ms = fetch_max_wait_ms
-    driver.Transport.Consumer = TunedConsumer
+class TunedTransport(driver.Transport):  # type: ignore[misc]
+    """aiokafka's transport, making the tuned consumer with its app's fetch wait (change 1)."""
+
+    Consumer = TunedConsumer
+
+    def __init__(self, url: Any, app: Any, *, fetch_max_wait_ms: int) -> None:
+        super().__init__(url, app)
+        self.fetch_max_wait_ms = fetch_max_wait_ms

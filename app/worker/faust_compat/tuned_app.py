@@ -1,0 +1,36 @@
+"""The Faust app that carries streamrec's consumer and recovery changes, for itself only.
+
+Nothing here changes Faust for the process: the table recovery comes through Faust's
+``TableManager`` app setting, the consumer through this app's own transport.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from app.worker.faust_compat.consumer import SeekBeforeResumeTableManager, TunedTransport
+from app.worker.faust_compat.versions import check_versions
+
+__all__ = ["TunedApp"]
+
+
+class TunedApp(faust.App):  # type: ignore[misc]
+    """``faust.App`` with the consumer changes (``consumer.py``) and ``fetch_max_wait_ms``.
+
+    Checks the installed versions first (CannotStart if they are not the patched ones).
+    """
+
+    def __init__(self, id: str, *, fetch_max_wait_ms: int, **options: Any) -> None:
+        check_versions()
+        self._fetch_max_wait_ms = fetch_max_wait_ms
+        super().__init__(id, TableManager=SeekBeforeResumeTableManager, **options)
+
+    def _new_transport(self) -> TunedTransport:
+        # No app setting names the consumer class: Faust builds the consumer's transport here,
+        # the class looked up by the broker URL's scheme (kafka:// and aiokafka:// both name
+        # aiokafka's), and the transport's class attribute ``Consumer`` makes the consumer.
+        return TunedTransport(
+            self.conf.broker_consumer, self, fetch_max_wait_ms=self._fetch_max_wait_ms
+        )
