@@ -1,8 +1,12 @@
-"""Every use of Faust and aiokafka internals, in one place, applied by the app factory.
+"""Every use of Faust and aiokafka internals, in one place, for the apps that ask for them.
 
-consumer.py: eight changes to Faust's Kafka consumer and table recovery (each explained there);
-bulk.py: the input topic's records to the agent as lists, and table access for them (faust#300);
-tables.py: tables with streamrec's serializers (raw keys);
+Nothing here changes Faust for the whole process: a ``TunedApp`` (tuned_app.py) carries the
+changes for itself, through the hooks Faust offers per app, and checks the versions first.
+Eight changes to Faust's Kafka consumer and table recovery, each explained where it lives:
+consumer_thread.py 1, 2, 4, 5 (the thread owning the aiokafka consumer); recovery.py 3 (the
+app's ``TableManager`` setting); consumer.py 6, 7, 8 (Faust's consumer, made by the app's
+transport). bulk.py: the input topic's records to the agent as lists, and table access for
+them (faust#300); tables.py: tables with streamrec's serializers (raw keys);
 table_stats.py: RocksDB key estimates; versions.py: the versions these were written for.
 """
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import faust
 
-from app.worker.faust_compat.consumer import SeekBeforeResumeTableManager, TunedTransport
+from app.worker.faust_compat.consumer import TunedTransport
+from app.worker.faust_compat.recovery import SeekBeforeResumeTableManager
 from app.worker.faust_compat.versions import check_versions
 
 __all__ = ["TunedApp"]

@@ -15,7 +15,8 @@ from faust.transport.drivers import aiokafka as driver
 from app.main import build
 from app.settings import Settings
 from app.worker.faust_compat import TunedApp
-from app.worker.faust_compat.consumer import SeekBeforeResumeRecovery, TunedConsumer
+from app.worker.faust_compat.consumer import TunedConsumer
+from app.worker.faust_compat.recovery import SeekBeforeResumeRecovery
 
 MODELS = Path(__file__).resolve().parents[4] / "models"
 # Everything a process-wide patch would have to change to reach every app's consumer.
