@@ -18,7 +18,7 @@ __all__ = ["TunedApp"]
 
 
 class TunedApp(faust.App):  # type: ignore[misc]
-    """``faust.App`` with the consumer changes (``consumer.py``) and ``fetch_max_wait_ms``.
+    """``faust.App`` with the eight consumer changes and its own fetch wait (change 1).
 
     Checks the installed versions first (CannotStart if they are not the patched ones).
     """
@@ -29,9 +29,10 @@ class TunedApp(faust.App):  # type: ignore[misc]
         super().__init__(id, TableManager=SeekBeforeResumeTableManager, **options)
 
     def _new_transport(self) -> TunedTransport:
-        # No app setting names the consumer class: Faust builds the consumer's transport here,
-        # the class looked up by the broker URL's scheme (kafka:// and aiokafka:// both name
-        # aiokafka's), and the transport's class attribute ``Consumer`` makes the consumer.
+        # Faust has no app setting for the consumer class (``Consumer=`` is ignored): the
+        # consumer is made by the class attribute ``Consumer`` of the transport built here,
+        # whose class the broker URL's scheme picks (kafka:// and aiokafka:// alike: aiokafka's).
+        # This factory is the one place an app can choose its own.
         return TunedTransport(
             self.conf.broker_consumer, self, fetch_max_wait_ms=self._fetch_max_wait_ms
         )
