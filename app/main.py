@@ -65,8 +65,8 @@ from app.worker.agent import BatchPolicy, RecommendAgent, TableStore, take_batch
 from app.worker.codecs import StructCodec
 from app.worker.faust_compat import (
     BulkInput,
+    TunedApp,
     estimated_keys,
-    install_patches,
     raw_key_table,
     tables_recovered,
 )
@@ -155,12 +155,12 @@ def build(
     ``rank`` replaces how rows are ranked, ``batches`` wraps how micro-batches are gathered
     (the tests inject faults through them).
     """
-    install_patches(settings.fetch_max_wait_ms)
     shutdown = Shutdown(settings.shutdown_timeout_s)
     brokers = Brokers.from_settings(settings)
     partitioner = KeyPartitioner(settings.key_partitioner)
-    app = faust.App(
+    app = TunedApp(
         settings.app_id,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         broker=settings.broker,
         broker_credentials=brokers.security.faust_credentials(),
         store=settings.store,

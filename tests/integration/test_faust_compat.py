@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from app.kafka.topics import ensure_topics
-from app.worker.faust_compat.consumer import fetched_highwaters
+from app.worker.faust_compat.consumer_thread import fetched_highwaters
 from tests.support.deployment import Deployment
 
 
