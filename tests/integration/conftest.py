@@ -17,7 +17,14 @@ from tests.support.deployment import Deployment
 from tests.support.movielens import MovieLensSlice, movielens_records
 from tests.support.redis_server import RedisServer
 
-pytestmark = pytest.mark.integration
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/integration/ (a conftest's pytestmark marks nothing)."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
