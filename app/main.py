@@ -24,7 +24,9 @@ from app.errors import CannotStart, InvalidSettings
 from app.features.state import UserFeatureState
 from app.http.guard import guard
 from app.http.oip import register_oip
-from app.http.operator_page import RecentRates, Snapshot, register_operator_page
+from app.http.operator_html import Snapshot
+from app.http.operator_page import register_operator_page
+from app.http.operator_state import RecentRates
 from app.http.trending import register_trending_view
 from app.http.views import liveness, readiness, register_views
 from app.inference.batcher import rank_states

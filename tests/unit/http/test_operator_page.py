@@ -6,7 +6,8 @@ import re
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from app.http.operator_page import Lookup, RecentRates, Snapshot, render
+from app.http.operator_html import Lookup, Snapshot, render
+from app.http.operator_state import RecentRates
 
 
 def snapshot(**changes: object) -> Snapshot:
