@@ -6,49 +6,62 @@ the model arms with their live figures, the trending list, and a user lookup (``
 showing the user's recent items and current recommendations with titles (from the served
 version's optional ``titles_file``). The JSON views stay the interface for programs.
 
-``app.http.operator_html`` renders it; ``register_operator_page`` is the adapter that gathers
-the snapshot from the worker.
+``gather`` reads the snapshot from the worker; ``app.http.operator_html`` renders it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import urllib.parse
-from collections.abc import Callable
 from typing import Any
 
 import faust
 import msgspec
-from faust.web import Request, Response, View
+from aiohttp import web
 
+from app.http.context import HttpContext
+from app.http.health import liveness, readiness
 from app.http.operator_html import Lookup, Snapshot, render
 
-__all__ = ["register_operator_page"]
+__all__ = ["gather", "operator_page"]
 
 
-def register_operator_page(
-    app: faust.App, gather: Callable[[], Snapshot], self_url: Callable[[], str]
-) -> None:
-    """Serve the page at ``/``, in front of Faust's ``{"status": "OK"}`` index.
+async def operator_page(ctx: HttpContext, request: web.Request) -> web.Response:
+    """The page, with the looked-up user's items when ``?user=`` names one. A lookup asks
+    this worker's own JSON views, which forward to the worker owning the user."""
+    snapshot = gather(ctx)
+    user = request.query.get("user", "").strip()
+    if user:
+        base = str(ctx.app.conf.canonical_url).rstrip("/")
+        found = await _look_up(ctx.app, base, user[:200])
+        snapshot = dataclasses.replace(snapshot, lookup=found)
+    # aiohttp refuses a charset inside content_type=: the header is set whole.
+    page = render(snapshot).encode()
+    return web.Response(body=page, headers={"Content-Type": "text/html; charset=utf-8"})
 
-    ``gather``: the worker's figures now; ``self_url``: this worker's base URL. A lookup asks
-    this worker's own JSON views, which forward to the worker owning the user.
-    """
 
-    class OperatorPage(View):
-        async def get(self, request: Request) -> Response:
-            snapshot = gather()
-            user = request.query.get("user", "").strip()
-            if user:
-                found = await _look_up(app, self_url(), user[:200])
-                snapshot = dataclasses.replace(snapshot, lookup=found)
-            # aiohttp refuses a charset inside content_type=: the header is set whole.
-            page = render(snapshot).encode()
-            return self.bytes(page, headers={"Content-Type": "text/html; charset=utf-8"})
-
-    # Faust adds its own index ({"status": "OK"}) when the web server starts, after this;
-    # aiohttp answers with the first route that matches: this one (the browser test checks).
-    app.page("/")(OperatorPage)
+def gather(ctx: HttpContext) -> Snapshot:
+    """The worker's figures now."""
+    dead = {s.labels["reason"]: s.value for m in ctx.metrics.dead_letters.collect()
+            for s in m.samples if s.name.endswith("_total")}  # fmt: skip
+    model = ctx.model
+    report = (ctx.rollout.report(ctx.registry, ctx.output_topic, ctx.shadow_topic)
+              if model.current is not None else {"arms": []})  # fmt: skip
+    return Snapshot(
+        worker=str(ctx.app.conf.canonical_url),
+        app_id=ctx.app_id,
+        ready=readiness(ctx),
+        live=liveness(ctx),
+        partitions=ctx.progress.owned(),
+        lag=dict(ctx.progress.lag),
+        events_in_per_s=ctx.rates.rate("streamrec_events_in_total"),
+        updates_out_per_s=ctx.rates.rate("streamrec_recommendations_out_total"),
+        p99_s=ctx.rates.p99_s(),
+        dead_letters=dead,
+        arms=report["arms"],
+        trending=ctx.board.items(n=10) if ctx.trending else None,
+        titles=ctx.titles.of(model.current),
+    )
 
 
 async def _look_up(app: faust.App, base: str, user: str) -> Lookup:

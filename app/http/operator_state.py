@@ -1,14 +1,19 @@
-"""What the operator page keeps between requests: recent rates sampled from the metrics."""
+"""What the operator page keeps between requests: rates sampled from the metrics, and the
+served versions' item titles."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-__all__ = ["WINDOW_S", "RecentRates"]
+from app.inference.manifest import read_titles
+from app.inference.scorer import OnnxScorer
+
+__all__ = ["WINDOW_S", "ItemTitles", "RecentRates"]
 
 WINDOW_S = 10.0
 """Rates and the p99 cover the last this many seconds."""
@@ -70,3 +75,18 @@ def _quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
             return lower + (le - lower) * ((rank - below) / inside if inside else 1.0)
         lower, below = le, count
     return lower
+
+
+class ItemTitles:
+    """Each served version's item titles (its optional ``titles_file``), read once."""
+
+    def __init__(self) -> None:
+        self._of: dict[Path, dict[str, str]] = {}
+
+    def of(self, scorer: OnnxScorer | None) -> dict[str, str]:
+        """The titles of ``scorer``'s version (none without a model)."""
+        if scorer is None:
+            return {}
+        if scorer.path not in self._of:  # a version never changes: read it once
+            self._of[scorer.path] = read_titles(scorer.path, scorer.manifest)
+        return self._of[scorer.path]
