@@ -13,7 +13,7 @@ DEV    := $(VENV)/.installed-dev
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[dev-broker]'
 	# MovieLens-100k ships inside this wheel; its own code needs torch and is never imported.
 	$(BIN)/pip install -q --no-deps recbole==1.2.1
 	touch $(STAMP)

@@ -101,7 +101,7 @@ class ModelNotReady(StreamrecError):
 
 
 class InvalidRequest(StreamrecError):
-    """An inference API request breaks the Open Inference Protocol contract (HTTP 400).
+    """An inference API request breaks the Open Inference Protocol contract.
 
     Operator action: none; the caller fixes its request (the message says what is wrong).
     """

@@ -12,7 +12,6 @@ import logging
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn
 
 import aiohttp
@@ -22,19 +21,19 @@ from prometheus_client import CollectorRegistry
 from app.cli.commands import register_commands
 from app.errors import CannotStart, InvalidSettings
 from app.features.state import UserFeatureState
+from app.http.context import HttpContext
 from app.http.guard import guard
-from app.http.oip import register_oip
-from app.http.operator_page import RecentRates, Snapshot, register_operator_page
-from app.http.trending import register_trending_view
-from app.http.views import liveness, readiness, register_views
+from app.http.operator_state import RecentRates
+from app.http.routes import register_routes
 from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
 from app.inference.cold_start import ColdStart
-from app.inference.manifest import read_titles
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
+from app.kafka.brokers import Brokers
 from app.kafka.follow import follow_topic
+from app.kafka.partitioners import KeyPartitioner
 from app.kafka.producer import BatchSender
 from app.kafka.topics import ensure_topics
 from app.metrics import AppMetrics
@@ -64,8 +63,8 @@ from app.worker.batching import BatchPolicy, take_batches
 from app.worker.codecs import StructCodec
 from app.worker.faust_compat import (
     BulkInput,
+    TunedApp,
     estimated_keys,
-    install_patches,
     raw_key_table,
     tables_recovered,
 )
@@ -154,12 +153,12 @@ def build(
     ``rank`` replaces how rows are ranked, ``batches`` wraps how micro-batches are gathered
     (the tests inject faults through them).
     """
-    install_patches(settings.fetch_max_wait_ms)
     shutdown = Shutdown(settings.shutdown_timeout_s)
-    brokers = settings.brokers
-    partitioner = settings.partitioner
-    app = faust.App(
+    brokers = Brokers.from_settings(settings)
+    partitioner = KeyPartitioner(settings.key_partitioner)
+    app = TunedApp(
         settings.app_id,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         broker=settings.broker,
         broker_credentials=brokers.security.faust_credentials(),
         store=settings.store,
@@ -322,68 +321,19 @@ def build(
         app.task(read_rollout_evidence)
         app.timer(settings.auto_check_s, name="streamrec.auto_rollout")(automatic_rollout)
 
-    register_views(
-        app, features, latest, rollout, metrics_registry, agent, progress,
-        settings.stall_timeout_s, settings.output_topic, settings.shadow_topic, auth,
-        denied=lambda reason: metrics.admin_denied.labels("http", reason).inc(),
-    )  # fmt: skip
     ranker = OnlineRanker(model, cache, settings.max_batch, cold_start)
-    register_oip(
-        app, features, model, ranker, settings.top_k, lambda: readiness(app, model)["ready"]
-    )
-    register_trending_view(app, board, settings.trending)
-    _operator_page(app, settings, agent, progress, rollout, metrics_registry, metrics, board)
+    rates = RecentRates(metrics_registry)  # the operator page's rates
+    app.timer(1.0, name="streamrec.page_rates")(_async(rates.sample))
+    register_routes(HttpContext(
+        app=app, features=features, latest=latest, rollout=rollout, ranker=ranker,
+        agent=agent, progress=progress, registry=metrics_registry, metrics=metrics, auth=auth,
+        board=board, rates=rates, app_id=settings.app_id, default_k=settings.top_k,
+        stall_timeout_s=settings.stall_timeout_s, output_topic=settings.output_topic,
+        shadow_topic=settings.shadow_topic, trending=settings.trending,
+    ))  # fmt: skip
     register_commands()
     _tune_gc()
     return Streamrec(app, settings, features, latest, agent, model, rollout, metrics)
-
-
-def _operator_page(
-    app: faust.App,
-    settings: Settings,
-    agent: RecommendAgent,
-    progress: ProgressMonitor,
-    rollout: Rollout,
-    registry: CollectorRegistry,
-    metrics: AppMetrics,
-    board: TrendingBoard,
-) -> None:
-    """``GET /`` for people (``app.http.operator_page``), with its once-a-second samples."""
-    rates = RecentRates(registry)
-    app.timer(1.0, name="streamrec.page_rates")(_async(rates.sample))
-    model = rollout.main
-    titles_of: dict[Path, dict[str, str]] = {}
-
-    def titles() -> dict[str, str]:
-        scorer = model.current
-        if scorer is None:
-            return {}
-        if scorer.path not in titles_of:  # a version never changes: read it once
-            titles_of[scorer.path] = read_titles(scorer.path, scorer.manifest)
-        return titles_of[scorer.path]
-
-    def gather() -> Snapshot:
-        dead = {s.labels["reason"]: s.value for m in metrics.dead_letters.collect()
-                for s in m.samples if s.name.endswith("_total")}  # fmt: skip
-        report = (rollout.report(registry, settings.output_topic, settings.shadow_topic)
-                  if model.current is not None else {"arms": []})  # fmt: skip
-        return Snapshot(
-            worker=str(app.conf.canonical_url),
-            app_id=settings.app_id,
-            ready=readiness(app, model),
-            live=liveness(agent, progress, settings.stall_timeout_s),
-            partitions=progress.owned(),
-            lag=dict(progress.lag),
-            events_in_per_s=rates.rate("streamrec_events_in_total"),
-            updates_out_per_s=rates.rate("streamrec_recommendations_out_total"),
-            p99_s=rates.p99_s(),
-            dead_letters=dead,
-            arms=report["arms"],
-            trending=board.items(n=10) if settings.trending else None,
-            titles=titles(),
-        )
-
-    register_operator_page(app, gather, lambda: str(app.conf.canonical_url).rstrip("/"))
 
 
 def _async(sample: Callable[[], None]) -> Callable[[], Coroutine[Any, Any, None]]:
@@ -421,12 +371,12 @@ def _count_trending(
     async def read_trending() -> None:
         try:
             hour = str(3600 * 1000)
-            await ensure_topics(settings.brokers, [settings.trending_topic], 1,
+            await ensure_topics(Brokers.from_settings(settings), [settings.trending_topic], 1,
                                 {"retention.ms": hour})  # fmt: skip
         except Exception as exc:  # as for the control topic: say so, keep serving
             logger.error("cannot create topic %s (create it by hand): %s",
                          settings.trending_topic, exc)  # fmt: skip
-        await follow_topic(settings.brokers, settings.trending_topic, board.take)
+        await follow_topic(Brokers.from_settings(settings), settings.trending_topic, board.take)
 
     app.task(read_trending)
 

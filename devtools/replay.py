@@ -111,14 +111,14 @@ async def replay_movielens(
     if count:
         ratings = ratings[:count]
     s = settings
-    brokers = s.brokers
+    brokers = Brokers.from_settings(s)
     # Created here with the worker's layout, so a replay before the first worker cannot
     # leave a broker-default (one-partition) input topic behind.
     await ensure_topics(brokers, [s.input_topic, s.output_topic, s.dlq_topic], s.partitions)
     return await replay(
         ratings,
         brokers=brokers,
-        partitioner=s.partitioner,
+        partitioner=KeyPartitioner(s.key_partitioner),
         topic=s.input_topic,
         rate=rate,
         progress=progress,

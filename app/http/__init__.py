@@ -1,1 +1,3 @@
-"""The web edge: views, the Open Inference Protocol, the operator page."""
+"""The web edge: handlers by concept (health, users, models, oip, trending, operator_page),
+each a plain function of the ``HttpContext``; ``routes`` lists them, ``errors`` gives domain
+errors their HTTP status, ``guard`` refuses malformed requests."""

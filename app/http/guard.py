@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import unquote_to_bytes
 
 import aiohttp
-import msgspec
 from aiohttp import web
+
+from app.http.errors import error
 
 __all__ = ["Handler", "guard"]
 
@@ -26,16 +27,7 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
-_encode = msgspec.json.Encoder().encode
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    """The JSON error every refusal of the web server answers with."""
-    return web.Response(
-        body=_encode({"error": message}), status=status, content_type="application/json",
-        headers=headers,
-    )  # fmt: skip
 
 
 def guard(max_body_bytes: int, max_segment_bytes: int) -> Middleware:
@@ -52,7 +44,7 @@ def guard(max_body_bytes: int, max_segment_bytes: int) -> Middleware:
             if exc.status < 400:
                 raise  # redirects pass through
             headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate")}
-            return error(exc.status, _reason(exc, request, max_body_bytes), headers)
+            return error(exc.status, _reason(exc, request, max_body_bytes), headers=headers)
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Forwarding to the worker that owns the key (table views, OIP by user id).
             return error(503, f"the worker owning this request did not answer "

@@ -13,21 +13,19 @@ worker that owns the user (others forward the request). Errors are 4xx/5xx with
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import faust
 import msgspec
-from faust.web import Request, Response, View
+from aiohttp import web
 from yarl import URL
 
 from app.errors import InvalidRequest, ModelNotReady
 from app.features.state import MAX_RECENT, UserFeatureState, state_from_items
-from app.http.pages import page
-from app.inference.online import OnlineRanker
-from app.inference.serving import ServedModel
+from app.http import errors, responses
+from app.http.context import HttpContext
+from app.http.health import readiness
 
-__all__ = ["register_oip"]
+__all__ = ["infer", "live", "metadata", "model_ready", "parse", "ready"]
 
 
 FORWARDED = "X-Streamrec-Forwarded"
@@ -48,7 +46,6 @@ class InferRequest(msgspec.Struct, frozen=True):
 
 
 _decode_request = msgspec.json.Decoder(InferRequest).decode
-_encode = msgspec.json.Encoder().encode
 
 
 def _strings(tensor: Tensor) -> list[str]:
@@ -89,129 +86,116 @@ def parse(body: bytes, default_k: int) -> tuple[InferRequest, Tensor, int]:
     return request, tensor, k
 
 
+async def live(ctx: HttpContext, request: web.Request) -> web.Response:
+    """The server is up."""
+    return responses.json({"live": True})
+
+
+async def ready(ctx: HttpContext, request: web.Request) -> web.Response:
+    """The worker's readiness, as /health/ready says it."""
+    is_ready = readiness(ctx)["ready"]
+    return responses.json({"ready": is_ready}, 200 if is_ready else 503)
+
+
+async def metadata(ctx: HttpContext, request: web.Request, name: str) -> web.Response:
+    """The model's versions, the one serving, and the inputs and outputs of the API and of
+    the graph."""
+    model = ctx.model
+    if name != model.name:
+        return errors.error(404, f"unknown model {name!r}; this worker serves {model.name!r}")
+    scorer = model.current
+    return responses.json({
+        "name": model.name,
+        "versions": model.registry.versions(model.name),
+        "platform": "onnxruntime_onnx",
+        "serving_version": None if scorer is None else scorer.version,
+        "inputs": [
+            {"name": "history", "datatype": "BYTES", "shape": [-1]},
+            {"name": "user_id", "datatype": "BYTES", "shape": [1]},
+        ],
+        "outputs": [
+            {"name": "item_ids", "datatype": "BYTES", "shape": [-1]},
+            {"name": "scores", "datatype": "FP32", "shape": [-1]},
+        ],
+        # What the graph itself reads, each tensor built from the user's state by the
+        # named feature builder (a history request fills only the items).
+        "parameters": {"model_inputs": [] if scorer is None else [
+            {"name": t.name, "datatype": t.datatype, "shape": t.shape,
+             "feature": scorer.builders[t.name]}
+            for t in scorer.manifest.inputs
+        ]},
+    })  # fmt: skip
+
+
+async def model_ready(ctx: HttpContext, request: web.Request, name: str) -> web.Response:
+    """Whether the model has a version loaded."""
+    model = ctx.model
+    if name != model.name:
+        return errors.error(404, f"unknown model {name!r}")
+    return responses.json({"name": name, "ready": model.ready}, 200 if model.ready else 503)
+
+
+async def infer(ctx: HttpContext, request: web.Request, name: str) -> web.Response:
+    """A top-K for a history, or for a user id on the worker that owns the user."""
+    if name != ctx.model.name:
+        return errors.error(404, f"unknown model {name!r}; this worker serves {ctx.model.name!r}")
+    body = await request.read()
+    try:
+        parsed, tensor, k = parse(body, ctx.default_k)
+        items = _strings(tensor)
+    except InvalidRequest as exc:
+        return errors.from_error(exc)
+    if tensor.name == "history":
+        state = state_from_items(items)
+    else:
+        found = await _user_state(ctx, request, body, items[0])
+        if isinstance(found, web.Response):
+            return found
+        state = found
+    try:
+        scorer, ranked, source = await ctx.ranker.rank(state, k)
+    except ModelNotReady as exc:
+        return errors.from_error(exc)
+    return responses.json({
+        "model_name": scorer.name,
+        "model_version": scorer.version,
+        "id": parsed.id,
+        "outputs": [
+            {"name": "item_ids", "datatype": "BYTES", "shape": [len(ranked)],
+             "data": [i.item_id for i in ranked]},
+            {"name": "scores", "datatype": "FP32", "shape": [len(ranked)],
+             "data": [i.score for i in ranked]},
+        ],
+        # model, or for a history the model cannot read trending (or popularity).
+        "parameters": {"source": source},
+    })  # fmt: skip
+
+
+async def _user_state(
+    ctx: HttpContext, request: web.Request, body: bytes, user_id: str
+) -> UserFeatureState | web.Response:
+    """The user's stored state on the worker that owns the user; elsewhere the owner's
+    answer to the forwarded request (or why there is none)."""
+    try:
+        owner = ctx.app.router.key_store(ctx.features.name, user_id)
+    except KeyError:
+        return errors.error(503, "partition owners unknown (rebalancing); retry")
+    if not _same_worker(owner, URL(str(ctx.app.conf.canonical_url))):
+        if request.headers.get(FORWARDED):
+            return errors.error(503, "user moved between workers; retry")
+        return await _forward(ctx, owner, request, body)
+    stored = ctx.features.get(user_id)
+    if stored is None:
+        return errors.error(404, f"no features for user {user_id!r}")
+    return stored
+
+
 def _same_worker(a: URL, b: URL) -> bool:
     return (a.host, a.port) == (b.host, b.port)
 
 
-def register_oip(
-    app: faust.App,
-    features: faust.Table[str, UserFeatureState],
-    model: ServedModel,
-    ranker: OnlineRanker,
-    default_k: int,
-    ready: Callable[[], bool],
-) -> None:
-    """Add the V2 endpoints; ``ready()`` is the worker's readiness (as /health/ready)."""
-
-    def error(view: View, status: int, message: str) -> Response:
-        return view.bytes(
-            _encode({"error": message}), content_type="application/json", status=status
-        )
-
-    def reply(view: View, body: object, status: int = 200) -> Response:
-        return view.bytes(_encode(body), content_type="application/json", status=status)
-
-    @page(app, "/v2/health/live")
-    class Live(View):
-        async def get(self, request: Request) -> Response:
-            return reply(self, {"live": True})
-
-    @page(app, "/v2/health/ready")
-    class Ready(View):
-        async def get(self, request: Request) -> Response:
-            is_ready = ready()
-            return reply(self, {"ready": is_ready}, 200 if is_ready else 503)
-
-    @page(app, "/v2/models/{name}")
-    class Metadata(View):
-        async def get(self, request: Request, name: str) -> Response:
-            if name != model.name:
-                return error(
-                    self, 404, f"unknown model {name!r}; this worker serves {model.name!r}"
-                )
-            scorer = model.current
-            return reply(self, {
-                "name": model.name,
-                "versions": model.registry.versions(model.name),
-                "platform": "onnxruntime_onnx",
-                "serving_version": None if scorer is None else scorer.version,
-                "inputs": [
-                    {"name": "history", "datatype": "BYTES", "shape": [-1]},
-                    {"name": "user_id", "datatype": "BYTES", "shape": [1]},
-                ],
-                "outputs": [
-                    {"name": "item_ids", "datatype": "BYTES", "shape": [-1]},
-                    {"name": "scores", "datatype": "FP32", "shape": [-1]},
-                ],
-                # What the graph itself reads, each tensor built from the user's state by the
-                # named feature builder (a history request fills only the items).
-                "parameters": {"model_inputs": [] if scorer is None else [
-                    {"name": t.name, "datatype": t.datatype, "shape": t.shape,
-                     "feature": scorer.builders[t.name]}
-                    for t in scorer.manifest.inputs
-                ]},
-            })  # fmt: skip
-
-    @page(app, "/v2/models/{name}/ready")
-    class ModelReady(View):
-        async def get(self, request: Request, name: str) -> Response:
-            if name != model.name:
-                return error(self, 404, f"unknown model {name!r}")
-            return reply(self, {"name": name, "ready": model.ready}, 200 if model.ready else 503)
-
-    @page(app, "/v2/models/{name}/infer")
-    class Infer(View):
-        async def post(self, request: Request, name: str) -> Response:
-            if name != model.name:
-                return error(
-                    self, 404, f"unknown model {name!r}; this worker serves {model.name!r}"
-                )
-            body = await request.read()
-            try:
-                infer, tensor, k = parse(body, default_k)
-                items = _strings(tensor)
-            except InvalidRequest as exc:
-                return error(self, 400, str(exc))
-            if tensor.name == "history":
-                state = state_from_items(items)
-            else:
-                user_id = items[0]
-                try:
-                    owner = app.router.key_store(features.name, user_id)
-                except KeyError:
-                    return error(self, 503, "partition owners unknown (rebalancing); retry")
-                if not _same_worker(owner, URL(str(app.conf.canonical_url))):
-                    if request.headers.get(FORWARDED):
-                        return error(self, 503, "user moved between workers; retry")
-                    return await self._forward(owner, request, body)
-                stored = features.get(user_id)
-                if stored is None:
-                    return error(self, 404, f"no features for user {user_id!r}")
-                state = stored
-            try:
-                scorer, ranked, source = await ranker.rank(state, k)
-            except ModelNotReady as exc:
-                return error(self, 503, str(exc))
-            return reply(self, {
-                "model_name": scorer.name,
-                "model_version": scorer.version,
-                "id": infer.id,
-                "outputs": [
-                    {"name": "item_ids", "datatype": "BYTES", "shape": [len(ranked)],
-                     "data": [i.item_id for i in ranked]},
-                    {"name": "scores", "datatype": "FP32", "shape": [len(ranked)],
-                     "data": [i.score for i in ranked]},
-                ],
-                # model, or for a history the model cannot read trending (or popularity).
-                "parameters": {"source": source},
-            })  # fmt: skip
-
-        async def _forward(self, owner: URL, request: Request, body: bytes) -> Response:
-            url = owner.with_path(request.url.path)
-            headers = {"Content-Type": "application/json", FORWARDED: "1"}
-            async with app.http_client.post(url, data=body, headers=headers) as response:
-                return self.bytes(
-                    await response.read(),
-                    content_type="application/json",
-                    status=response.status,
-                )
+async def _forward(ctx: HttpContext, owner: URL, request: web.Request, body: bytes) -> web.Response:
+    url = owner.with_path(request.url.path)
+    headers = {"Content-Type": "application/json", FORWARDED: "1"}
+    async with ctx.app.http_client.post(url, data=body, headers=headers) as response:
+        return responses.raw_json(await response.read(), response.status)

@@ -4,282 +4,64 @@ What one worker knows, for a person rather than a program: its partitions, readi
 liveness, events in and updates out per second, lag, end-to-end p99, dead letters by reason,
 the model arms with their live figures, the trending list, and a user lookup (``?user=ID``)
 showing the user's recent items and current recommendations with titles (from the served
-version's optional ``titles_file``). No script and no external assets: it works offline and
-behind any proxy. The JSON views stay the interface for programs.
+version's optional ``titles_file``). The JSON views stay the interface for programs.
 
-``render`` is pure (a ``Snapshot`` in, HTML out); ``register_operator_page`` is the adapter that
-gathers the snapshot from the worker.
+``gather`` reads the snapshot from the worker; ``app.http.operator_html`` renders it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
-import time
 import urllib.parse
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 import msgspec
-from faust.web import Request, Response, View
-from prometheus_client import CollectorRegistry
+from aiohttp import web
 
-__all__ = ["Lookup", "RecentRates", "Snapshot", "register_operator_page", "render"]
+from app.http.context import HttpContext
+from app.http.health import liveness, readiness
+from app.http.operator_html import Lookup, Snapshot, render
 
-REFRESH_S = 5
-WINDOW_S = 10.0
-"""Rates and the p99 cover the last this many seconds."""
-
-_E2E = "streamrec_end_to_end_seconds"
+__all__ = ["gather", "operator_page"]
 
 
-class RecentRates:
-    """Counters sampled once a second: rates and the end-to-end p99 over the last WINDOW_S."""
-
-    def __init__(
-        self, registry: CollectorRegistry, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.registry = registry
-        self.clock = clock
-        self._samples: deque[tuple[float, dict[str, float], list[tuple[float, float]]]] = deque()
-
-    def sample(self) -> None:
-        counters: dict[str, float] = {}
-        buckets: list[tuple[float, float]] = []
-        for family in self.registry.collect():
-            for s in family.samples:
-                if s.name == f"{_E2E}_bucket":
-                    buckets.append((float(s.labels["le"]), s.value))
-                elif s.name.endswith("_total"):
-                    counters[s.name] = counters.get(s.name, 0.0) + s.value
-        now = self.clock()
-        self._samples.append((now, counters, sorted(buckets)))
-        while len(self._samples) > 2 and now - self._samples[1][0] >= WINDOW_S:
-            self._samples.popleft()
-
-    def rate(self, name: str) -> float | None:
-        """Per second over the window (None until two samples exist)."""
-        if len(self._samples) < 2:
-            return None
-        (t0, first, _), (t1, last, _) = self._samples[0], self._samples[-1]
-        return (last.get(name, 0.0) - first.get(name, 0.0)) / (t1 - t0) if t1 > t0 else None
-
-    def p99_s(self) -> float | None:
-        """End-to-end p99 over the window, interpolated within its histogram bucket as
-        Prometheus' histogram_quantile does (None without events in the window)."""
-        if len(self._samples) < 2:
-            return None
-        first = dict(self._samples[0][2])
-        window = [(le, n - first.get(le, 0.0)) for le, n in self._samples[-1][2]]
-        return _quantile(0.99, window)
+async def operator_page(ctx: HttpContext, request: web.Request) -> web.Response:
+    """The page, with the looked-up user's items when ``?user=`` names one. A lookup asks
+    this worker's own JSON views, which forward to the worker owning the user."""
+    snapshot = gather(ctx)
+    user = request.query.get("user", "").strip()
+    if user:
+        base = str(ctx.app.conf.canonical_url).rstrip("/")
+        found = await _look_up(ctx.app, base, user[:200])
+        snapshot = dataclasses.replace(snapshot, lookup=found)
+    # aiohttp refuses a charset inside content_type=: the header is set whole.
+    page = render(snapshot).encode()
+    return web.Response(body=page, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-def _quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank = q * buckets[-1][1]
-    lower, below = 0.0, 0.0
-    for le, count in buckets:
-        if count >= rank:
-            if le == float("inf"):
-                return lower  # past the last finite bucket: its bound is what is known
-            inside = count - below
-            return lower + (le - lower) * ((rank - below) / inside if inside else 1.0)
-        lower, below = le, count
-    return lower
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """One user's recent items and current recommendations (or why they are missing)."""
-
-    user_id: str
-    recent: list[str] = field(default_factory=list)
-    recommendations: list[tuple[str, float]] = field(default_factory=list)
-    source: str = ""
-    model: str = ""
-    missing: str = ""
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything the page shows."""
-
-    worker: str
-    app_id: str
-    ready: Mapping[str, Any]
-    live: Mapping[str, Any]
-    partitions: Sequence[int]
-    lag: Mapping[int, int]
-    events_in_per_s: float | None
-    updates_out_per_s: float | None
-    p99_s: float | None
-    dead_letters: Mapping[str, float]
-    arms: Sequence[Mapping[str, Any]]
-    trending: Sequence[tuple[str, int]] | None
-    titles: Mapping[str, str]
-    lookup: Lookup | None = None
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _num(value: float | None, fmt: str = "{:,.1f}", none: str = "-") -> str:
-    return none if value is None else fmt.format(value)
-
-
-def _item(item_id: str, titles: Mapping[str, str]) -> str:
-    title = titles.get(item_id)
-    return f"{_e(title)} <small>({_e(item_id)})</small>" if title else _e(item_id)
-
-
-def _status(ok: bool, yes: str, no: str) -> str:
-    return f'<span class="{"ok" if ok else "bad"}">{_e(yes if ok else no)}</span>'
-
-
-def render(s: Snapshot) -> str:
-    """The page's HTML."""
-    ready, live = bool(s.ready.get("ready")), bool(s.live.get("alive"))
-    checks = ", ".join(f"{_e(k)}: {_e(v)}" for k, v in s.ready.items() if k != "ready")
-    lag_total = sum(s.lag.values())
-    by_partition = ", ".join(f"{p}: {n:,}" for p, n in sorted(s.lag.items())) or "-"
-    dead = (
-        "".join(
-            f"<tr><td>{_e(reason)}</td><td>{n:,.0f}</td></tr>"
-            for reason, n in sorted(s.dead_letters.items())
-        )
-        or '<tr><td colspan="2">none</td></tr>'
+def gather(ctx: HttpContext) -> Snapshot:
+    """The worker's figures now."""
+    dead = {s.labels["reason"]: s.value for m in ctx.metrics.dead_letters.collect()
+            for s in m.samples if s.name.endswith("_total")}  # fmt: skip
+    model = ctx.model
+    report = (ctx.rollout.report(ctx.registry, ctx.output_topic, ctx.shadow_topic)
+              if model.current is not None else {"arms": []})  # fmt: skip
+    return Snapshot(
+        worker=str(ctx.app.conf.canonical_url),
+        app_id=ctx.app_id,
+        ready=readiness(ctx),
+        live=liveness(ctx),
+        partitions=ctx.progress.owned(),
+        lag=dict(ctx.progress.lag),
+        events_in_per_s=ctx.rates.rate("streamrec_events_in_total"),
+        updates_out_per_s=ctx.rates.rate("streamrec_recommendations_out_total"),
+        p99_s=ctx.rates.p99_s(),
+        dead_letters=dead,
+        arms=report["arms"],
+        trending=ctx.board.items(n=10) if ctx.trending else None,
+        titles=ctx.titles.of(model.current),
     )
-    arms = "".join(_arm_row(arm) for arm in s.arms) or '<tr><td colspan="7">no model yet</td></tr>'
-    parts = [
-        f"<h1>streamrec <small>app {_e(s.app_id)} · worker {_e(s.worker)}</small></h1>",
-        '<section><h2>This worker</h2><table class="kv">',
-        f"<tr><th>ready</th><td>{_status(ready, 'ready', 'not ready')} <small>{checks}"
-        "</small></td></tr>",
-        f"<tr><th>live</th><td>{_status(live, 'live', 'stuck')} <small>batch running "
-        f"{_num(s.live.get('batch_running_s'), '{:.1f}')} s, lag without commit "
-        f"{_num(s.live.get('lag_without_commit_s'), '{:.1f}')} s</small></td></tr>",
-        f'<tr><th>partitions</th><td id="partitions">'
-        f"{_e(', '.join(map(str, s.partitions)) or 'none')}</td></tr>",
-        f"<tr><th>events in</th><td>{_num(s.events_in_per_s)} /s</td></tr>",
-        f"<tr><th>updates out</th><td>{_num(s.updates_out_per_s)} /s</td></tr>",
-        f"<tr><th>lag</th><td>{lag_total:,} <small>by partition: {_e(by_partition)}</small>"
-        "</td></tr>",
-        f"<tr><th>p99 end to end</th><td>{_num(_ms(s.p99_s), '{:,.0f}')} ms "
-        f"<small>(last {WINDOW_S:.0f} s)</small></td></tr>",
-        "</table></section>",
-        "<section><h2>Dead letters by reason</h2><table>"
-        f"<tr><th>reason</th><th>records</th></tr>{dead}</table></section>",
-        "<section><h2>Model arms</h2><table><tr><th>arm</th><th>version</th><th>serving</th>"
-        "<th>traffic</th><th>updates</th><th>mean model call</th><th>prequential HR</th></tr>"
-        f"{arms}</table></section>",
-    ]
-    if s.trending is not None:
-        rows = (
-            "".join(
-                f"<tr><td>{n}</td><td>{_item(item, s.titles)}</td><td>{count:,}</td></tr>"
-                for n, (item, count) in enumerate(s.trending, 1)
-            )
-            or '<tr><td colspan="3">nothing counted yet</td></tr>'
-        )
-        parts.append(
-            "<section><h2>Trending now</h2><table><tr><th>#</th><th>item</th><th>events</th>"
-            f"</tr>{rows}</table></section>"
-        )
-    parts.append(_lookup_section(s.lookup, s.titles))
-    body = "\n".join(parts)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="refresh" content="{REFRESH_S}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        # No icon to fetch: a browser would ask for /favicon.ico and log the 404 as an error.
-        '<link rel="icon" href="data:,">'
-        f"<title>streamrec · {_e(s.worker)}</title><style>{_CSS}</style></head>"
-        f"<body>{body}<footer>Refreshes every {REFRESH_S} s. For programs: "
-        '<a href="/metrics">/metrics</a> · <a href="/models/">/models/</a> · '
-        '<a href="/health/ready">/health/ready</a></footer></body></html>\n'
-    )
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else 1000 * seconds
-
-
-def _arm_row(arm: Mapping[str, Any]) -> str:
-    live = arm.get("live", {})
-    hr = live.get("prequential_hr")
-    return (
-        f"<tr><td>{_e(arm.get('variant'))}</td><td>{_e(arm.get('version'))}</td>"
-        f"<td>{_status(bool(arm.get('serving')), 'yes', 'no')}</td>"
-        f"<td>{_num(arm.get('traffic_percent'), '{:.0f}')} %</td>"
-        f"<td>{_num(live.get('updates'), '{:,.0f}')}</td>"
-        f"<td>{_num(live.get('mean_model_call_ms'), '{:.2f}')} ms</td>"
-        f"<td>{_num(hr, '{:.3f}')}</td></tr>"
-    )
-
-
-def _lookup_section(lookup: Lookup | None, titles: Mapping[str, str]) -> str:
-    value = _e(lookup.user_id) if lookup else ""
-    form = (
-        '<form method="get" action="/"><label for="user">User id</label> '
-        f'<input id="user" name="user" value="{value}" maxlength="200"> '
-        '<button type="submit">Look up</button></form>'
-    )
-    if lookup is None:
-        return f"<section><h2>User lookup</h2>{form}</section>"
-    if lookup.missing:
-        result = f'<p class="bad" id="lookup-missing">{_e(lookup.missing)}</p>'
-    else:
-        recs = "".join(
-            f"<li>{_item(item, titles)} <small>score {score:.3f}</small></li>"
-            for item, score in lookup.recommendations
-        )
-        recent = "".join(f"<li>{_item(item, titles)}</li>" for item in reversed(lookup.recent))
-        result = (
-            f"<h3>Recommendations <small>source {_e(lookup.source)}, model "
-            f'{_e(lookup.model)}</small></h3><ol id="recommendations">{recs}</ol>'
-            f'<h3>Recent items <small>newest first</small></h3><ol id="recent">{recent}</ol>'
-        )
-    return f"<section><h2>User lookup</h2>{form}{result}</section>"
-
-
-_CSS = (
-    "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:70em}"
-    "h1 small,h3 small,td small{color:#666;font-weight:normal}"
-    "section{margin:1.2em 0}table{border-collapse:collapse}"
-    "th,td{border-bottom:1px solid #ddd;padding:.25em .8em;text-align:left}"
-    ".kv th{width:10em}.ok{color:#17692b;font-weight:bold}.bad{color:#a40e0e;font-weight:bold}"
-    "footer{color:#666;font-size:.9em;margin-top:2em}"
-)
-
-
-def register_operator_page(
-    app: faust.App, gather: Callable[[], Snapshot], self_url: Callable[[], str]
-) -> None:
-    """Serve the page at ``/``, in front of Faust's ``{"status": "OK"}`` index.
-
-    ``gather``: the worker's figures now; ``self_url``: this worker's base URL. A lookup asks
-    this worker's own JSON views, which forward to the worker owning the user.
-    """
-
-    class OperatorPage(View):
-        async def get(self, request: Request) -> Response:
-            snapshot = gather()
-            user = request.query.get("user", "").strip()
-            if user:
-                found = await _look_up(app, self_url(), user[:200])
-                snapshot = dataclasses.replace(snapshot, lookup=found)
-            # aiohttp refuses a charset inside content_type=: the header is set whole.
-            page = render(snapshot).encode()
-            return self.bytes(page, headers={"Content-Type": "text/html; charset=utf-8"})
-
-    # Faust adds its own index ({"status": "OK"}) when the web server starts, after this;
-    # aiohttp answers with the first route that matches: this one (the browser test checks).
-    app.page("/")(OperatorPage)
 
 
 async def _look_up(app: faust.App, base: str, user: str) -> Lookup:

@@ -14,17 +14,13 @@ import ssl
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-if TYPE_CHECKING:
-    from app.settings import Settings
+from app.settings import Protocol, SaslMechanism, Settings
 
-__all__ = ["PLAINTEXT", "Brokers", "KafkaSecurity", "Protocol", "SaslMechanism"]
+__all__ = ["PLAINTEXT", "Brokers", "KafkaSecurity"]
 
 logger = logging.getLogger(__name__)
-
-Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
-SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +115,7 @@ class Brokers:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Brokers:
+        """BROKER's servers with the KAFKA_* security: every Kafka client is built from it."""
         s = settings
         security = KafkaSecurity(
             protocol=s.kafka_security_protocol,

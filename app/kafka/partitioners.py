@@ -14,13 +14,13 @@ import random
 import zlib
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Literal
 
 from aiokafka.partitioner import murmur2 as _murmur2_hash
 
-__all__ = ["PARTITIONERS", "KeyPartitioner", "PartitionerName", "guess"]
+from app.settings import PartitionerName
 
-PartitionerName = Literal["murmur2", "crc32", "fnv1a"]
+__all__ = ["PARTITIONERS", "KeyPartitioner", "guess"]
+
 Hash = Callable[[bytes, int], int]
 
 

@@ -24,9 +24,9 @@ ENABLE_HINT = (
 
 @dataclass(frozen=True)
 class Denied:
-    """Why a request or command is refused: an HTTP status and a reason (a metric label)."""
+    """Why a request or command is refused: a reason (a metric label) and a message for the
+    sender; the web edge gives it its HTTP status (``app.http.errors``)."""
 
-    status: int
     reason: str
     message: str
 
@@ -45,14 +45,14 @@ class AdminAuth:
     def check_bearer(self, authorization: str | None) -> Denied | None:
         """None if ``authorization`` (the header's value) carries the token."""
         if self._key is None:
-            return Denied(403, "admin_disabled", ENABLE_HINT)
+            return Denied("admin_disabled", ENABLE_HINT)
         scheme, _, given = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
-            return Denied(401, "missing", "this endpoint needs 'Authorization: Bearer <token>'")
+            return Denied("missing", "this endpoint needs 'Authorization: Bearer <token>'")
         # Constant time: how much of a guess matched must not show in how long the answer took.
         # A header aiohttp could only decode with surrogates is a wrong token, not an error.
         if not hmac.compare_digest(given.strip().encode(errors="replace"), self._key):
-            return Denied(401, "wrong", "wrong admin token")
+            return Denied("wrong", "wrong admin token")
         return None
 
     def sign(self, content: bytes, ts: float) -> str:
@@ -67,14 +67,14 @@ class AdminAuth:
         """None if ``signature`` is this token's over ``content`` and ``ts`` is recent
         (``check_age`` False: a command read back from the topic's history)."""
         if self._key is None:
-            return Denied(403, "admin_disabled", ENABLE_HINT)
+            return Denied("admin_disabled", ENABLE_HINT)
         if not signature or ts is None:
-            return Denied(401, "unsigned", "the command carries no signature")
+            return Denied("unsigned", "the command carries no signature")
         if not hmac.compare_digest(signature.encode(), self.sign(content, ts).encode()):
-            return Denied(401, "bad_signature", "the signature does not match the admin token")
+            return Denied("bad_signature", "the signature does not match the admin token")
         if check_age and abs(now - ts) > self.max_age_s:
             age = f"{now - ts:.0f} s"
-            return Denied(401, "stale", f"the command is {age} old (at most {self.max_age_s:g})")
+            return Denied("stale", f"the command is {age} old (at most {self.max_age_s:g})")
         return None
 
 

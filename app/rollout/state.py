@@ -27,26 +27,12 @@ from typing import Any
 import msgspec
 
 from app.errors import RolloutRefused
+from app.settings import parse_canary
 
-__all__ = ["ROLLOUT_ACTIONS", "RolloutState", "parse_canary"]
+__all__ = ["ROLLOUT_ACTIONS", "RolloutState"]
 
 ROLLOUT_ACTIONS = frozenset({"canary", "promote", "abort", "reload", "adopt"})
 """The actions that change the state (``reload`` also serves the newest version at once)."""
-
-
-def parse_canary(spec: str) -> tuple[str, float]:
-    """``"3:10"`` -> (``"3"``, 10.0); raises ``RolloutRefused`` saying what is allowed."""
-    version, _, percent = spec.rpartition(":")
-    try:
-        share = float(percent)
-    except ValueError:
-        share = -1.0
-    if not version or not 0 <= share <= 100:
-        raise RolloutRefused(
-            "not a canary; allowed: '<version>:<percent from 0 to 100>', e.g. '2:20'"
-        )
-    return version, share
-
 
 MAX_DECISIONS = 10
 

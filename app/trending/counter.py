@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaProducer
 from faust.types import Message
 from faust.types.windows import WindowRange_from_start
 
+from app.kafka.brokers import Brokers
 from app.kafka.partitioners import KeyPartitioner
 from app.metrics import AppMetrics
 from app.settings import Settings
@@ -183,7 +184,9 @@ class TrendingCounter:
         if report is None:
             return
         if self._producer is None:
-            self._producer = AIOKafkaProducer(**self.settings.brokers.client_kwargs(), acks="all")
+            self._producer = AIOKafkaProducer(
+                **Brokers.from_settings(self.settings).client_kwargs(), acks="all"
+            )
             await self._producer.start()
         value = msgspec.json.encode(report)
         self.board.take(value)  # this worker's own figures at once

@@ -48,7 +48,7 @@ def prepare_worker(settings: Settings) -> None:
     """Create the data directory and wait for the broker; CannotStart says what is wrong."""
     prepare_data_dir(settings)
     wait_for_broker(settings)
-    check_broker_access(settings.brokers)
+    check_broker_access(Brokers.from_settings(settings))
 
 
 def prepare_data_dir(settings: Settings) -> None:

@@ -20,11 +20,12 @@ import numpy as np
 from app.inference.manifest import MANIFEST_FILE
 from app.training.itemsvd import ItemSvdParams, build_onnx
 from app.training.movielens import load_ratings
-from devtools.processes import PROJECT_ROOT
+from devtools.processes import WorkerProcess
 from devtools.replay import replay
-from tests.integration.conftest import Deployment, WorkerProcess, wait_for
+from tests.support.deployment import Deployment
+from tests.support.paths import MODELS, ROOT
+from tests.support.waiting import wait_for
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 TOKEN = "auto-rollout-admin-token-91c2"
 
 
@@ -96,7 +97,7 @@ async def test_retrain_then_waiting_promotes_the_better_model_everywhere_and_rol
     env = {**d.env(0, 0), "STREAMREC_MODEL_NAME": "itemsvd"}
     done = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "faust", "-A", "app", "retrain"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     print(done.stdout, done.stderr[-2000:])
     assert done.returncode == 0 and (registry / "itemsvd" / "2").is_dir(), done.stderr

@@ -9,7 +9,7 @@ import msgspec
 
 from devtools.net import http_get
 from devtools.verify.corpus import malformed_records
-from tests.integration.conftest import Deployment
+from tests.support.deployment import Deployment
 
 
 def valid(user: str, item: str, n: int) -> tuple[bytes, bytes]:

@@ -15,7 +15,7 @@ from app.training.movielens import load_ratings
 from devtools.net import scrape_metrics
 from devtools.processes import WorkerProcess
 from devtools.reader import Records, read_topics
-from tests.integration.conftest import Deployment
+from tests.support.deployment import Deployment
 
 BACKLOG = 30_000
 

@@ -8,8 +8,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from app.kafka.topics import ensure_topics
-from app.worker.faust_compat.consumer import fetched_highwaters
-from tests.integration.conftest import Deployment
+from app.worker.faust_compat.consumer_thread import fetched_highwaters
+from tests.support.deployment import Deployment
 
 
 async def test_fetched_highwater_is_the_end_of_the_partition(

@@ -11,9 +11,9 @@ from pathlib import Path
 import msgspec
 
 from devtools.net import http_get
-from tests.integration.conftest import Deployment, wait_for
-
-MODELS = Path(__file__).resolve().parents[2] / "models"
+from tests.support.deployment import Deployment
+from tests.support.paths import MODELS
+from tests.support.waiting import wait_for
 
 
 async def test_not_ready_without_a_model_then_ready_once_one_appears(

@@ -9,7 +9,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import aiohttp
 import msgspec
@@ -18,10 +17,11 @@ from yarl import URL
 from app.training.train import catalogue
 from devtools.net import http_get
 from devtools.verify.check import make_traffic
-from tests.integration.conftest import Deployment, wait_for
-from tests.malformed_requests import ADMIN_TOKEN, CORPUS
+from tests.support.deployment import Deployment
+from tests.support.malformed_requests import ADMIN_TOKEN, CORPUS
+from tests.support.paths import MODELS
+from tests.support.waiting import wait_for
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 ITEMS = catalogue()
 
 

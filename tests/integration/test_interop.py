@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 
 import confluent_kafka
 import msgspec
@@ -19,9 +18,10 @@ from devtools.net import http_get, http_post, scrape_metrics
 from devtools.replay import produce_open_loop
 from devtools.verify.check import Report, Traffic, make_traffic
 from devtools.verify.run import collect
-from tests.integration.conftest import PARTITIONS, Deployment, wait_for
+from tests.support.deployment import PARTITIONS, Deployment
+from tests.support.paths import MODELS
+from tests.support.waiting import wait_for
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 ITEMS = catalogue()
 
 

@@ -30,9 +30,9 @@ from app.worker.preflight import check_broker_access
 from devtools.broker import EmbeddedBroker
 from devtools.net import free_port, http_get
 from devtools.verify.check import make_traffic
-from tests.integration.conftest import Deployment, TcpProxy
-
-MODELS = Path(__file__).resolve().parents[2] / "models"
+from tests.support.deployment import Deployment
+from tests.support.paths import MODELS
+from tests.support.proxy import TcpProxy
 
 
 @dataclass

@@ -25,9 +25,9 @@ from devtools.net import http_get, http_post, scrape_metrics
 from devtools.processes import WorkerProcess
 from devtools.verify.check import make_traffic
 from devtools.verify.run import send
-from tests.integration.conftest import PARTITIONS, Deployment, wait_for
-
-MODELS = Path(__file__).resolve().parents[2] / "models"
+from tests.support.deployment import PARTITIONS, Deployment
+from tests.support.paths import MODELS
+from tests.support.waiting import wait_for
 
 
 def add_version(

@@ -18,9 +18,10 @@ from app.training.train import catalogue
 from devtools.net import free_port, http_get
 from devtools.processes import WorkerProcess
 from devtools.verify.check import make_traffic
-from tests.integration.conftest import Deployment, wait_for
+from tests.support.deployment import Deployment
+from tests.support.paths import DEPLOY
+from tests.support.waiting import wait_for
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"
 RULE_TESTS = DEPLOY / "prometheus" / "alerts_test.yml"
 DASHBOARD = DEPLOY / "grafana" / "streamrec.json"

@@ -9,7 +9,8 @@ import msgspec
 
 from devtools.net import http_get, http_post
 from devtools.processes import WorkerProcess
-from tests.integration.conftest import Deployment, wait_for
+from tests.support.deployment import Deployment
+from tests.support.waiting import wait_for
 
 
 def post(worker: WorkerProcess, path: str, body: object) -> tuple[int, dict[str, object]]:

@@ -16,7 +16,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from app.training.movielens import load_titles
 from devtools.processes import WorkerProcess
-from tests.integration.conftest import Deployment, MovieLensSlice, wait_for
+from tests.support.deployment import Deployment
+from tests.support.movielens import MovieLensSlice
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ from app.training.evaluate import offline_top_k
 from app.training.movielens import Rating
 from app.training.split import stream_state
 from devtools.net import http_get
-from devtools.processes import PROJECT_ROOT
-from tests.integration.conftest import Deployment, MovieLensSlice
+from tests.support.deployment import Deployment
+from tests.support.movielens import MovieLensSlice
+from tests.support.paths import MODELS, ROOT
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 # Scores of one row may differ in the last bits with the batch it was computed in; two items
 # closer than this may trade places without it being a parity error.
 TIE = 1e-5
@@ -97,7 +97,7 @@ async def test_a_two_input_model_trained_by_the_cli_serves_what_it_scores_offlin
     trained = subprocess.run(
         [str(Path(sys.executable).with_name("faust")), "-A", "app", "train",
          "--algorithm", "itemsvd-rated", "--model-dir", str(registry)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr[-2000:]
     scorer = ModelRegistry(registry).load("itemsvd-rated")

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import msgspec
 
 from devtools.net import http_get
-from tests.integration.conftest import Deployment, MovieLensSlice
+from tests.support.deployment import Deployment
+from tests.support.movielens import MovieLensSlice
 
 TOP_K = 10
 

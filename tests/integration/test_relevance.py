@@ -6,13 +6,11 @@ HR@10 0.25 / NDCG@10 0.13."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from app.inference.registry import ModelRegistry
 from devtools.stream_eval import stream_relevance
-from tests.integration.conftest import Deployment
-
-MODELS = Path(__file__).resolve().parents[2] / "models"
+from tests.support.deployment import Deployment
+from tests.support.paths import MODELS
 
 
 def offline_test_metrics(name: str) -> dict[str, float]:

@@ -25,15 +25,12 @@ from devtools.net import free_port, http_get, scrape_metrics
 from devtools.processes import WorkerProcess
 from devtools.verify.check import Traffic, make_traffic
 from devtools.verify.run import send
-from tests.integration.conftest import (
-    PARTITIONS,
-    Deployment,
-    RedisServer,
-    TcpProxy,
-    wait_for,
-)
+from tests.support.deployment import PARTITIONS, Deployment
+from tests.support.paths import MODELS
+from tests.support.proxy import TcpProxy
+from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_for
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 ITEMS = catalogue()
 
 
@@ -127,7 +124,7 @@ async def test_liveness_fails_when_the_worker_has_lag_and_commits_nothing(
 ) -> None:
     d = deployment_factory(STREAMREC_TEST_FAULT="hang", STREAMREC_STALL_TIMEOUT_S="3")
     await d.create_topics()
-    worker = d.start_worker(app_module="tests.integration.faulty_app")
+    worker = d.start_worker(app_module="tests.support.faulty_app")
     await send(d.brokers, d.input_topic, make_traffic(5, 2, ITEMS))
     assert await asyncio.to_thread(
         wait_for, lambda: metric(worker, "streamrec_events_in_total") > 0, 30
@@ -274,7 +271,7 @@ async def test_a_transient_batch_failure_is_retried(
 ) -> None:
     d = deployment_factory(STREAMREC_TEST_FAULT="once")
     await d.create_topics()
-    worker = d.start_worker(app_module="tests.integration.faulty_app")
+    worker = d.start_worker(app_module="tests.support.faulty_app")
     traffic = make_traffic(10, 30, ITEMS)
     report = await d.verify(traffic, rate=300)
     print(f"transient failure: {report.summary()}")
@@ -290,7 +287,7 @@ async def test_a_batch_that_keeps_failing_goes_to_the_dlq_and_the_stream_goes_on
 ) -> None:
     d = deployment_factory(STREAMREC_TEST_FAULT="poison", STREAMREC_BATCH_RETRIES="1")
     await d.create_topics()
-    worker = d.start_worker(app_module="tests.integration.faulty_app")
+    worker = d.start_worker(app_module="tests.support.faulty_app")
     traffic = make_traffic(10, 30, ITEMS)
     user = next(iter(traffic.valid))
     poison = msgspec.json.encode({"user_id": user, "item_id": "poison", "event": "view"})

@@ -16,11 +16,9 @@ import msgspec
 
 from app.inference.manifest import MANIFEST_FILE
 from app.training.movielens import load_ratings
-from devtools.processes import PROJECT_ROOT
 from devtools.verify.corpus import malformed_records
-from tests.integration.conftest import Deployment
-
-MODELS = PROJECT_ROOT / "models"
+from tests.support.deployment import Deployment
+from tests.support.paths import MODELS, ROOT
 
 
 def manifest(path: Path) -> dict[str, object]:
@@ -34,7 +32,7 @@ async def retrain(
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "faust", "-A", "app", "retrain", *args],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
 
 

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import msgspec
 
 from devtools.net import http_get
-from tests.integration.conftest import Deployment, wait_for
+from tests.support.deployment import Deployment
+from tests.support.waiting import wait_for
 
 
 async def test_views_route_to_the_partition_owner(

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from devtools.net import http_get, http_post
-from devtools.processes import PROJECT_ROOT, WorkerProcess
-from tests.integration.conftest import Deployment
+from devtools.processes import WorkerProcess
+from tests.support.deployment import Deployment
+from tests.support.paths import ROOT
 
 TOKEN = "k8s-secret-9d2c41e0b7"
 
@@ -69,7 +70,7 @@ def test_the_models_cli_refuses_to_send_an_unsigned_command(tmp_path: Path) -> N
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMREC_")}
     done = subprocess.run(
         [str(Path(sys.executable).with_name("faust")), "-A", "app", "models", "--reload"],
-        cwd=PROJECT_ROOT, env={**env, "STREAMREC_DATA_DIR": str(tmp_path / "data")},
+        cwd=ROOT, env={**env, "STREAMREC_DATA_DIR": str(tmp_path / "data")},
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr

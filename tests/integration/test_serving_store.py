@@ -15,7 +15,7 @@ from app.sinks import RedisLatestSink
 from app.training.train import catalogue
 from devtools.net import http_get, metric_value
 from devtools.verify.check import make_traffic
-from tests.integration.conftest import Deployment
+from tests.support.deployment import Deployment
 
 URL = "redis://127.0.0.1:6379/0"
 

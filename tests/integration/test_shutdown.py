@@ -18,7 +18,9 @@ from devtools.net import free_port, http_get, metric_value
 from devtools.processes import WorkerProcess
 from devtools.verify.check import make_traffic
 from devtools.verify.run import send
-from tests.integration.conftest import PARTITIONS, Deployment, TcpProxy, wait_for
+from tests.support.deployment import PARTITIONS, Deployment
+from tests.support.proxy import TcpProxy
+from tests.support.waiting import wait_for
 
 ITEMS = catalogue()
 

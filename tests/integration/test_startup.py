@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from devtools.net import free_port, http_get, http_post
-from tests.integration.conftest import Deployment
+from tests.support.deployment import Deployment
+from tests.support.paths import MODELS
 
-MODELS = Path(__file__).resolve().parents[2] / "models"
 ADMIN_TOKEN = "startup-admin-token"
 
 

@@ -11,7 +11,8 @@ import msgspec
 
 from app.training.movielens import Rating, load_ratings
 from devtools.net import http_post, scrape_metrics
-from tests.integration.conftest import Deployment, wait_for
+from tests.support.deployment import Deployment
+from tests.support.waiting import wait_for
 
 DAY = 86_400
 SLICE = 20_000

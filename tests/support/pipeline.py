@@ -17,7 +17,7 @@ from app.pipeline import ArmRanker, BatchConfig, BatchCore, BatchResult, Ranker,
 from app.pipeline.routing import KeyRouting
 from app.rollout.arms import Arms
 from app.worker.batch_metrics import count_batch
-from tests.unit.inference.fakes import FakeScorer
+from tests.support.fakes import FakeScorer
 
 __all__ = [
     "ITEMS", "NOW", "CoreUnderTest", "Record", "arms", "decode_all", "record_maker",

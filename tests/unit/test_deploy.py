@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
+from app.http.routes import ROUTES
 from app.settings import Settings
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+from tests.support.paths import DEPLOY, ROOT
 
 
 def load(path: str) -> Any:
@@ -33,7 +33,7 @@ def test_compose_mounts_files_that_exist_and_sets_real_settings() -> None:
         assert env["STREAMREC_BROKER"] == "kafka://kafka:9092"
         assert env["STREAMREC_CACHE_URL"].startswith("redis://redis:")
         hosts.add(f"{worker['hostname']}:{env['STREAMREC_WEB_PORT']}")
-        assert worker["build"]["context"] == ".." and (DEPLOY / ".." / "Dockerfile").is_file()
+        assert worker["build"]["context"] == ".." and (ROOT / "Dockerfile").is_file()
     for service in services.values():
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]
@@ -117,13 +117,13 @@ def test_k8s_workers_set_real_settings_and_mount_what_exists() -> None:
         assert {p["targetPort"] for p in service["spec"]["ports"]} == {"http"}
 
     # Probes ask the worker's own health views.
-    views = (DEPLOY.parent / "app" / "http" / "views.py").read_text()
+    served = {route.path for route in ROUTES if route.method == "GET"}
     probes = {name: worker[name]["httpGet"] for name in ("startupProbe", "livenessProbe",
                                                          "readinessProbe")}  # fmt: skip
     assert probes["livenessProbe"]["path"] == "/health/live"
     assert probes["readinessProbe"]["path"] == "/health/ready"
     for probe in probes.values():
-        assert f'@page(app, "{probe["path"]}")' in views and probe["port"] == "http"
+        assert probe["path"] in served and probe["port"] == "http"
 
     # Mounts: RocksDB on the claim at DATA_DIR, the token file inside the secret's mount.
     mounts = {m["name"]: m["mountPath"] for m in worker["volumeMounts"]}
@@ -139,14 +139,14 @@ def test_k8s_workers_set_real_settings_and_mount_what_exists() -> None:
     assert all(value == "" for value in secret["stringData"].values())
     # The image runs as its unprivileged user (Dockerfile: 10001).
     assert pod["securityContext"]["runAsUser"] == 10001
-    assert "USER 10001:10001" in (DEPLOY.parent / "Dockerfile").read_text()
+    assert "USER 10001:10001" in (ROOT / "Dockerfile").read_text()
 
 
 def test_k8s_resources_follow_the_bench_and_the_grace_period() -> None:
     objects = k8s_objects()
     pod = objects["StatefulSet/streamrec"]["spec"]["template"]["spec"]
     (worker,) = pod["containers"]
-    bench = json.loads((DEPLOY.parent / "BENCHMARKS.json").read_text())
+    bench = json.loads((ROOT / "BENCHMARKS.json").read_text())
     limit = worker["resources"]["limits"]["memory"]
     assert limit.endswith("Gi") or limit.endswith("Mi")
     limit_bytes = int(limit[:-2]) * (2**30 if limit.endswith("Gi") else 2**20)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from app.inference.registry import ModelRegistry
@@ -12,8 +10,7 @@ from app.training.evaluate import offline_top_k
 from app.training.movielens import load_ratings
 from app.training.split import leave_one_out
 from app.training.train import catalogue
-
-MODELS = Path(__file__).resolve().parents[2] / "models"
+from tests.support.paths import MODELS
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in MODELS.iterdir() if p.is_dir()))

@@ -12,9 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from app.main import build
 from app.settings import Settings
-from tests.malformed_requests import ADMIN_TOKEN, CORPUS, Malformed
-
-MODELS = Path(__file__).resolve().parents[3] / "models"
+from tests.support.malformed_requests import ADMIN_TOKEN, CORPUS, Malformed
+from tests.support.paths import MODELS
 
 
 @pytest.fixture

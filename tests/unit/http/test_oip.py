@@ -1,12 +1,22 @@
-"""Open Inference Protocol requests: what is accepted, and the message for what is not."""
+"""Open Inference Protocol: what a request may hold, and the handlers' answers (each error
+with its status)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 import pytest
+from aiohttp import web
+from msgspec.json import decode
 
 from app.errors import InvalidRequest
+from app.http import oip
+from app.http.context import HttpContext
 from app.http.oip import _strings, parse
+
+Context = Callable[..., HttpContext]
+Requests = Callable[..., web.Request]
 
 
 def body(inputs: object, **extra: object) -> bytes:
@@ -65,3 +75,60 @@ def test_bad_elements_say_what_is_wrong(tensor: dict[str, object], says: str) ->
     _, parsed, _ = parse(body([tensor]), default_k=10)
     with pytest.raises(InvalidRequest, match=says):
         _strings(parsed)
+
+
+async def test_metadata_names_the_versions_and_the_graphs_inputs(
+    context_factory: Context, request_factory: Requests
+) -> None:
+    ctx = context_factory()
+    request = request_factory("GET", "/v2/models/itemsvd")
+    response = await oip.metadata(ctx, request, "other")
+    assert response.status == 404
+    assert decode(response.body) == {"error": "unknown model 'other'; this worker serves "
+                                              "'itemsvd'"}  # fmt: skip
+    before = decode((await oip.metadata(ctx, request, "itemsvd")).body)
+    assert (before["serving_version"], before["parameters"]) == (None, {"model_inputs": []})
+    await ctx.model.load()
+    after = decode((await oip.metadata(ctx, request, "itemsvd")).body)
+    assert after["serving_version"] == "1" and after["versions"] == ["1"]
+    assert after["parameters"]["model_inputs"][0]["name"] == "history"
+
+
+async def test_infer_answers_a_history_and_maps_each_error_to_its_status(
+    context_factory: Context, request_factory: Requests
+) -> None:
+    ctx = context_factory()
+
+    async def infer(inputs: object, **extra: object) -> web.Response:
+        request = request_factory("POST", "/v2/models/itemsvd/infer", body(inputs, **extra))
+        return await oip.infer(ctx, request, "itemsvd")
+
+    response = await infer([history(["50", "172"])])
+    assert response.status == 503 and "no model is loaded yet" in decode(response.body)["error"]
+    await ctx.model.load()
+    response = await infer([history(["50", "172"])], id="r1", parameters={"top_k": 3})
+    answer = decode(response.body)
+    assert (response.status, answer["model_version"], answer["id"]) == (200, "1", "r1")
+    assert [o["shape"] for o in answer["outputs"]] == [[3], [3]]
+    response = await infer([history(["50"], shape=[2])])
+    assert response.status == 400 and "does not match" in decode(response.body)["error"]
+
+
+async def test_infer_by_user_answers_on_the_owner_only(
+    context_factory: Context, request_factory: Requests
+) -> None:
+    ctx = context_factory()
+    await ctx.model.load()
+
+    async def infer(user_id: str, headers: dict[str, str] | None = None) -> web.Response:
+        user = {"name": "user_id", "shape": [1], "datatype": "BYTES", "data": [user_id]}
+        request = request_factory("POST", "/v2/models/itemsvd/infer", body([user]), headers)
+        return await oip.infer(ctx, request, "itemsvd")
+
+    assert (await infer("42")).status == 503  # no owner known (rebalancing)
+    ctx.app.owners.update({"42": "http://w1:6066", "7": "http://w2:6066"})  # type: ignore[attr-defined]
+    response = await infer("42")
+    assert (response.status, decode(response.body)) == (404, {"error": "no features for user '42'"})
+    # Forwarded once already, yet not the owner: the user moved; the caller retries.
+    response = await infer("7", headers={oip.FORWARDED: "1"})
+    assert response.status == 503 and "moved" in decode(response.body)["error"]

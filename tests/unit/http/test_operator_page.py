@@ -1,12 +1,17 @@
-"""The operator page's pure parts: the rates and p99 it shows, and the HTML."""
+"""The operator page: the rates and p99 it shows, the HTML, and the handler."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from app.http.operator_page import Lookup, RecentRates, Snapshot, render
+from app.http.context import HttpContext
+from app.http.operator_html import Lookup, Snapshot, render
+from app.http.operator_page import gather, operator_page
+from app.http.operator_state import RecentRates
 
 
 def snapshot(**changes: object) -> Snapshot:
@@ -66,3 +71,17 @@ def test_an_unknown_user_and_an_idle_worker_render_without_figures() -> None:
     page = render(idle)
     assert "- /s" in page and "no model yet" in page and "Trending" not in page
     assert 'id="lookup-missing">no user &#x27;7&#x27;' in page
+
+
+async def test_the_handler_renders_what_the_worker_knows(
+    context_factory: Callable[..., HttpContext], request_factory: Callable[..., web.Request]
+) -> None:
+    ctx = context_factory()
+    await ctx.model.load()
+    snapshot = gather(ctx)
+    assert (snapshot.worker, snapshot.partitions, snapshot.trending) == ("http://w1:6066",
+                                                                          [0, 1], [])  # fmt: skip
+    assert [arm["version"] for arm in snapshot.arms] == ["1"]
+    response = await operator_page(ctx, request_factory("GET", "/"))
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert isinstance(response.body, bytes) and b"app streamrec" in response.body

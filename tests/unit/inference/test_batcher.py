@@ -6,7 +6,7 @@ import numpy as np
 
 from app.features.state import UserFeatureState
 from app.inference.batcher import merge, split_top_k, top_k
-from tests.unit.inference.fakes import FakeScorer
+from tests.support.fakes import FakeScorer
 
 
 def test_top_k_masks_seen_and_padding_and_sorts() -> None:

@@ -17,7 +17,7 @@ from app.inference.registry import ModelRegistry
 from app.inference.scorer import Inputs
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
-from tests.unit.inference.versions import copy_model
+from tests.support.versions import copy_model
 
 
 async def ranker(tmp_path: Path) -> tuple[OnlineRanker, list[int]]:

@@ -11,9 +11,8 @@ import pytest
 from app.errors import ModelLoadError, ModelNotFound
 from app.inference.manifest import MANIFEST_FILE
 from app.inference.registry import ModelRegistry, version_key
-from tests.unit.inference.versions import copy_model
-
-MODELS = Path(__file__).resolve().parents[3] / "models"
+from tests.support.paths import MODELS
+from tests.support.versions import copy_model
 
 
 def test_versions_sort_numerically_and_skip_incomplete(tmp_path: Path) -> None:

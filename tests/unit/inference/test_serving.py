@@ -11,7 +11,7 @@ from app.errors import ModelLoadError
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
-from tests.unit.inference.versions import add_version, copy_model
+from tests.support.versions import add_version, copy_model
 
 
 def served(tmp_path: Path, version: str | None = None) -> tuple[ServedModel, CollectorRegistry]:

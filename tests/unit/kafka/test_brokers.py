@@ -78,7 +78,7 @@ def test_settings_map_to_brokers_and_secrets_stay_out_of_what_is_shown(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
-    brokers = settings.brokers
+    brokers = Brokers.from_settings(settings)
     assert brokers.servers == ("k1:9096", "k2:9096")
     assert brokers.security.password == "from-a-file-secret"
     assert brokers.security.sasl_mechanism == "SCRAM-SHA-512"

@@ -10,8 +10,8 @@ from app.features.state import UserFeatureState
 from app.pipeline import BatchResult, DictStore
 from app.records import ScoredItem
 from app.rollout.arms import Arms
+from tests.support.fakes import FailingScorer, FakeScorer
 from tests.support.pipeline import ITEMS, CoreUnderTest, Record, arms, decode_all
-from tests.unit.inference.fakes import FailingScorer, FakeScorer
 
 MakeRecord = Callable[..., Record]
 MakeCore = Callable[..., CoreUnderTest]

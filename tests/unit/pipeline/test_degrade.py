@@ -13,8 +13,8 @@ from app.pipeline import DictStore
 from app.pipeline.degrade import Degradation
 from app.records import ScoredItem
 from app.rollout.arms import Arms
+from tests.support.fakes import FakeScorer
 from tests.support.pipeline import ITEMS, NOW, CoreUnderTest, Record, decode_all
-from tests.unit.inference.fakes import FakeScorer
 
 MakeRecord = Callable[..., Record]
 MakeCore = Callable[..., CoreUnderTest]

@@ -12,8 +12,8 @@ from app.pipeline.arms import Answer, Ranked
 from app.pipeline.decode import decode_record
 from app.pipeline.encode import UpdateEncoder
 from app.records import ScoredItem
+from tests.support.fakes import FakeScorer
 from tests.support.pipeline import ITEMS, NOW, Record, arms
-from tests.unit.inference.fakes import FakeScorer
 
 MakeRecord = Callable[..., Record]
 

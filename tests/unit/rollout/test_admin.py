@@ -17,10 +17,10 @@ def test_bearer_tokens_are_checked_and_a_missing_configuration_disables_admin() 
                            # what aiohttp makes of header bytes that are not UTF-8
                            ("Bearer s3cr\udcff", "wrong")):  # fmt: skip
         denied = auth.check_bearer(header)
-        assert denied is not None and (denied.status, denied.reason) == (401, reason), header
+        assert denied is not None and denied.reason == reason, header
         assert "s3cret" not in denied.message
     disabled = AdminAuth(None).check_bearer("Bearer s3cret")
-    assert disabled is not None and disabled.status == 403
+    assert disabled is not None and disabled.reason == "admin_disabled"
     assert "STREAMREC_ADMIN_TOKEN" in disabled.message == ENABLE_HINT
 
 

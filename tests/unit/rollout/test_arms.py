@@ -21,7 +21,8 @@ from app.metrics import AppMetrics
 from app.rollout.arms import CANARY, MAIN, SHADOW, Rollout, canary_bucket
 from app.rollout.state import RolloutState
 from app.settings import Settings
-from tests.unit.inference.versions import MODELS, add_version, copy_model
+from tests.support.paths import MODELS, ROOT
+from tests.support.versions import add_version, copy_model
 
 USERS = [f"user-{n}" for n in range(10_000)]
 
@@ -45,7 +46,7 @@ def test_the_bucket_is_the_same_in_another_process() -> None:
     code = "from app.rollout.arms import canary_bucket; print(canary_bucket('u42', '2'))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True,
-        env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=Path(__file__).parents[3],
+        env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=ROOT,
     )  # fmt: skip
     assert float(out.stdout) == canary_bucket("u42", "2")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.errors import RolloutRefused
-from app.rollout.state import RolloutState, parse_canary
+from app.rollout.state import RolloutState
 
 VERSIONS = ["1", "2", "3"]
 
@@ -64,7 +64,3 @@ def test_a_replayed_older_command_is_refused() -> None:
 def test_with_everything_refused_the_state_names_no_main_version() -> None:
     s = RolloutState(refused=("1",))
     assert s.main_version(["1"]) is None and s.main_version([]) is None
-
-
-def test_parse_canary() -> None:
-    assert parse_canary("v1:2:7.5") == ("v1:2", 7.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pytest
 
-from app.cli.commands import _seeds
+from app.cli.ml import _seeds
 
 
 def parsed(algorithm: str) -> click.Context:

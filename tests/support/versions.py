@@ -8,8 +8,9 @@ from pathlib import Path
 import msgspec
 
 from app.inference.manifest import MANIFEST_FILE
+from tests.support.paths import MODELS
 
-MODELS = Path(__file__).resolve().parents[3] / "models"
+__all__ = ["add_version", "copy_model"]
 
 
 def copy_model(tmp_path: Path, version: str = "1") -> Path:

@@ -1,4 +1,4 @@
-"""streamrec with an injected fault: ``faust -A tests.integration.faulty_app worker``.
+"""streamrec with an injected fault: ``faust -A tests.support.faulty_app worker``.
 
 Faults come through the collaborators ``app.main.build`` takes, not through private methods:
 STREAMREC_TEST_FAULT=once: the third model call raises once (a transient failure).

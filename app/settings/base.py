@@ -1,0 +1,24 @@
+"""What every scope of settings shares: the prefix, the documented base, the URL check."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["ENV_PREFIX", "Scope", "check_scheme"]
+
+ENV_PREFIX = "STREAMREC_"
+
+
+class Scope(BaseModel):
+    """One scope's fields; each field's attribute docstring is its configuration reference.
+    A scope is not read alone: ``Settings`` combines them all under ENV_PREFIX."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+
+def check_scheme(url: str, schemes: tuple[str, ...]) -> str:
+    """``url`` if its scheme is one of ``schemes``, else ValueError saying which are."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme not in schemes:
+        raise ValueError(f"unknown scheme; allowed: {' or '.join(s + '://' for s in schemes)}")
+    return url

@@ -1,0 +1,70 @@
+"""Kafka: where the brokers are, and how the consumer waits on them."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from app.settings.base import Scope
+
+__all__ = ["BROKER_SCHEMES", "KafkaSettings"]
+
+BROKER_SCHEMES = ("kafka", "aiokafka")
+
+
+class KafkaSettings(Scope):
+    """The broker URL(s) and the consumer's timing."""
+
+    broker: str = "kafka://127.0.0.1:9092"
+    """Kafka bootstrap URL(s), Faust style: ``kafka://host:port[;kafka://host2:port]``."""
+
+    broker_wait_s: float = Field(default=30.0, ge=0)
+    """How long a starting worker waits for a broker of BROKER to answer before it exits
+    with code 1 (an orchestrator restarts it); it says which URL it tried. 0: no wait."""
+
+    session_timeout_s: float = Field(default=10.0, gt=0)
+    """Consumer group session timeout (the embedded broker's first join waits half of it)."""
+
+    fetch_max_wait_ms: int = Field(default=10, ge=0, le=60_000)
+    """Longest a consumer fetch waits for data. Faust's 1500 ms is harmless on Kafka (it answers
+    as soon as data arrives) but the embedded broker holds fetches for part of it."""
+
+    @field_validator("broker")
+    @classmethod
+    def _check_broker(cls, value: str) -> str:
+        parts = [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
+        allowed = "kafka://host:port, several separated by ';'"
+        if not parts:
+            raise ValueError(f"no broker URL given; allowed: {allowed}")
+        for part in parts:
+            scheme, sep, address = part.partition("://")
+            host, port = _split_address(address.rstrip("/"))
+            if not sep or scheme not in BROKER_SCHEMES or not host or not port.isdigit():
+                raise ValueError(f"{part!r} is not a broker URL; allowed: {allowed}")
+        return value
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """``host:port`` list for plain Kafka clients, from the Faust-style ``broker`` URL."""
+        servers = []
+        for part in self.broker.replace(",", ";").split(";"):
+            part = part.strip()
+            if part:
+                servers.append(part.split("://", 1)[-1].rstrip("/"))
+        return servers
+
+    @property
+    def broker_addresses(self) -> list[tuple[str, int]]:
+        """(host, port) of each bootstrap server."""
+        out = []
+        for server in self.bootstrap_servers:
+            host, port = _split_address(server)
+            out.append((host.strip("[]"), int(port)))
+        return out
+
+
+def _split_address(address: str) -> tuple[str, str]:
+    """(host, port) of ``host[:port]`` or ``[v6]:port``; Kafka's port 9092 when none is given."""
+    host, colon, port = address.rpartition(":")
+    if not colon or host.count("[") != host.count("]") or address.endswith("]"):
+        return address, "9092"
+    return host, port

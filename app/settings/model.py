@@ -1,0 +1,35 @@
+"""The model: which one the registry serves, how it is reloaded, how ONNX runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from app.settings.base import Scope
+
+__all__ = ["ModelSettings"]
+
+
+class ModelSettings(Scope):
+    """The model registry, the served model and its inference threads."""
+
+    model_dir: Path = Path("models")
+    """Model registry root: ``<model_dir>/<name>/<version>/``."""
+
+    model_name: str = "itemsvd"
+    """Which model in the registry to serve; its newest version is loaded."""
+
+    model_version: str | None = None
+    """Serve this version only (pinned), also after a reload; unset: the newest that loads."""
+
+    model_poll_s: float = Field(default=10.0, ge=0)
+    """How often each worker looks in the registry for a newer complete version and hot-reloads
+    it (not when MODEL_VERSION pins one); also when failed canary/shadow loads are retried.
+    0 turns the polling off (reload by POST or the control topic only)."""
+
+    model_retry_s: float = Field(default=5.0, gt=0)
+    """While no model can be loaded the worker stays up, not ready, and retries this often."""
+
+    onnx_threads: int = Field(default=1, ge=0)
+    """onnxruntime intra-op threads per worker (0 = onnxruntime's own choice)."""
