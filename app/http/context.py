@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -15,6 +16,7 @@ from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from app.rollout.admin import AdminAuth
 from app.rollout.arms import Rollout
+from app.rollout.auto import AutoRollout
 from app.trending.board import TrendingBoard
 from app.worker.agent import RecommendAgent
 from app.worker.progress import ProgressMonitor
@@ -50,9 +52,18 @@ class HttpContext:
     shadow_topic: str
     trending: bool
     """TRENDING: whether this deployment counts trends."""
+    auto: AutoRollout | None = None
+    """The automatic rollout (AUTO_ROLLOUT on): /models/ shows its controller's latest look."""
     titles: ItemTitles = field(default_factory=ItemTitles)
 
     @property
     def model(self) -> ServedModel:
         """The main arm: what /health/ready, /models/ and the inference API speak of."""
         return self.rollout.main
+
+    def models_report(self) -> dict[str, Any]:
+        """The /models/ body: the rollout's report with this worker's live figures."""
+        controller = self.auto.last if self.auto is not None else None
+        return self.rollout.report(
+            self.registry, self.output_topic, self.shadow_topic, controller=controller
+        )

@@ -23,7 +23,7 @@ async def models(ctx: HttpContext, request: web.Request) -> web.Response:
     shares and this worker's live figures, and the main model's manifest."""
     if ctx.model.current is None:
         return errors.error(503, "no model loaded yet")
-    return responses.json(ctx.rollout.report(ctx.registry, ctx.output_topic, ctx.shadow_topic))
+    return responses.json(ctx.models_report())
 
 
 async def model_action(

@@ -45,7 +45,7 @@ def gather(ctx: HttpContext) -> Snapshot:
     dead = {s.labels["reason"]: s.value for m in ctx.metrics.dead_letters.collect()
             for s in m.samples if s.name.endswith("_total")}  # fmt: skip
     model = ctx.model
-    report = (ctx.rollout.report(ctx.registry, ctx.output_topic, ctx.shadow_topic)
+    report = (ctx.models_report()
               if model.current is not None else {"arms": []})  # fmt: skip
     return Snapshot(
         worker=str(ctx.app.conf.canonical_url),

@@ -10,7 +10,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from app.kafka.brokers import Brokers
 
-__all__ = ["ensure_topics"]
+__all__ = ["ensure_topic_or_say", "ensure_topics"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +37,12 @@ async def ensure_topics(
             logger.info("created topics %s with %d partitions", missing, partitions)
     finally:
         await admin.close()
+
+
+async def ensure_topic_or_say(brokers: Brokers, name: str, retention_ms: int) -> None:
+    """Create a one-partition topic of the worker's own (control, evidence, trending) with
+    this retention; a broker that forbids it gets a log line, and the worker keeps serving."""
+    try:
+        await ensure_topics(brokers, [name], 1, {"retention.ms": str(retention_ms)})
+    except Exception as exc:  # e.g. no CreateTopics permission: the operator creates it
+        logger.error("cannot create topic %s (create it by hand): %s", name, exc)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry
@@ -89,6 +88,7 @@ class Rollout:
         canary: tuple[str, float] | None = None,
         shadow: str | None = None,
         threads: int = 1,
+        auto: bool = False,
     ) -> None:
         self.main = main
         self.registry = registry
@@ -100,10 +100,8 @@ class Rollout:
         self.synced = asyncio.Event()
         """Set once the control topic's rollout state has been read (``apply``)."""
         self._lock = asyncio.Lock()
-        self.auto = False
+        self.auto = auto
         """Automatic rollout: new versions reach main through a canary only, never the poll."""
-        self.controller_view: Callable[[], dict[str, Any] | None] | None = None
-        """The automatic rollout controller's latest look, for /models/."""
         self.candidates: dict[str, ServedModel] = {}
         for variant, version in ((CANARY, canary[0] if canary else None), (SHADOW, shadow)):
             if version is not None:
@@ -246,10 +244,15 @@ class Rollout:
                              main.name, wanted, main.name, main.current.version, exc)  # fmt: skip
 
     def report(
-        self, samples: CollectorRegistry, output_topic: str, shadow_topic: str
+        self,
+        samples: CollectorRegistry,
+        output_topic: str,
+        shadow_topic: str,
+        controller: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The /models/ body: versions with their offline metrics, and the arms side by side
-        with their traffic share and this worker's live figures (from ``samples``)."""
+        """The /models/ body: versions with their offline metrics, the arms side by side
+        with their traffic share and this worker's live figures (from ``samples``), and the
+        automatic rollout controller's latest look (``controller``)."""
         arms = []
         main = self.main.current
         canary = self.candidates.get(CANARY)
@@ -291,7 +294,7 @@ class Rollout:
             "arms": arms,
             "rollout": {
                 **self.state.show(),
-                "controller": self.controller_view() if self.controller_view else None,
+                "controller": controller,
             },
             "serving": main.manifest if main else None,
         }
