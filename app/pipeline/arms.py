@@ -18,8 +18,8 @@ from app.inference.batcher import rank_states
 from app.inference.cold_start import ColdStart
 from app.inference.scorer import Scorer
 from app.pipeline.result import ModelCalls
+from app.pipeline.variants import MAIN, SHADOW, Arms
 from app.records import ScoredItem
-from app.rollout.arms import MAIN, SHADOW, Arms
 
 __all__ = ["ArmRanker", "Ranked", "Ranker", "Row"]
 

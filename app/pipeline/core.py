@@ -36,7 +36,7 @@ from app.pipeline.encode import UpdateEncoder
 from app.pipeline.result import BatchResult, DeadLetterOut, ModelCalls, Moved
 from app.pipeline.routing import KeyRouting
 from app.pipeline.store import StateStore
-from app.rollout.arms import Arms
+from app.pipeline.variants import Arms
 from app.settings import Settings
 
 __all__ = ["BatchConfig", "BatchCore"]

@@ -16,8 +16,8 @@ from app.pipeline.arms import Answer, Ranked
 from app.pipeline.decode import InputRecord
 from app.pipeline.result import BatchResult, LatestUpdate
 from app.pipeline.store import StateWrite
+from app.pipeline.variants import SHADOW, Arms
 from app.records import Interaction, Recommendation, ScoredItem
-from app.rollout.arms import SHADOW, Arms
 
 __all__ = ["UpdateEncoder"]
 

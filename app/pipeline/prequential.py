@@ -13,8 +13,8 @@ from collections.abc import Mapping
 
 from app.features.state import UserFeatureState
 from app.pipeline.result import Quality
+from app.pipeline.variants import SHADOW
 from app.records import ScoredItem
-from app.rollout.arms import SHADOW
 
 __all__ = ["Prequential"]
 

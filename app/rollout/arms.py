@@ -10,65 +10,24 @@ control topic's rollout commands; STREAMREC_CANARY until the first one).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-from typing import Any, NamedTuple
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from app.errors import StreamrecError
 from app.inference.manifest import read_manifest
 from app.inference.registry import ModelRegistry
-from app.inference.scorer import OnnxScorer, Scorer
+from app.inference.scorer import OnnxScorer
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
+from app.pipeline.variants import CANARY, MAIN, SHADOW, Arms
 from app.rollout.decide import ArmEvidence
 from app.rollout.state import RolloutState
 
-__all__ = [
-    "CANARY",
-    "MAIN",
-    "SHADOW",
-    "Arms",
-    "Rollout",
-    "arm_counters",
-    "canary_bucket",
-    "live_figures",
-]
+__all__ = ["Rollout", "arm_counters", "live_figures"]
 
 logger = logging.getLogger(__name__)
-
-MAIN, CANARY, SHADOW = "main", "canary", "shadow"
-
-
-def canary_bucket(user_id: str, salt: str) -> float:
-    """The user's place in [0, 100) for ``salt`` (the canary version): below the canary's
-    percent means canary. A keyed BLAKE2b, as Python's ``hash()`` differs per process."""
-    digest = hashlib.blake2b(
-        user_id.encode(), digest_size=8, key=salt.encode()[:64], person=b"streamrec-canary"
-    ).digest()
-    return int.from_bytes(digest, "big") % 10_000 / 100
-
-
-class Arms(NamedTuple):
-    """The scorers one micro-batch uses, taken together."""
-
-    main: Scorer
-    canary: Scorer | None = None
-    canary_percent: float = 0.0
-    shadow: Scorer | None = None
-
-    def variant_of(self, user_id: str) -> str:
-        """``canary`` for the canary's share of users while it serves, else ``main``."""
-        canary = self.canary
-        if canary is not None and canary_bucket(user_id, canary.version) < self.canary_percent:
-            return CANARY
-        return MAIN
-
-    def scorer(self, variant: str) -> Scorer:
-        scorer = {MAIN: self.main, CANARY: self.canary, SHADOW: self.shadow}[variant]
-        assert scorer is not None, f"no {variant} arm in this snapshot"
-        return scorer
 
 
 class Rollout:

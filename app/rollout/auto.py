@@ -29,8 +29,9 @@ from prometheus_client import CollectorRegistry
 
 from app.kafka.brokers import Brokers
 from app.kafka.follow import follow_topic
+from app.pipeline.variants import CANARY, MAIN
 from app.rollout.admin import AdminAuth
-from app.rollout.arms import CANARY, MAIN, Rollout, arm_counters
+from app.rollout.arms import Rollout, arm_counters
 from app.rollout.control import ModelCommand, send_command
 from app.rollout.decide import ArmEvidence, DecisionConfig, Verdict, decide
 from app.settings import Settings

@@ -17,8 +17,8 @@ from aiokafka.structs import ConsumerRecord
 
 from app.inference.manifest import MANIFEST_FILE
 from app.kafka.topics import ensure_topics
+from app.pipeline.variants import canary_bucket
 from app.rollout.admin import AdminAuth
-from app.rollout.arms import canary_bucket
 from app.rollout.control import ModelCommand, send_command
 from app.training.train import catalogue
 from devtools.net import http_get, http_post, scrape_metrics

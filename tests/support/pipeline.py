@@ -15,7 +15,7 @@ from app.inference.cold_start import ColdStart, Trending
 from app.metrics import AppMetrics
 from app.pipeline import ArmRanker, BatchConfig, BatchCore, BatchResult, Ranker, StateStore
 from app.pipeline.routing import KeyRouting
-from app.rollout.arms import Arms
+from app.pipeline.variants import Arms
 from app.worker.batch_metrics import count_batch
 from tests.support.fakes import FakeScorer
 

@@ -13,7 +13,7 @@ from tests.support.paths import ROOT
 PURE = [
     "app", "app.records", "app.pipeline.decode", "app.features.state", "app.settings", "app.errors",
     "app.pipeline", "app.inference.batcher", "app.inference.manifest", "app.inference.scorer",
-    "app.inference.registry", "app.inference.serving", "app.rollout.arms",
+    "app.inference.registry", "app.inference.serving", "app.rollout.arms", "app.pipeline.variants",
     "app.inference.cache", "app.training.train", "app.training.itemsvd",
     "devtools.bench.reference", "app.features.builders", "app.inference.online",
     "app.training.evaluate", "app.training.split", "app.sinks",
@@ -30,6 +30,17 @@ def test_importing_does_not_import_faust(module: str) -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"{module} imports {done.stdout.strip()[:200]}"
+
+
+def test_the_batch_core_writes_no_metrics() -> None:
+    """The core reports counts in its BatchResult; the agent writes them to Prometheus."""
+    probe = (
+        "import sys, app.pipeline, app.features.builders; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'prometheus_client'))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_app_is_built_on_first_access_only() -> None:

@@ -8,8 +8,8 @@ import msgspec
 
 from app.features.state import UserFeatureState
 from app.pipeline import BatchResult, DictStore
+from app.pipeline.variants import Arms
 from app.records import ScoredItem
-from app.rollout.arms import Arms
 from tests.support.fakes import FailingScorer, FakeScorer
 from tests.support.pipeline import ITEMS, CoreUnderTest, Record, arms, decode_all
 

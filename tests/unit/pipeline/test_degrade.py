@@ -11,8 +11,8 @@ from app.inference.batcher import rank_states
 from app.inference.scorer import Scorer
 from app.pipeline import DictStore
 from app.pipeline.degrade import Degradation
+from app.pipeline.variants import Arms
 from app.records import ScoredItem
-from app.rollout.arms import Arms
 from tests.support.fakes import FakeScorer
 from tests.support.pipeline import ITEMS, NOW, CoreUnderTest, Record, decode_all
 

@@ -18,7 +18,8 @@ from app.inference.manifest import MANIFEST_FILE
 from app.inference.registry import ModelRegistry
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
-from app.rollout.arms import CANARY, MAIN, SHADOW, Rollout, canary_bucket
+from app.pipeline.variants import CANARY, MAIN, SHADOW, canary_bucket
+from app.rollout.arms import Rollout
 from app.rollout.state import RolloutState
 from app.settings import Settings
 from tests.support.paths import MODELS, ROOT
@@ -43,7 +44,7 @@ def test_raising_the_percent_keeps_the_users_already_in_and_versions_draw_anew()
 
 def test_the_bucket_is_the_same_in_another_process() -> None:
     # Python's hash() of a str changes per process; the canary must not.
-    code = "from app.rollout.arms import canary_bucket; print(canary_bucket('u42', '2'))"
+    code = "from app.pipeline.variants import canary_bucket; print(canary_bucket('u42', '2'))"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True,
         env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=ROOT,
