@@ -11,6 +11,8 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFound",
     "ModelNotReady",
+    "RetrainRefused",
+    "RolloutRefused",
     "StreamrecError",
 ]
 
