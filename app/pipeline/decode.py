@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Protocol
+from typing import Protocol, get_args
 
 import msgspec
 
 from app.errors import InvalidInteraction
 from app.pipeline.result import DeadLetterOut
-from app.records import Interaction, InteractionPayload
+from app.records import EventType, Interaction, InteractionPayload
 
 __all__ = [
     "InputRecord", "Position", "RecordSource", "dead_letter", "decode_interaction",
@@ -31,6 +31,8 @@ _REASON_BY_PREFIX = (
     ("Expected `object`", "not_object"),
     ("Object missing required field", "missing_field"),
 )
+# What a producer may send where msgspec says only "Invalid enum value 'x' - at `$.event`".
+_ALLOWED = {"$.event": ", ".join(get_args(EventType))}
 
 
 class Position(Protocol):
@@ -98,7 +100,7 @@ def decode_interaction(
     try:
         payload = _decoder.decode(value)
     except msgspec.ValidationError as exc:
-        text = str(exc)
+        text = _with_allowed_values(str(exc))
         reason = next((r for p, r in _REASON_BY_PREFIX if text.startswith(p)), "invalid_field")
         raise InvalidInteraction(reason, text) from None
     except msgspec.DecodeError as exc:
@@ -152,3 +154,12 @@ def dead_letter(record: InputRecord, error: BaseException) -> DeadLetterOut:
         record.topic, record.partition, record.offset, reason, error,
     )  # fmt: skip
     return DeadLetterOut(reason, (record.key, record.value, headers))
+
+
+def _with_allowed_values(text: str) -> str:
+    """A refused enum value's message, with the values the contract allows there."""
+    if text.startswith("Invalid enum value"):
+        allowed = _ALLOWED.get(text.rpartition("at `")[2].rstrip("`"))
+        if allowed:
+            return f"{text} (allowed: {allowed})"
+    return text

@@ -34,6 +34,15 @@ def test_valid_event_is_normalised() -> None:
     }
 
 
+def test_an_unknown_event_type_is_refused_with_the_allowed_values() -> None:
+    with pytest.raises(InvalidInteraction) as caught:
+        decode(b'{"user_id": "7", "item_id": "x", "event": "like"}')
+    assert caught.value.reason == "invalid_field"
+    assert str(caught.value).endswith(
+        "Invalid enum value 'like' - at `$.event` (allowed: view, click, cart, purchase, rate)"
+    )
+
+
 def test_defaults_come_from_the_record() -> None:
     got = decode(b'{"user_id": "7", "item_id": "x", "event": "view", "event_id": "e1"}')
     assert got.ts == SOURCE.timestamp
