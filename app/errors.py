@@ -14,6 +14,7 @@ __all__ = [
     "RetrainRefused",
     "RolloutRefused",
     "StreamrecError",
+    "TrainingUnavailable",
 ]
 
 
@@ -83,6 +84,14 @@ class RetrainRefused(StreamrecError):
 
     Operator action: none needed (the serving version stays); to publish anyway, train
     with more data or another algorithm and retrain again.
+    """
+
+
+class TrainingUnavailable(StreamrecError):
+    """An algorithm needs what this installation lacks (PyTorch for sasrec and hybrid).
+
+    Operator action: install the train extra (``pip install -e '.[train]'``; ``make train``
+    does), or train itemsvd.
     """
 
 

@@ -16,6 +16,7 @@ import click
 from faust.cli import AppCommand, option
 
 from app.cli.base import CommandSet
+from app.errors import TrainingUnavailable
 from app.kafka.brokers import Brokers
 from app.kafka.partitioners import KeyPartitioner
 from app.settings import get_settings
@@ -56,7 +57,11 @@ async def train(
 
     root = Path(model_dir) if model_dir else get_settings().model_dir
     trainer = _trainer(root, name or algorithm, seed, seeds)
-    path = await asyncio.to_thread(trainer, algorithm, None)
+    try:
+        path = await asyncio.to_thread(trainer, algorithm, None)
+    except TrainingUnavailable as exc:
+        print(f"streamrec: train: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     self.say(f"wrote {path}")
 
 
@@ -80,7 +85,15 @@ def _trainer(
 
     def run(algorithm: str, data: TrainingData | None) -> Path:
         if algorithm in ("sasrec", "hybrid"):
-            from app.training.sasrec import SasRecParams
+            try:
+                from app.training.sasrec import SasRecParams
+            except ModuleNotFoundError as exc:
+                if exc.name != "torch":
+                    raise
+                raise TrainingUnavailable(
+                    f"{algorithm} trains with PyTorch, which is not installed: install the "
+                    "train extra (pip install -e '.[train]'; make train does)"
+                ) from None
 
             params = SasRecParams(seed=seed)
             if algorithm == "sasrec":
@@ -142,6 +155,9 @@ async def retrain(
     except RetrainRefused as exc:
         print(f"streamrec: retrain: {exc}", file=sys.stderr)
         raise SystemExit(3) from None
+    except TrainingUnavailable as exc:
+        print(f"streamrec: retrain: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     self.say(f"wrote {path}")
 
 
