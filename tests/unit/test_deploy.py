@@ -3,6 +3,7 @@ to files that exist and to settings streamrec really reads."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,20 @@ def test_k8s_alert_rules_are_the_composes() -> None:
     assert template["metadata"]["annotations"]["prometheus.io/scrape"] == keep[
         "__meta_kubernetes_pod_annotation_prometheus_io_scrape"]  # fmt: skip
     assert keep["__meta_kubernetes_pod_container_port_name"] == "http"
+
+
+def test_the_build_context_leaves_out_the_venv_and_state_but_not_what_the_image_copies() -> None:
+    ignored = [
+        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]  # fmt: skip
+    assert {".venv", "var", ".git", "devtools", "tests"} <= set(ignored)
+    copied = [
+        part
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+        for part in line.split()[1:-1]
+    ]
+    assert sorted(copied) == ["README.md", "app", "models", "pyproject.toml"]
+    for path in copied:
+        assert not any(fnmatch.fnmatch(path, pattern) for pattern in ignored), path
