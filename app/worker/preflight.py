@@ -26,6 +26,7 @@ from app.settings import Settings
 
 __all__ = [
     "check_broker_access",
+    "check_web_port",
     "is_reachable",
     "prepare_data_dir",
     "prepare_worker",
@@ -47,6 +48,7 @@ def is_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
 def prepare_worker(settings: Settings) -> None:
     """Create the data directory and wait for the broker; CannotStart says what is wrong."""
     prepare_data_dir(settings)
+    check_web_port(settings)
     wait_for_broker(settings)
     check_broker_access(Brokers.from_settings(settings))
 
@@ -67,6 +69,27 @@ def prepare_data_dir(settings: Settings) -> None:
             "point it at a writable directory"
         )
     _say(f"table state in {path} (STREAMREC_DATA_DIR)")
+
+
+def check_web_port(settings: Settings) -> None:
+    """The web server's address must be free: taken, Faust failed 95 lines later with
+    ``OSError: [Errno 98]`` after starting its consumer."""
+    try:
+        infos = socket.getaddrinfo(
+            settings.web_bind, settings.web_port, type=socket.SOCK_STREAM,
+            flags=socket.AI_PASSIVE,
+        )  # fmt: skip
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            # As the web server binds (SO_REUSEADDR): only a live listener makes it fail.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise CannotStart(
+            f"the web server cannot listen on {settings.web_bind}:{settings.web_port} "
+            f"({exc.strerror or exc}): stop what holds it or set STREAMREC_WEB_PORT "
+            "(or STREAMREC_WEB_BIND)"
+        ) from None
 
 
 def wait_for_broker(

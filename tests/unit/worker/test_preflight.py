@@ -3,13 +3,14 @@ worker waits for the broker for BROKER_WAIT_S, then says which URL it tried."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from app.errors import CannotStart
 from app.settings import Settings
-from app.worker.preflight import prepare_data_dir, wait_for_broker
+from app.worker.preflight import check_web_port, prepare_data_dir, wait_for_broker
 
 
 def test_data_dir_is_created_with_its_parents(
@@ -61,3 +62,14 @@ def test_gives_up_after_the_wait_naming_the_url() -> None:
     ):
         wait_for_broker(settings, lambda host, port: False, clock, clock.sleep)
     assert clock.now == 3
+
+
+def test_a_taken_web_port_is_refused_naming_the_setting() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CannotStart, match=f"cannot listen on 127.0.0.1:{port} "
+                           r"\(Address already in use\): .*STREAMREC_WEB_PORT"):  # fmt: skip
+            check_web_port(Settings(web_bind="127.0.0.1", web_port=port))
+    check_web_port(Settings(web_bind="127.0.0.1", web_port=port))  # free again
