@@ -1,5 +1,6 @@
 # streamrec: `make run` for a local demo, `make test` for the whole suite. Both set up the
-# virtualenv themselves (python3 >= 3.11 is all they need).
+# virtualenv themselves from python3 >= 3.11 (with its venv module) and PyPI; `make test` also
+# installs Debian packages (the tools target) and PyTorch (the train extra).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: install install-dev tools run test lint unit integration train broker bench clean
+.PHONY: install install-dev tools run test lint docs unit integration train broker bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,13 +54,19 @@ lint: install-dev
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
+# The documentation site (docs/, mkdocs.yml) into var/site; strict, so a broken link or
+# anchor, or a page left out of the nav, fails it (and make test). NO_MKDOCS_2_WARNING: the
+# theme's banner about its successor, printed on every build.
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet
+
 unit: install-dev
 	$(BIN)/pytest -q tests/unit
 
 integration: install-dev tools
 	$(BIN)/pytest -q tests/integration
 
-test: lint tools
+test: lint docs tools
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 clean:
