@@ -1,5 +1,5 @@
 """Settings: read from STREAMREC_* only, one line per bad variable, every one documented in
-the README, in one table per scope."""
+docs/configuration.md, in one table per scope."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from app.settings import Scope, Settings, load_settings
-from tests.support.paths import README
+from tests.support.paths import CONFIGURATION_DOC
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,8 +27,8 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
-    text = README.read_text()
+def test_every_setting_is_documented_in_the_configuration_page() -> None:
+    text = CONFIGURATION_DOC.read_text()
     missing = [n for n in Settings.model_fields if f"`STREAMREC_{n.upper()}`" not in text]
     assert missing == []
 
@@ -39,11 +39,14 @@ def _scopes() -> list[type[Scope]]:
     return [c for c in bases if issubclass(c, Scope) and c not in (Scope, Settings)]
 
 
-def test_the_readme_has_one_table_per_scope_listing_its_settings_in_order() -> None:
-    section = README.read_text().split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
-    tables = [re.findall(r"^\| `STREAMREC_(\w+)`", t, re.M) for t in section.split("\n\n")]
+def test_the_configuration_page_has_one_table_per_scope_listing_its_settings_in_order() -> None:
+    page = CONFIGURATION_DOC.read_text()
+    tables = [re.findall(r"^\| `STREAMREC_(\w+)`", t, re.M) for t in page.split("\n\n")]
     documented = [[name.lower() for name in table] for table in tables if table]
     assert documented == [list(scope.model_fields) for scope in _scopes()]
+    # Each table sits under a heading naming the module that defines its scope.
+    modules = re.findall(r"^## .*\(`app/settings/(\w+)\.py`\)", page, re.M)
+    assert modules == [scope.__module__.rpartition(".")[2] for scope in _scopes()]
 
 
 def test_every_field_is_documented_by_its_docstring() -> None:
