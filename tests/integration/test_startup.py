@@ -64,7 +64,7 @@ def test_data_dir_that_cannot_be_made_is_refused_clearly(
 
 @pytest.fixture
 def fresh_worker(deployment_factory: Callable[..., Deployment], tmp_path: Path) -> Deployment:
-    """A worker started as the README says, from a directory with no ``var/``: the default
+    """A worker started as the docs say, from a directory with no ``var/``: the default
     data dir (``var/data``, relative) must be created by the worker itself."""
     d = deployment_factory(STREAMREC_MODEL_DIR=str(MODELS), STREAMREC_ADMIN_TOKEN=ADMIN_TOKEN)
     fresh = tmp_path / "fresh"
