@@ -55,10 +55,11 @@ lint: install-dev
 	$(BIN)/hadolint Dockerfile
 
 # The documentation site (docs/, mkdocs.yml) into var/site; strict, so a broken link or
-# anchor, or a page left out of the nav, fails it (and make test). NO_MKDOCS_2_WARNING: the
-# theme's banner about its successor, printed on every build.
+# anchor, or a page left out of the nav, fails it (and make test). Not --quiet: it hides the
+# warnings from the count strict mode fails on (tried: a broken link then passes).
+# NO_MKDOCS_2_WARNING: the theme's banner about its successor, printed on every build.
 docs: install-dev
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 unit: install-dev
 	$(BIN)/pytest -q tests/unit
