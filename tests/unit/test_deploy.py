@@ -78,6 +78,26 @@ OVERLAYS = ("dev", "production")
 BUILT_IN = {"ConfigMap", "Secret", "Service", "StatefulSet", "PodDisruptionBudget",
             "PersistentVolumeClaim", "CronJob", "Pod"}  # fmt: skip
 KEDA = {"ScaledObject", "TriggerAuthentication"}
+# KEDA v2's fields (its CRDs and the kafka scaler's typed metadata), so a misspelt one fails
+# here rather than being ignored by the cluster. *FromEnv: the fields it also reads from env.
+KEDA_FIELDS = {
+    "spec": {"scaleTargetRef", "pollingInterval", "cooldownPeriod", "initialCooldownPeriod",
+             "idleReplicaCount", "minReplicaCount", "maxReplicaCount", "advanced", "fallback",
+             "triggers"},
+    "scaleTargetRef": {"apiVersion", "kind", "name", "envSourceContainerName"},
+    "trigger": {"type", "name", "metadata", "authenticationRef", "metricType",
+                "useCachedMetrics"},
+    "kafka": {"bootstrapServers", "consumerGroup", "topic", "bootstrapServersFromEnv",
+              "consumerGroupFromEnv", "topicFromEnv", "partitionLimitation", "lagThreshold",
+              "activationLagThreshold", "offsetResetPolicy", "allowIdleConsumers",
+              "excludePersistentLag", "scaleToZeroOnInvalidOffset", "limitToPartitionsWithLag",
+              "ensureEvenDistributionOfPartitions", "version", "sasl", "tls", "unsafeSsl"},
+    "auth": {"env", "secretTargetRef", "podIdentity", "hashiCorpVault", "azureKeyVault",
+             "awsSecretManager", "gcpSecretManager", "configMapTargetRef",
+             "boundServiceAccountToken"},
+    "env": {"parameter", "name", "containerName"},
+    "secretTargetRef": {"parameter", "name", "key"},
+}  # fmt: skip
 # The one ConfigMap key that is not a streamrec setting: the Kafka address in the form KEDA
 # reads (the worker's STREAMREC_BROKER is built from it).
 BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
@@ -402,6 +422,9 @@ def test_k8s_autoscaling_reads_the_workers_env_and_stops_at_the_partition_count(
     # The broker, group and topic KEDA reads are the worker's own env: nothing to keep in step.
     (trigger,) = scaled["triggers"]
     meta = trigger["metadata"]
+    assert set(scaled) <= KEDA_FIELDS["spec"] and set(target) <= KEDA_FIELDS["scaleTargetRef"]
+    assert set(trigger) <= KEDA_FIELDS["trigger"] and set(meta) <= KEDA_FIELDS["kafka"]
+    assert all(isinstance(value, str) for value in meta.values())  # the CRD: strings only
     assert trigger["type"] == "kafka" and meta["allowIdleConsumers"] == "false"
     assert not {"bootstrapServers", "consumerGroup", "topic"} & set(meta)
     env = container_env(objects, worker)
@@ -421,6 +444,9 @@ def test_k8s_autoscaling_reads_the_workers_env_and_stops_at_the_partition_count(
                   "SCRAM-SHA-512": "scram_sha512"}  # fmt: skip
     assert meta["sasl"] == keda_names[mechanism]
     auth = objects[f"TriggerAuthentication/{trigger['authenticationRef']['name']}"]["spec"]
+    assert set(auth) <= KEDA_FIELDS["auth"]
+    for source in ("env", "secretTargetRef"):
+        assert all(set(ref) <= KEDA_FIELDS[source] for ref in auth[source])
     (user,) = auth["env"]
     assert user == {"parameter": "username", "name": "STREAMREC_KAFKA_SASL_USERNAME",
                     "containerName": worker["name"]}  # fmt: skip
