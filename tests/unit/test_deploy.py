@@ -195,6 +195,8 @@ def test_k8s_overlays_validate_against_the_kubernetes_schemas(overlay: str) -> N
     # The upload helper pod (applied by hand) is validated along with them.
     helper = yaml.safe_load((K8S / "tools" / "models-upload.yaml").read_text())
     for key, obj in [*objects.items(), ("Pod/upload", helper)]:
+        # One label finds everything: kubectl get all -l app.kubernetes.io/part-of=streamrec
+        assert obj["metadata"]["labels"]["app.kubernetes.io/part-of"] == "streamrec", key
         if obj["kind"] in BUILT_IN:  # offline schemas of Kubernetes 1.37, unknown fields refused
             kubernetes_validate.validate(obj, "1.37.0", strict=True)
         else:  # KEDA's CRDs: not in the Kubernetes schemas; their fields are checked below
