@@ -83,15 +83,29 @@ async def dlq(
         else:
             await _summary(self, s, selection, listing=listing)
     except Exception as exc:  # a broker that does not answer, a refused redrive: one line
-        from aiokafka.errors import KafkaError
-
-        from app.errors import StreamrecError
-
-        if not isinstance(exc, KafkaError | StreamrecError | OSError):
-            raise
-        print(f"streamrec: dlq: {exc or type(exc).__name__} (brokers {_brokers(s)})",
-              file=sys.stderr)  # fmt: skip
+        print(f"streamrec: dlq: {await _why(exc, s)}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+async def _why(exc: Exception, s: Settings) -> str:
+    """What went wrong, in one line naming what to check (re-raised if unforeseen)."""
+    import asyncio
+
+    from aiokafka.errors import KafkaConnectionError, KafkaError
+
+    from app.errors import CannotStart, StreamrecError
+    from app.kafka.brokers import Brokers
+    from app.worker.preflight import check_broker_access
+
+    if not isinstance(exc, KafkaError | StreamrecError | OSError):
+        raise exc
+    brokers = Brokers.from_settings(s)
+    if isinstance(exc, KafkaConnectionError):
+        try:  # the worker's start-up check says which setting a refusal points at
+            await asyncio.to_thread(check_broker_access, brokers)
+        except CannotStart as refused:
+            return f"{refused} (STREAMREC_BROKER={s.broker})"
+    return f"{exc or type(exc).__name__} (brokers {brokers})"
 
 
 def _check_usage(
@@ -111,12 +125,6 @@ def _check_usage(
     if problem:
         print(f"streamrec: dlq: {problem}", file=sys.stderr)
         raise SystemExit(2)
-
-
-def _brokers(s: Settings) -> str:
-    from app.kafka.brokers import Brokers
-
-    return str(Brokers.from_settings(s))
 
 
 async def _summary(self: AppCommand, s: Settings, selection: Selection, *, listing: bool) -> None:

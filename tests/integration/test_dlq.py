@@ -5,30 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import msgspec
 
 from app.deadletters.reader import read_to_end
-from devtools.net import free_port
-from devtools.processes import PROJECT_ROOT
 from tests.support.deployment import Deployment
+from tests.support.dlq import run_dlq as dlq
 
 FAULTY = "tests.support.faulty_app"  # STREAMREC_TEST_FAULT=poison: batches with "poison" fail
-
-
-def dlq(d: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
-    """``faust -A app dlq ARGS`` with the deployment's settings, as an operator runs it."""
-    env = {**os.environ, **d.env(99, free_port())}
-    faust = Path(sys.executable).with_name("faust")
-    return subprocess.run(
-        [str(faust), "-A", "app", "dlq", *args], cwd=PROJECT_ROOT, env=env,
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
 
 def ok(done: subprocess.CompletedProcess[str]) -> list[str]:
