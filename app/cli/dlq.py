@@ -3,7 +3,6 @@ and redriven to the input topic once each (``app.deadletters`` holds the logic).
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from collections.abc import Callable
@@ -130,23 +129,27 @@ def _check_usage(
 async def _summary(self: AppCommand, s: Settings, selection: Selection, *, listing: bool) -> None:
     """Counts by reason (or one line per letter) of the selected letters, and how many of
     them were redriven already."""
-    from app.deadletters import marker_topic, summarize
-    from app.deadletters.letters import iso_ms
+    from app.deadletters import marker_topic
+    from app.deadletters.letters import Summary, iso_ms
     from app.deadletters.reader import read_letters, read_markers
     from app.kafka.brokers import Brokers
 
     brokers = Brokers.from_settings(s)
     markers = await read_markers(brokers, marker_topic(s.dlq_topic))
-    sent = [position for position, state in markers.items() if state == "sent"]
-    letters = [x async for x in read_letters(brokers, s.dlq_topic) if selection.matches(x)]
+    summary = Summary(position for position, state in markers.items() if state == "sent")
+    lines = []
+    async for letter in read_letters(brokers, s.dlq_topic):
+        if selection.matches(letter):
+            summary.add(letter)
+            if listing:  # one line each: a large topic is not held whole
+                lines.append(_line(letter, sent=letter.position in summary.redriven))
+    counts = summary.by_reason
     what = "" if selection.empty else f" ({selection.describe()})"
-    self.say(f"{s.dlq_topic}: {len(letters)} dead letter(s){what}, read to its end as of now")
-    if listing:
-        for letter in letters:
-            self.say(_line(letter, sent=letter.position in set(sent)))
-        return
-    counts = summarize(letters, sent)
-    if not counts:
+    total = sum(n.records for n in counts.values())
+    self.say(f"{s.dlq_topic}: {total} dead letter(s){what}, read to its end as of now")
+    if listing or not counts:
+        for line in lines:
+            self.say(line)
         return
     width = max(len("reason"), *map(len, counts))
     self.say(f"{'reason':<{width}}  {'records':>7}  {'redriven':>8}  "
@@ -179,16 +182,11 @@ async def _show(self: AppCommand, s: Settings, position: tuple[int, int]) -> Non
     """The dead letter at ``position``, whole, as JSON; exit 1 if there is none."""
     import msgspec
 
-    from app.deadletters.reader import read_letters
+    from app.deadletters.reader import read_letter_at
     from app.kafka.brokers import Brokers
 
-    found = None
-    letters = read_letters(Brokers.from_settings(s), s.dlq_topic)
-    async with contextlib.aclosing(letters):
-        async for letter in letters:
-            if letter.position == position:
-                found = letter
-                break
+    partition, offset = position
+    found = await read_letter_at(Brokers.from_settings(s), s.dlq_topic, partition, offset)
     if found is None:
         print(f"streamrec: dlq: no dead letter at {position[0]}:{position[1]} of {s.dlq_topic} "
               "(the summary's --list shows the positions there are)", file=sys.stderr)  # fmt: skip
@@ -210,7 +208,8 @@ async def _redrive(
 
     brokers = Brokers.from_settings(s)
     markers = await read_markers(brokers, marker_topic(s.dlq_topic))
-    letters = [x async for x in read_letters(brokers, s.dlq_topic)]
+    # Only the selected letters are kept: a large topic is not held whole.
+    letters = [x async for x in read_letters(brokers, s.dlq_topic) if selection.matches(x)]
     plan = plan_redrive(letters, selection, markers, resend_pending=resend_pending)
     verb = "would redrive" if dry_run else "redriving"
     self.say(f"{verb} {len(plan.send)} dead letter(s) of {s.dlq_topic} "

@@ -22,7 +22,7 @@ from app.deadletters.headers import (
     header_pairs,
 )
 
-__all__ = ["UNKNOWN", "DeadLetter", "ReasonCount", "iso_ms", "summarize"]
+__all__ = ["UNKNOWN", "DeadLetter", "ReasonCount", "Summary", "iso_ms", "summarize"]
 
 UNKNOWN = "unknown"
 """The reason of a record without streamrec's headers (written to the topic by something else)."""
@@ -117,19 +117,35 @@ class ReasonCount:
     redriven: int = 0
 
 
+class Summary:
+    """Counts by reason, added to one letter at a time (a large topic is not held whole)."""
+
+    def __init__(self, redriven: Iterable[tuple[int, int]] = ()) -> None:
+        self.redriven = set(redriven)
+        """Positions redriven already."""
+        self._by_reason: dict[str, ReasonCount] = {}
+
+    def add(self, letter: DeadLetter) -> None:
+        count = self._by_reason.setdefault(letter.reason, ReasonCount(first_ms=letter.timestamp_ms))
+        count.records += 1
+        count.first_ms = min(count.first_ms, letter.timestamp_ms)
+        count.last_ms = max(count.last_ms, letter.timestamp_ms)
+        count.redriven += letter.position in self.redriven
+
+    @property
+    def by_reason(self) -> dict[str, ReasonCount]:
+        """Reason -> its counts, sorted by reason."""
+        return dict(sorted(self._by_reason.items()))
+
+
 def summarize(
     letters: Iterable[DeadLetter], redriven: Iterable[tuple[int, int]] = ()
 ) -> dict[str, ReasonCount]:
     """Reason -> its counts, by reason; ``redriven``: positions redriven already."""
-    done = set(redriven)
-    out: dict[str, ReasonCount] = {}
+    summary = Summary(redriven)
     for letter in letters:
-        count = out.setdefault(letter.reason, ReasonCount(first_ms=letter.timestamp_ms))
-        count.records += 1
-        count.first_ms = min(count.first_ms, letter.timestamp_ms)
-        count.last_ms = max(count.last_ms, letter.timestamp_ms)
-        count.redriven += letter.position in done
-    return dict(sorted(out.items()))
+        summary.add(letter)
+    return summary.by_reason
 
 
 def _int(text: str | None) -> int | None:
