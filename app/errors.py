@@ -11,6 +11,7 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFound",
     "ModelNotReady",
+    "RedriveRefused",
     "RetrainRefused",
     "RolloutRefused",
     "StreamrecError",
@@ -115,4 +116,14 @@ class InvalidRequest(StreamrecError):
     """An inference API request breaks the Open Inference Protocol contract.
 
     Operator action: none; the caller fixes its request (the message says what is wrong).
+    """
+
+
+class RedriveRefused(StreamrecError):
+    """``faust -A app dlq --redrive`` cannot keep its promise to send each dead letter once
+    (the marker topic beside the dead-letter topic cannot be created or written).
+
+    Operator action: the message names the topic; create it by hand (1 partition,
+    ``cleanup.policy=compact``) or grant the client the right to, and run the redrive again.
+    Nothing was sent.
     """

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.http.operator_state import WINDOW_S
+from app.http.operator_state import P99, WINDOW_S
 
 __all__ = ["REFRESH_S", "Lookup", "Snapshot", "render"]
 
@@ -42,7 +42,7 @@ class Snapshot:
     lag: Mapping[int, int]
     events_in_per_s: float | None
     updates_out_per_s: float | None
-    p99_s: float | None
+    p99: P99 | None
     dead_letters: Mapping[str, float]
     arms: Sequence[Mapping[str, Any]]
     trending: Sequence[tuple[str, int]] | None
@@ -95,8 +95,7 @@ def render(s: Snapshot) -> str:
         f"<tr><th>updates out</th><td>{_num(s.updates_out_per_s)} /s</td></tr>",
         f"<tr><th>lag</th><td>{lag_total:,} <small>by partition: {_e(by_partition)}</small>"
         "</td></tr>",
-        f"<tr><th>p99 end to end</th><td>{_num(_ms(s.p99_s), '{:,.0f}')} ms "
-        f"<small>(last {WINDOW_S:.0f} s)</small></td></tr>",
+        f'<tr><th>p99 end to end</th><td id="p99">{_p99(s.p99)}</td></tr>',
         "</table></section>",
         "<section><h2>Dead letters by reason</h2><table>"
         f"<tr><th>reason</th><th>records</th></tr>{dead}</table></section>",
@@ -131,8 +130,16 @@ def render(s: Snapshot) -> str:
     )
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else 1000 * seconds
+def _p99(p99: P99 | None) -> str:
+    """The p99 as measured, or "> 10 s" when it lies past the top bucket (the histogram
+    cannot say by how much), and how many updates were slower than that bucket."""
+    note = f"last {WINDOW_S:.0f} s"
+    if p99 is None:
+        return f"- ms <small>({note})</small>"
+    figure = f"&gt; {p99.top_s:g} s" if p99.beyond else f"{1000 * p99.seconds:,.0f} ms"
+    if p99.above:
+        note += f"; {p99.above:,.0f} updates above {p99.top_s:g} s"
+    return f"{figure} <small>({note})</small>"
 
 
 def _arm_row(arm: Mapping[str, Any]) -> str:

@@ -56,7 +56,7 @@ def gather(ctx: HttpContext) -> Snapshot:
         lag=dict(ctx.progress.lag),
         events_in_per_s=ctx.rates.rate("streamrec_events_in_total"),
         updates_out_per_s=ctx.rates.rate("streamrec_recommendations_out_total"),
-        p99_s=ctx.rates.p99_s(),
+        p99=ctx.rates.p99(),
         dead_letters=dead,
         arms=report["arms"],
         trending=ctx.board.items(n=10) if ctx.trending else None,

@@ -7,18 +7,33 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry
 
 from app.inference.manifest import read_titles
 from app.inference.scorer import OnnxScorer
 
-__all__ = ["WINDOW_S", "ItemTitles", "RecentRates"]
+__all__ = ["P99", "WINDOW_S", "ItemTitles", "RecentRates"]
 
 WINDOW_S = 10.0
 """Rates and the p99 cover the last this many seconds."""
 
 _E2E = "streamrec_end_to_end_seconds"
+
+
+class P99(NamedTuple):
+    """The end-to-end p99 over the window, or the bound it is known to lie beyond."""
+
+    seconds: float
+    """Interpolated within its bucket; with ``beyond``, the top finite bucket's bound."""
+    top_s: float
+    """The top finite bucket's bound (the histogram measures nothing above it)."""
+    above: float = 0.0
+    """Updates in the window slower than ``top_s``."""
+    beyond: bool = False
+    """The p99 lies past ``top_s``: more than that, by how much unknown (showing the bound
+    as the figure would look measured)."""
 
 
 class RecentRates:
@@ -52,7 +67,7 @@ class RecentRates:
         (t0, first, _), (t1, last, _) = self._samples[0], self._samples[-1]
         return (last.get(name, 0.0) - first.get(name, 0.0)) / (t1 - t0) if t1 > t0 else None
 
-    def p99_s(self) -> float | None:
+    def p99(self) -> P99 | None:
         """End-to-end p99 over the window, interpolated within its histogram bucket as
         Prometheus' histogram_quantile does (None without events in the window)."""
         if len(self._samples) < 2:
@@ -62,19 +77,20 @@ class RecentRates:
         return _quantile(0.99, window)
 
 
-def _quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
+def _quantile(q: float, buckets: Sequence[tuple[float, float]]) -> P99 | None:
     if not buckets or buckets[-1][1] <= 0:
         return None
-    rank = q * buckets[-1][1]
+    rank, total = q * buckets[-1][1], buckets[-1][1]
+    finite = [(le, n) for le, n in buckets if le != float("inf")]
+    top, within = finite[-1] if finite else (0.0, 0.0)
     lower, below = 0.0, 0.0
-    for le, count in buckets:
+    for le, count in finite:
         if count >= rank:
-            if le == float("inf"):
-                return lower  # past the last finite bucket: its bound is what is known
             inside = count - below
-            return lower + (le - lower) * ((rank - below) / inside if inside else 1.0)
+            seconds = lower + (le - lower) * ((rank - below) / inside if inside else 1.0)
+            return P99(seconds, top, total - within)
         lower, below = le, count
-    return lower
+    return P99(top, top, total - within, beyond=True)
 
 
 class ItemTitles:

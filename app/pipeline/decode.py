@@ -14,6 +14,16 @@ from typing import Protocol, get_args
 
 import msgspec
 
+from app.deadletters.headers import (
+    ERROR_CLASS,
+    ERROR_MESSAGE,
+    ERROR_REASON,
+    SOURCE_OFFSET,
+    SOURCE_PARTITION,
+    SOURCE_TIMESTAMP,
+    SOURCE_TOPIC,
+    redrive_origin,
+)
 from app.errors import InvalidInteraction
 from app.pipeline.result import DeadLetterOut
 from app.records import EventType, Interaction, InteractionPayload
@@ -138,16 +148,18 @@ def decode_interaction(
 
 def dead_letter(record: InputRecord, error: BaseException) -> DeadLetterOut:
     """The DLQ record for ``error`` (logged): the record's key and value untouched, headers
-    naming the cause and where the record was read."""
+    naming the cause and where the record was read, and where it was redriven from if it was
+    (``faust -A app dlq --redrive``), so a record failing again shows as such."""
     reason = error.reason if isinstance(error, InvalidInteraction) else "processing_error"
     headers = [
-        ("streamrec.error.class", type(error).__name__.encode()),
-        ("streamrec.error.reason", reason.encode()),
-        ("streamrec.error.message", str(error)[:1000].encode("utf-8", "replace")),
-        ("streamrec.source.topic", record.topic.encode()),
-        ("streamrec.source.partition", str(record.partition).encode()),
-        ("streamrec.source.offset", str(record.offset).encode()),
-        ("streamrec.source.timestamp", repr(record.timestamp).encode()),
+        (ERROR_CLASS, type(error).__name__.encode()),
+        (ERROR_REASON, reason.encode()),
+        (ERROR_MESSAGE, str(error)[:1000].encode("utf-8", "replace")),
+        (SOURCE_TOPIC, record.topic.encode()),
+        (SOURCE_PARTITION, str(record.partition).encode()),
+        (SOURCE_OFFSET, str(record.offset).encode()),
+        (SOURCE_TIMESTAMP, repr(record.timestamp).encode()),
+        *redrive_origin(record.headers),
     ]
     logger.warning(
         "dead letter %s-%d-%d: %s: %s",

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from app.http.context import HttpContext
 from app.http.operator_html import Lookup, Snapshot, render
 from app.http.operator_page import gather, operator_page
-from app.http.operator_state import RecentRates
+from app.http.operator_state import P99, RecentRates
 
 
 def snapshot(**changes: object) -> Snapshot:
@@ -19,7 +19,8 @@ def snapshot(**changes: object) -> Snapshot:
         "worker": "http://w1:6066", "app_id": "streamrec",
         "ready": {"ready": True, "model_loaded": True}, "live": {"alive": True},
         "partitions": [0, 3], "lag": {0: 5, 3: 0}, "events_in_per_s": 812.5,
-        "updates_out_per_s": 800.0, "p99_s": 0.0421, "dead_letters": {"malformed_json": 3.0},
+        "updates_out_per_s": 800.0, "p99": P99(0.0421, 10.0),
+        "dead_letters": {"malformed_json": 3.0},
         "arms": [{"variant": "main", "version": "1", "serving": True, "traffic_percent": 100.0,
                   "live": {"updates": 1200, "mean_model_call_ms": 1.5,
                            "prequential_hr": 0.21}}],
@@ -39,7 +40,7 @@ def test_rates_and_p99_cover_the_recent_window() -> None:
     for _ in range(100):  # old, fast events: out of the window by the end
         latency.observe(0.005)
     rates.sample()
-    assert rates.rate("streamrec_events_in_total") is None and rates.p99_s() is None
+    assert rates.rate("streamrec_events_in_total") is None and rates.p99() is None
     for second in range(1, 21):
         now[0] = float(second)
         events.inc(50)
@@ -49,8 +50,34 @@ def test_rates_and_p99_cover_the_recent_window() -> None:
         rates.sample()
     assert rates.rate("streamrec_events_in_total") == 50.0
     # Last 10 s: 90 events in (0.01, 0.1], 10 in (0.1, 1]; rank 99 lies 9/10 into the last.
-    p99 = rates.p99_s()
-    assert p99 is not None and abs(p99 - (0.1 + 0.9 * 0.9)) < 1e-9
+    p99 = rates.p99()
+    assert p99 is not None and abs(p99.seconds - (0.1 + 0.9 * 0.9)) < 1e-9
+    assert (p99.top_s, p99.above, p99.beyond) == (1.0, 0.0, False)
+
+
+def test_a_p99_past_the_top_bucket_is_shown_as_a_bound_with_the_count_above() -> None:
+    """A rebalance: most updates slower than the top bucket. The page used to show the
+    bound (10,000 ms) as if measured."""
+    registry = CollectorRegistry()
+    latency = Histogram("streamrec_end_to_end_seconds", "", buckets=(0.1, 1.0, 10.0),
+                        registry=registry)  # fmt: skip
+    now = [0.0]
+    rates = RecentRates(registry, clock=lambda: now[0])
+    rates.sample()
+    for _ in range(63):
+        latency.observe(0.05)
+    for _ in range(437):
+        latency.observe(42.0)
+    now[0] = 5.0
+    rates.sample()
+    p99 = rates.p99()
+    assert p99 == P99(10.0, 10.0, 437.0, beyond=True)
+    page = render(snapshot(p99=p99))
+    assert '<td id="p99">&gt; 10 s <small>(last 10 s; 437 updates above 10 s)</small>' in page
+    assert "10,000 ms" not in page
+    # Below the top bucket, with a few above it: the figure, and the few said.
+    few = render(snapshot(p99=P99(0.25, 10.0, 3.0)))
+    assert '<td id="p99">250 ms <small>(last 10 s; 3 updates above 10 s)</small>' in few
 
 
 def test_the_page_shows_the_figures_and_escapes_what_it_did_not_write() -> None:
@@ -66,7 +93,7 @@ def test_the_page_shows_the_figures_and_escapes_what_it_did_not_write() -> None:
 
 def test_an_unknown_user_and_an_idle_worker_render_without_figures() -> None:
     missing = Lookup("7", missing="no user '7'")
-    idle = snapshot(events_in_per_s=None, updates_out_per_s=None, p99_s=None, arms=[],
+    idle = snapshot(events_in_per_s=None, updates_out_per_s=None, p99=None, arms=[],
                     trending=None, dead_letters={}, lookup=missing)  # fmt: skip
     page = render(idle)
     assert "- /s" in page and "no model yet" in page and "Trending" not in page
