@@ -27,7 +27,7 @@ class InvalidSettings(StreamrecError):
     """One or more STREAMREC_* settings are invalid, so the worker does not start.
 
     Operator action: fix the variables named in the message (each line gives the value found
-    and what is allowed); the README's Settings table documents every one.
+    and what is allowed); docs/configuration.md documents every one.
     """
 
     def __init__(self, problems: list[str]) -> None:

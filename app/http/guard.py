@@ -83,7 +83,7 @@ def _refusal(request: web.Request, max_body_bytes: int, max_segment: int) -> web
 
 def _reason(exc: web.HTTPException, request: web.Request, max_body_bytes: int) -> str:
     if exc.status == 404:
-        return f"no such endpoint: {request.path[:200]!r} (the README lists them)"
+        return f"no such endpoint: {request.path[:200]!r} (docs/api/index.md lists them)"
     if exc.status == 405:
         return f"{request.method} is not allowed here; allowed: {exc.headers.get('Allow', '')}"
     if exc.status == 413:

@@ -1,7 +1,7 @@
 """All the scopes as one ``Settings``, read once from the environment (prefix ``STREAMREC_``).
 
-Each field's docstring is the configuration reference; the README's tables mirror them, one
-per scope. The names are a public contract: keep them stable.
+Each field's docstring is the configuration reference; the tables in docs/configuration.md
+mirror them, one per scope. The names are a public contract: keep them stable.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def load_settings() -> Settings:
         and key[len(ENV_PREFIX):].lower() not in Settings.model_fields
     )  # fmt: skip
     for key in unknown:
-        logger.warning("%s is not a streamrec setting: ignored (see the README's Settings)", key)
+        logger.warning("%s is not a streamrec setting: ignored (see docs/configuration.md)", key)
     try:
         return Settings()
     except ValidationError as exc:

@@ -18,7 +18,7 @@ class TrendingSettings(Scope):
     """Count interactions per item in hopping event-time windows (repartitioned by item) and
     serve the merged top items at ``GET /trending/``; cold-start users get them. Off by
     default: a fifth to a third more CPU per event, and wider latency tails in bursts (see the
-    README's Trending items)."""
+    docs/features/trending.md)."""
 
     trending_window_s: int = Field(default=3600, ge=1)
     """Size of a trending window, in event time (the interactions' ``ts``)."""
