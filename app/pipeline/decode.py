@@ -136,9 +136,10 @@ def decode_interaction(
     )
 
 
-def dead_letter(record: InputRecord, error: BaseException) -> DeadLetterOut:
-    """The DLQ record for ``error`` (logged): the record's key and value untouched, headers
-    naming the cause and where the record was read."""
+def dead_letter(record: InputRecord, error: BaseException, *, log: bool = True) -> DeadLetterOut:
+    """The DLQ record for ``error`` (logged unless ``log`` is False: a failed batch says it
+    once for all its records): the record's key and value untouched, headers naming the cause
+    and where the record was read."""
     reason = error.reason if isinstance(error, InvalidInteraction) else "processing_error"
     headers = [
         ("streamrec.error.class", type(error).__name__.encode()),
@@ -149,10 +150,11 @@ def dead_letter(record: InputRecord, error: BaseException) -> DeadLetterOut:
         ("streamrec.source.offset", str(record.offset).encode()),
         ("streamrec.source.timestamp", repr(record.timestamp).encode()),
     ]
-    logger.warning(
-        "dead letter %s-%d-%d: %s: %s",
-        record.topic, record.partition, record.offset, reason, error,
-    )  # fmt: skip
+    if log:
+        logger.warning(
+            "dead letter %s-%d-%d: %s: %s",
+            record.topic, record.partition, record.offset, reason, error,
+        )  # fmt: skip
     return DeadLetterOut(reason, (record.key, record.value, headers))
 
 
