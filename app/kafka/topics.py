@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from app.kafka.brokers import Brokers
 
-__all__ = ["ensure_topic_or_say", "ensure_topics"]
+__all__ = ["ensure_topic_or_say", "ensure_topics", "partition_counts"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,3 +47,23 @@ async def ensure_topic_or_say(brokers: Brokers, name: str, retention_ms: int) ->
         await ensure_topics(brokers, [name], 1, {"retention.ms": str(retention_ms)})
     except Exception as exc:  # e.g. no CreateTopics permission: the operator creates it
         logger.error("cannot create topic %s (create it by hand): %s", name, exc)
+
+
+async def partition_counts(brokers: Brokers, names: Iterable[str]) -> dict[str, int]:
+    """How many partitions each of ``names`` that exists has (missing ones are left out).
+
+    The metadata of every topic is asked for, not of these: a Metadata request naming a
+    topic makes a broker with ``auto.create.topics.enable`` (Kafka's default) create it, with
+    the broker's default partition count, the very thing this is asked to find out."""
+    admin = AIOKafkaAdminClient(**brokers.client_kwargs())
+    await admin.start()
+    try:
+        described = await admin.describe_topics()
+    finally:
+        await admin.close()
+    wanted = set(names)
+    return {
+        t["topic"]: len(t["partitions"])
+        for t in described
+        if t["topic"] in wanted and t["error_code"] == 0 and t["partitions"]
+    }

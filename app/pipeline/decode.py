@@ -146,9 +146,10 @@ def decode_interaction(
     )
 
 
-def dead_letter(record: InputRecord, error: BaseException) -> DeadLetterOut:
-    """The DLQ record for ``error`` (logged): the record's key and value untouched, headers
-    naming the cause and where the record was read, and where it was redriven from if it was
+def dead_letter(record: InputRecord, error: BaseException, *, log: bool = True) -> DeadLetterOut:
+    """The DLQ record for ``error`` (logged unless ``log`` is False: a failed batch says it
+    once for all its records): the record's key and value untouched, headers naming the cause
+    and where the record was read, and where it was redriven from if it was
     (``faust -A app dlq --redrive``), so a record failing again shows as such."""
     reason = error.reason if isinstance(error, InvalidInteraction) else "processing_error"
     headers = [
@@ -161,10 +162,11 @@ def dead_letter(record: InputRecord, error: BaseException) -> DeadLetterOut:
         (SOURCE_TIMESTAMP, repr(record.timestamp).encode()),
         *redrive_origin(record.headers),
     ]
-    logger.warning(
-        "dead letter %s-%d-%d: %s: %s",
-        record.topic, record.partition, record.offset, reason, error,
-    )  # fmt: skip
+    if log:
+        logger.warning(
+            "dead letter %s-%d-%d: %s: %s",
+            record.topic, record.partition, record.offset, reason, error,
+        )  # fmt: skip
     return DeadLetterOut(reason, (record.key, record.value, headers))
 
 

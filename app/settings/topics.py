@@ -56,6 +56,11 @@ class TopicSettings(Scope):
         return value
 
     @property
+    def partitions_given(self) -> bool:
+        """Was STREAMREC_PARTITIONS set, rather than left at its default?"""
+        return "partitions" in self.model_fields_set
+
+    @property
     def shadow_topic(self) -> str:
         return self.output_topic + ".shadow"
 

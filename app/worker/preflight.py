@@ -1,4 +1,6 @@
-"""What a worker checks before Faust starts: its data directory and a broker that answers.
+"""What a worker checks before Faust starts: its data directory, its web address, a broker
+that answers, and topics whose partition counts agree with STREAMREC_PARTITIONS
+(``app.worker.partitions``).
 
 The broker check is two steps: something accepts TCP at a bootstrap address (waited for up to
 BROKER_WAIT_S), then one real Kafka connection with the configured security (TLS handshake,
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from app.errors import CannotStart
 from app.kafka.brokers import Brokers
 from app.settings import Settings
+from app.worker.partitions import check_partitions
 
 __all__ = [
     "check_broker_access",
@@ -46,11 +49,14 @@ def is_reachable(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def prepare_worker(settings: Settings) -> None:
-    """Create the data directory and wait for the broker; CannotStart says what is wrong."""
+    """Create the data directory, wait for the broker and check the topics' partitions;
+    CannotStart says what is wrong."""
     prepare_data_dir(settings)
     check_web_port(settings)
     wait_for_broker(settings)
-    check_broker_access(Brokers.from_settings(settings))
+    brokers = Brokers.from_settings(settings)
+    check_broker_access(brokers)
+    check_partitions(settings, brokers, ACCESS_TIMEOUT_S, _say)
 
 
 def prepare_data_dir(settings: Settings) -> None:

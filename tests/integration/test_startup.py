@@ -1,5 +1,6 @@
 """A first run as a user makes it: `faust -A app worker` from a fresh directory, bad settings,
-no broker, and the spellings people type for the views."""
+no broker, an input topic a producer made with another partition count, and the spellings
+people type for the views."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from app.kafka.topics import ensure_topics
 from devtools.net import free_port, http_get, http_post
+from devtools.processes import WorkerProcess
 from tests.support.deployment import Deployment
 from tests.support.paths import MODELS
 
@@ -103,3 +106,63 @@ def test_fresh_directory_and_both_spellings_of_every_view(fresh_worker: Deployme
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         status, answer, _ = http_post(url + path, body, admin, timeout=10)
         assert status == 200, (path, answer)
+
+
+def _start_with_default_partitions(d: Deployment) -> WorkerProcess:
+    """A worker of ``d`` with STREAMREC_PARTITIONS left unset (the tests' namespace sets it)."""
+    env = d.env(len(d.workers), free_port())
+    del env["STREAMREC_PARTITIONS"]
+    worker = WorkerProcess(env, log=d.root / f"worker{len(d.workers)}.log").start()
+    d.workers.append(worker)
+    return worker
+
+
+def _refusal(d: Deployment) -> str:
+    """The one line a refused worker printed under its 'cannot start' line (exit code 1)."""
+    code, out = d.finish()
+    assert code == 1, out
+    assert "Traceback" not in out and "PartitionsMismatch:" not in out, out
+    lines = out.splitlines()
+    at = lines.index("streamrec: cannot start: start-up check failed:")
+    assert at == len(lines) - 2, out  # one line, and nothing after it
+    return lines[-1]
+
+
+async def test_an_input_topic_made_by_a_producer_is_found_before_serving(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    d = deployment_factory(STREAMREC_MODEL_DIR=str(MODELS))
+    await ensure_topics(d.brokers, [d.input_topic], 4)  # as a producer that started first
+    _start_with_default_partitions(d)
+    line = _refusal(d)
+    assert f"the input topic {d.input_topic} has 4 partitions" in line
+    assert "STREAMREC_PARTITIONS=8 (the default)" in line
+    assert "set STREAMREC_PARTITIONS=4" in line
+
+    # Done as the line says: the worker serves, and an event gets its update.
+    d.start_worker(STREAMREC_PARTITIONS="4")
+    log = d.workers[-1].log.read_text()
+    assert f"the input topic {d.input_topic} has 4 partitions, as STREAMREC_PARTITIONS" in log
+    event = b'{"user_id": "u1", "item_id": "50", "event": "view"}'
+    await d.produce([(b"u1", event)])
+    (update,) = await d.consume(d.output_topic, 1, timeout=60)
+    assert update.key == b"u1"
+    assert not await d.consume(d.dlq_topic, 1, timeout=1)
+    d.workers[-1].stop()
+
+    # Its tables now have 4 partitions: another count is refused, naming their topics.
+    d.start_worker(wait=False, STREAMREC_PARTITIONS="8")
+    line = _refusal(d)
+    changelog = f"streamrec-{d.ns}-features-changelog (4)"
+    assert changelog in line and "set STREAMREC_PARTITIONS=4" in line, line
+
+
+async def test_a_partition_count_set_against_the_input_is_refused_in_one_line(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    d = deployment_factory()
+    await ensure_topics(d.brokers, [d.input_topic], 2)
+    d.start_worker(wait=False, STREAMREC_PARTITIONS="4")
+    line = _refusal(d)
+    assert f"the input topic {d.input_topic} has 2 partitions but STREAMREC_PARTITIONS=4:" in line
+    assert "set STREAMREC_PARTITIONS=2" in line

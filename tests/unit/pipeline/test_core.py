@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import msgspec
+import pytest
 
 from app.features.state import UserFeatureState
 from app.pipeline import BatchResult, DictStore
@@ -223,6 +225,24 @@ async def test_a_batch_that_keeps_failing_goes_to_the_dlq_keeping_earlier_reason
     assert t.metric("streamrec_batch_failures_total", outcome="retried") == 2
     assert t.metric("streamrec_batch_failures_total", outcome="dead_lettered") == 1
     assert t.metric("streamrec_dead_letters_total", reason="processing_error") == 2
+
+
+async def test_an_error_every_batch_meets_logs_one_traceback_and_no_line_per_event(
+    record_factory: MakeRecord, core_factory: MakeCore, caplog: pytest.LogCaptureFixture
+) -> None:
+    t, store = core_factory(batch_retries=2), DictStore()
+    failing = Arms(main=FailingScorer(ITEMS))
+    with caplog.at_level(logging.WARNING, logger="app.pipeline"):
+        for _ in range(2):
+            batch = [record_factory(f"u{n}", "1") for n in range(50)]
+            result = await t.process(batch, store, failing)
+            assert len(result.dead_letters) == 50  # each event once, none dropped
+
+    lines = [r for r in caplog.records if r.name.startswith("app.pipeline")]
+    assert len(lines) == 6  # one per attempt, three attempts per batch
+    assert sum(r.exc_info is not None for r in lines) == 1
+    assert "failed again (RuntimeError: fake/1 cannot score)" in lines[-1].getMessage()
+    assert "dead-letter topic" in lines[-1].getMessage()
 
 
 async def test_per_event_fields_are_kept_only_while_a_served_model_reads_them(
