@@ -52,6 +52,9 @@ class ChildProcesses:
         """A stop signal (Ctrl-C, SIGTERM) has arrived."""
         return self._signals > 0
 
+    def __len__(self) -> int:
+        return len(self._children)
+
     def add(self, child: C, grace_s: float) -> C:
         """Track a started ``child``; its stop may take ``grace_s`` before SIGKILL."""
         self._children.append((child, grace_s))

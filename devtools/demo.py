@@ -63,13 +63,20 @@ async def run_demo(s: Settings, rate: float, count: int, say: Callable[[str], No
             feeding.cancel()
             await asyncio.wait([feeding], timeout=REPLAY_STOP_S)
         await asyncio.to_thread(children.stop_all)
-        say("stopped.")
+        if children:
+            say("stopped.")
 
 
 def _start_processes(
     s: Settings, children: ChildProcesses, say: Callable[[str], None]
 ) -> WorkerProcess:
     """Start the broker (if none answers) and a worker, each tracked as soon as it exists."""
+    if is_reachable(s.web_host, s.web_port):
+        # Else that process would answer the readiness checks of a worker that cannot start.
+        raise SystemExit(
+            f"streamrec: something already listens on {s.web_host}:{s.web_port}, where the "
+            "demo's worker would (an earlier demo?): stop it, or set STREAMREC_WEB_PORT"
+        )
     host, _, port = s.bootstrap_servers[0].rpartition(":")
     env = {}
     if not is_reachable(host, int(port)):
