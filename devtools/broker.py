@@ -89,18 +89,24 @@ class EmbeddedBroker:
         logger.info("embedded broker listening on %s", self.url)
         return self
 
-    def stop(self) -> None:
-        """Terminate the broker (its data is gone: it keeps everything in memory)."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the broker (its data is gone: it keeps everything in memory); SIGKILL
+        if it is still there after ``timeout`` seconds."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+    def kill(self) -> None:
+        """SIGKILL now (``stop`` still reaps it and closes the log)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

@@ -55,13 +55,17 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def is_ready(self) -> bool:
+        """One look at /health/ready: True on 200."""
+        return http_get(self.web_url + "/health/ready", timeout=2)[0] == 200
+
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Poll /health/ready until 200; raise with the log's tail if it never comes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
                 raise RuntimeError(f"worker exited early:\n{self.tail()}")
-            if http_get(self.web_url + "/health/ready", timeout=2)[0] == 200:
+            if self.is_ready():
                 return
             time.sleep(0.2)
         raise TimeoutError(f"worker not ready after {timeout}s:\n{self.tail()}")
@@ -88,3 +92,8 @@ class WorkerProcess:
             self._log_file.close()
             self._log_file = None
         return code
+
+    def kill(self) -> None:
+        """SIGKILL now, no clean stop (``stop`` still reaps it and closes the log)."""
+        if self.alive() and self.process is not None:
+            self.process.kill()

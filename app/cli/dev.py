@@ -8,8 +8,6 @@ install answers these commands with what to do instead of a traceback.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import signal
 import sys
 from pathlib import Path
 
@@ -19,12 +17,10 @@ from app.cli.base import CommandSet
 from app.kafka.brokers import Brokers
 from app.kafka.partitioners import KeyPartitioner
 from app.settings import get_settings
-from app.worker.preflight import is_reachable
 
 __all__ = ["COMMANDS", "bench", "broker", "demo", "need_devtools", "replay", "verify"]
 
 COMMANDS = CommandSet()
-DAY_S = 86_400
 # The checkout this package was installed from (editable installs): where devtools/ sits.
 CHECKOUT = Path(__file__).resolve().parents[2]
 
@@ -103,67 +99,12 @@ async def replay(
     option("--count", default=0, type=int, help="Replay at most this many events (0 = all)."),
 )
 async def demo(self: AppCommand, rate: float, count: int) -> None:
-    """Local run: the embedded broker if none answers, one worker, MovieLens replayed into it."""
+    """Local run: the embedded broker if none answers, one worker, MovieLens replayed into it;
+    Ctrl-C or SIGTERM stops all of it, at any moment, within 15 s."""
     need_devtools("demo", broker=True)
-    from devtools.broker import EmbeddedBroker
-    from devtools.processes import WorkerProcess
+    from devtools.demo import run_demo
 
-    s = get_settings()
-    host, _, port = s.bootstrap_servers[0].rpartition(":")
-    embedded: EmbeddedBroker | None = None
-    env = {}
-    if not is_reachable(host, int(port)):
-        embedded = EmbeddedBroker(host, int(port), log=Path("var/broker.log")).start()
-        # The embedded broker starts empty, so state left from an earlier run is meaningless.
-        data_dir = Path("var/demo-data")
-        shutil.rmtree(data_dir, ignore_errors=True)
-        env["STREAMREC_DATA_DIR"] = str(data_dir)
-        self.say(f"started the embedded broker on {embedded.url} (log: var/broker.log)")
-    else:
-        self.say(f"using the broker at {s.broker}")
-    # Trending on for the demo (its 500 events/s are well within what it keeps up with). The
-    # replay squeezes MovieLens' seven months into minutes (a day of event time passes in
-    # about a second): trending windows of a week by the day fit it, unless set.
-    if "trending" not in s.model_fields_set:
-        env["STREAMREC_TRENDING"] = "true"
-    if not s.model_fields_set & {"trending_window_s", "trending_step_s",
-                                 "trending_retention_s", "trending_grace_s"}:  # fmt: skip
-        env.update(STREAMREC_TRENDING_WINDOW_S=str(7 * DAY_S), STREAMREC_TRENDING_STEP_S=str(DAY_S),
-                   STREAMREC_TRENDING_RETENTION_S=str(28 * DAY_S),
-                   STREAMREC_TRENDING_GRACE_S=str(2 * DAY_S))  # fmt: skip
-    worker = WorkerProcess(env, log=Path("var/worker.log")).start()
-    # SIGTERM (not only Ctrl-C) must also stop the broker and worker this command started.
-    task = asyncio.current_task()
-    if task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    feeding: asyncio.Task[int] | None = None
-    try:
-        self.say("starting a worker (log: var/worker.log) ...")
-        await asyncio.to_thread(worker.wait_ready)
-        url = worker.web_url
-        self.say(
-            f"worker ready. Look at:\n"
-            f"  {url}/?user=259              the operator page (for people), user 259 looked up\n"
-            f"  {url}/recommendations/259/   latest recommendations of user 259\n"
-            f"  {url}/features/259/          that user's feature state\n"
-            f"  {url}/metrics                Prometheus metrics\n"
-            f"  {url}/trending/?n=5           what the replay's users watch most this week\n"
-            f"replaying MovieLens-100k at {rate:.0f} events/s; Ctrl-C stops everything."
-        )
-        from devtools.replay import replay_movielens
-
-        feeding = asyncio.create_task(replay_movielens(s, rate=rate, count=count))
-        await feeding
-        self.say("replay finished; the worker keeps serving until Ctrl-C.")
-        await asyncio.Event().wait()
-    finally:
-        # Stop in dependency order: the replay's producer, the worker, then the broker.
-        if feeding is not None:
-            feeding.cancel()
-            await asyncio.gather(feeding, return_exceptions=True)
-        await asyncio.to_thread(worker.stop)
-        if embedded is not None:
-            embedded.stop()
+    await run_demo(get_settings(), rate, count, self.say)
 
 
 @COMMANDS.command(

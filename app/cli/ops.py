@@ -14,9 +14,16 @@ from app.cli.base import CommandSet
 from app.errors import StreamrecError
 from app.settings import Settings, get_settings
 
-__all__ = ["COMMANDS", "models"]
+__all__ = ["COMMANDS", "NO_TOKEN_HINT", "models"]
 
 COMMANDS = CommandSet()
+
+# The command is signed here, so the fix is a setting here (the HTTP hint, a header, is not).
+NO_TOKEN_HINT = (
+    "no admin token here: set STREAMREC_ADMIN_TOKEN (or STREAMREC_ADMIN_TOKEN_FILE) to the "
+    "workers' admin token, which signs the command; for `faust -A app demo`, paste the "
+    "export line it prints"
+)
 
 
 @COMMANDS.command(
@@ -59,14 +66,14 @@ async def _send(self: AppCommand, s: Settings, wanted: str, canary: str) -> None
     """Send one rollout command to every worker, refused here if the rollout state would
     refuse it (where the operator sees why, rather than by every worker)."""
     from app.kafka.brokers import Brokers
-    from app.rollout.admin import ENABLE_HINT, AdminAuth
+    from app.rollout.admin import AdminAuth
     from app.rollout.control import ModelCommand, read_rollout_state, send_command
     from app.rollout.state import RolloutState
     from app.settings import parse_canary
 
     auth = AdminAuth(s.admin_secret)
     if not auth.enabled:
-        print(f"streamrec: cannot send {wanted}: {ENABLE_HINT}", file=sys.stderr)
+        print(f"streamrec: cannot send {wanted}: {NO_TOKEN_HINT}", file=sys.stderr)
         raise SystemExit(2)
     initial = RolloutState(*s.canary_split) if s.canary_split else RolloutState()
     brokers = Brokers.from_settings(s)

@@ -13,6 +13,7 @@ import pytest
 
 from devtools.broker import EmbeddedBroker
 from devtools.net import free_port
+from tests.support.demo import DemoRun
 from tests.support.deployment import Deployment
 from tests.support.movielens import MovieLensSlice, movielens_records
 from tests.support.redis_server import RedisServer
@@ -51,6 +52,21 @@ async def deployment_factory(
     for d in made:
         for w in d.workers:
             w.stop()
+
+
+@pytest.fixture
+def demo_factory(tmp_path: Path) -> Iterator[Callable[..., DemoRun]]:
+    """Start ``faust -A app demo *args`` (own directory and process group, free ports);
+    after the test nothing it started is left running, whatever it did."""
+    made: list[DemoRun] = []
+
+    def make(*args: str) -> DemoRun:
+        made.append(DemoRun(tmp_path / f"demo{len(made)}", *args))
+        return made[-1]
+
+    yield make
+    for run in made:
+        run.kill_everything()
 
 
 @pytest.fixture

@@ -74,4 +74,6 @@ def test_the_models_cli_refuses_to_send_an_unsigned_command(tmp_path: Path) -> N
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
-    assert "admin is disabled" in done.stderr and "STREAMREC_ADMIN_TOKEN" in done.stderr
+    # What to set where the CLI runs, not the HTTP header it never sends.
+    assert "set STREAMREC_ADMIN_TOKEN (or STREAMREC_ADMIN_TOKEN_FILE)" in done.stderr
+    assert "Authorization" not in done.stderr
