@@ -15,7 +15,8 @@ class KafkaSettings(Scope):
     """The broker URL(s) and the consumer's timing."""
 
     broker: str = "kafka://127.0.0.1:9092"
-    """Kafka bootstrap URL(s), Faust style: ``kafka://host:port[;kafka://host2:port]``."""
+    """Kafka bootstrap URL(s), Faust style: ``kafka://host:port[;kafka://host2:port]``; after
+    the first URL the scheme may be left out (``kafka://host1:9092,host2:9092``)."""
 
     broker_wait_s: float = Field(default=30.0, ge=0)
     """How long a starting worker waits for a broker of BROKER to answer before it exits
@@ -32,13 +33,17 @@ class KafkaSettings(Scope):
     @classmethod
     def _check_broker(cls, value: str) -> str:
         parts = [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
-        allowed = "kafka://host:port, several separated by ';'"
+        allowed = "kafka://host:port, several separated by ';' or ','"
         if not parts:
             raise ValueError(f"no broker URL given; allowed: {allowed}")
+        # As Faust reads it: addresses after a URL may omit the scheme (kafka://a:9092,b:9092),
+        # so one bootstrap list serves both the workers and KEDA's bootstrapServers.
+        if "://" not in parts[0]:
+            raise ValueError(f"{parts[0]!r} is not a broker URL; allowed: {allowed}")
         for part in parts:
-            scheme, sep, address = part.partition("://")
+            scheme, sep, address = part.rpartition("://")
             host, port = _split_address(address.rstrip("/"))
-            if not sep or scheme not in BROKER_SCHEMES or not host or not port.isdigit():
+            if (sep and scheme not in BROKER_SCHEMES) or not host or not port.isdigit():
                 raise ValueError(f"{part!r} is not a broker URL; allowed: {allowed}")
         return value
 

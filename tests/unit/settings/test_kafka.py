@@ -13,3 +13,20 @@ def test_broker_urls_faust_accepts_are_accepted(monkeypatch: pytest.MonkeyPatch)
     settings = load_settings()
     assert settings.broker_addresses == [("a", 1), ("::1", 2), ("c", 9092)]
     assert settings.bootstrap_servers == ["a:1", "[::1]:2", "c"]
+
+
+def test_addresses_after_the_first_url_may_omit_the_scheme(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What Faust accepts, and what kafka://$(KAFKA_BOOTSTRAP_SERVERS) gives in Kubernetes.
+    monkeypatch.setenv("STREAMREC_BROKER", "kafka://b1:9092,b2:9093")
+    settings = load_settings()
+    assert settings.bootstrap_servers == ["b1:9092", "b2:9093"]
+    assert settings.broker_addresses == [("b1", 9092), ("b2", 9093)]
+
+
+@pytest.mark.parametrize("value", ["b1:9092", "kafka://b1:9092,http://b2:9092", "kafka://b1:x"])
+def test_a_list_must_start_with_a_broker_url(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("STREAMREC_BROKER", value)
+    with pytest.raises(Exception, match="is not a broker URL"):
+        load_settings()
