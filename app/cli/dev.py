@@ -167,7 +167,9 @@ async def verify(
     traffic = make_traffic(
         users, per_user, catalogue(), bad_users=bad_users, max_bytes=s.max_message_bytes
     )
-    self.say(f"run {traffic.run}: sending {len(traffic.records)} records to {s.input_topic}")
+    self.say(f"run {traffic.run}: sending {len(traffic.records)} records to {s.input_topic}, "
+             "marked streamrec.synthetic: verify (served, but not counted in trending, the "
+             "quality figures or retrain)")  # fmt: skip
     brokers = Brokers.from_settings(s)
     await send(brokers, s.input_topic, traffic, rate, KeyPartitioner(s.key_partitioner),
                headers=VERIFY_MARK)  # fmt: skip

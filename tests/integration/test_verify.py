@@ -78,6 +78,7 @@ async def test_verify_is_served_but_left_out_of_trending_quality_and_retraining(
     print(done.stdout, done.stderr[-3000:])
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.rstrip().endswith(": OK"), done.stdout
+    assert "marked streamrec.synthetic: verify" in done.stdout
     run = done.stdout.split("run ", 1)[1].split(":", 1)[0]
     sent = int(done.stdout.split("sending ", 1)[1].split(" ", 1)[0])
     # Served: an update per valid event, and each of verify's users has a latest update...
