@@ -11,6 +11,7 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFound",
     "ModelNotReady",
+    "OutputInSourceTree",
     "RedriveRefused",
     "RetrainRefused",
     "RolloutRefused",
@@ -85,6 +86,15 @@ class RetrainRefused(StreamrecError):
 
     Operator action: none needed (the serving version stays); to publish anyway, train
     with more data or another algorithm and retrain again.
+    """
+
+
+class OutputInSourceTree(StreamrecError):
+    """``retrain`` would write its version into a git checkout's committed model directory.
+
+    Operator action: point STREAMREC_MODEL_DIR (the workers' and retrain's) at a directory
+    outside the checkout's tracked files, e.g. a copy of ``models/`` in ``var/models``; or pass
+    ``--into-source-tree`` to write there on purpose.
     """
 
 

@@ -50,6 +50,10 @@ class Interaction(msgspec.Struct, frozen=True):
     event_id: str
     partition: int
     offset: int
+    synthetic: bool = False
+    """Marked synthetic by its producer (the ``streamrec.synthetic`` header, e.g. ``faust -A
+    app verify``): served like any event, but not counted in trending, the prequential
+    quality figures or retraining, which are about the users' own behaviour."""
 
 
 class ScoredItem(msgspec.Struct, frozen=True):

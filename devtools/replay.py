@@ -44,10 +44,12 @@ async def produce_open_loop(
     rate: float = 0.0,
     progress: bool = False,
     partitioner: KeyPartitioner | None = None,
+    headers: Sequence[tuple[str, bytes]] = (),
 ) -> float:
     """Produce (key, value) records in order at ``rate`` per second (0 = flat out) and return
     the achieved rate. Open loop: record i is due at start + i/rate, however long sends take.
-    ``partitioner``: the deployment's (default: aiokafka's, murmur2)."""
+    ``partitioner``: the deployment's (default: aiokafka's, murmur2); ``headers``: on every
+    record."""
     producer = AIOKafkaProducer(
         **brokers.client_kwargs(), linger_ms=2, acks="all", max_request_size=8 << 20,
         **({"partitioner": partitioner} if partitioner else {}),
@@ -56,13 +58,14 @@ async def produce_open_loop(
     try:
         start = time.monotonic()
         pending = []
+        marks = list(headers) or None
         bar = tqdm(records, unit="ev", disable=not progress, desc=f"replay -> {topic}")
         for i, (key, value) in enumerate(bar):
             if rate > 0:
                 delay = start + i / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            pending.append(await producer.send(topic, value, key=key))
+            pending.append(await producer.send(topic, value, key=key, headers=marks))
             if len(pending) >= 1000:
                 await asyncio.gather(*pending)
                 pending.clear()

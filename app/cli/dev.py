@@ -154,20 +154,25 @@ async def verify(
     the output and dead-letter topics, report lost / duplicated / DLQ by reason / order.
 
     Exits 1 if anything was lost, misrouted or reordered. Run it against workers that are up.
+    Its records carry the ``streamrec.synthetic: verify`` header: served like any event, but
+    kept out of trending, the prequential quality figures and ``retrain``.
     """
     from app.training.train import catalogue
 
     need_devtools("verify")
     from devtools.verify.check import make_traffic
-    from devtools.verify.run import collect, send
+    from devtools.verify.run import VERIFY_MARK, collect, send
 
     s = get_settings()
     traffic = make_traffic(
         users, per_user, catalogue(), bad_users=bad_users, max_bytes=s.max_message_bytes
     )
-    self.say(f"run {traffic.run}: sending {len(traffic.records)} records to {s.input_topic}")
+    self.say(f"run {traffic.run}: sending {len(traffic.records)} records to {s.input_topic}, "
+             "marked streamrec.synthetic: verify (served, but not counted in trending, the "
+             "quality figures or retrain)")  # fmt: skip
     brokers = Brokers.from_settings(s)
-    await send(brokers, s.input_topic, traffic, rate, KeyPartitioner(s.key_partitioner))
+    await send(brokers, s.input_topic, traffic, rate, KeyPartitioner(s.key_partitioner),
+               headers=VERIFY_MARK)  # fmt: skip
     got = await collect(brokers, s.output_topic, s.dlq_topic, traffic, within_s=within_s)
     report = got.report(traffic)
     self.say(report.summary())

@@ -22,6 +22,7 @@ from app.kafka.partitioners import KeyPartitioner
 from app.settings import get_settings
 
 if TYPE_CHECKING:
+    from app.training.retrain import Comparison
     from app.training.train import TrainingData
 
 __all__ = ["COMMANDS", "evaluate", "retrain", "train"]
@@ -114,21 +115,36 @@ def _trainer(
     option("--seed", default=0, type=int, show_default=True, help="Training seed."),
     option("--tolerance", default=0.001, type=click.FloatRange(0, 1), show_default=True,
            help="How far below the serving version's test NDCG@10 a new version may be."),
+    option("--into-source-tree", is_flag=True,
+           help="Write into STREAMREC_MODEL_DIR even when it is a git checkout's committed "
+                "model directory (refused without this flag)."),
 )  # fmt: skip
 async def retrain(
-    self: AppCommand, algorithm: str | None, since: str, seed: int, tolerance: float
+    self: AppCommand,
+    algorithm: str | None,
+    since: str,
+    seed: int,
+    tolerance: float,
+    into_source_tree: bool,
 ) -> None:
-    """Train the next version of STREAMREC_MODEL_NAME from the input topic; publish it only
-    if it is not worse offline than the serving version on the same held-out events."""
-    from app.errors import RetrainRefused
+    """Train the next version of STREAMREC_MODEL_NAME from the input topic into the workers'
+    registry (STREAMREC_MODEL_DIR); publish it only if it is not worse offline than the
+    serving version on the same held-out events, and print both versions' figures there."""
+    from app.errors import OutputInSourceTree, RetrainRefused
     from app.inference.registry import ModelRegistry
     from app.rollout.admin import AdminAuth
     from app.rollout.control import read_rollout_state
     from app.rollout.state import RolloutState
+    from app.training.destination import check_destination
     from app.training.retrain import Serving, retrain_from
     from app.training.topic_data import read_interactions
 
     s = get_settings()
+    try:
+        check_destination(s.model_dir, into_source_tree=into_source_tree)
+    except OutputInSourceTree as exc:
+        print(f"streamrec: retrain: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     brokers = Brokers.from_settings(s)
     registry = ModelRegistry(s.model_dir)
     state = RolloutState(*s.canary_split) if s.canary_split else RolloutState()
@@ -143,22 +159,30 @@ async def retrain(
     )  # fmt: skip
     self.say(f"read {topic.records:,} records of {s.input_topic}: {len(topic.ratings):,} "
              f"interactions; skipped {topic.skipped or 'none'}")  # fmt: skip
+    compared: list[Comparison] = []
     try:
         path = await asyncio.to_thread(
-            retrain_from,
-            topic,
-            serving,
-            algorithm,
-            _trainer(s.model_dir, s.model_name, seed),
-            tolerance,
-        )
+            retrain_from, topic, serving, algorithm, _trainer(s.model_dir, s.model_name, seed),
+            tolerance, compared=compared.append,
+        )  # fmt: skip
     except RetrainRefused as exc:
+        _say_lines(self, compared, serving_version)
         print(f"streamrec: retrain: {exc}", file=sys.stderr)
         raise SystemExit(3) from None
     except TrainingUnavailable as exc:
         print(f"streamrec: retrain: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    _say_lines(self, compared, serving_version)
     self.say(f"wrote {path}")
+
+
+def _say_lines(self: AppCommand, compared: list[Comparison], serving: str | None) -> None:
+    """The versions' figures on the retrain's held-out events, side by side."""
+    from app.training.retrain import comparison_lines
+
+    for comparison in compared:
+        for line in comparison_lines(comparison, serving):
+            self.say(line)
 
 
 def _since_ms(since: str) -> int | None:

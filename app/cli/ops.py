@@ -132,14 +132,16 @@ async def _served_arms(s: Settings, url: str) -> tuple[dict[str, list[str]], str
 
 
 def _list_versions(self: AppCommand, s: Settings, arms: dict[str, list[str]], served: str) -> None:
-    """One line per version: its test figures, algorithm and arms."""
+    """One line per version: its test figures (on its own test set, named), algorithm and
+    arms; under a retrained one, its figures and the serving version's on the same events."""
     from app.inference.manifest import read_manifest
     from app.inference.registry import ModelRegistry
 
     registry = ModelRegistry(s.model_dir)
     versions = registry.versions(s.model_name)
     self.say(f"{s.model_name} in {s.model_dir}: {len(versions)} version(s); {served}")
-    self.say(f"{'version':>8}  {'test hr@10':>10}  {'ndcg@10':>8}  {'algorithm':<10}  arms")
+    self.say(f"{'version':>8}  {'test hr@10':>10}  {'ndcg@10':>8}  {'test set':<24}  "
+             f"{'algorithm':<10}  arms")  # fmt: skip
     for version in versions:
         try:
             manifest = read_manifest(registry.root / s.model_name / version)
@@ -148,9 +150,24 @@ def _list_versions(self: AppCommand, s: Settings, arms: dict[str, list[str]], se
             continue
         test = manifest.metrics.get("test", {})
         hr, ndcg = test.get("hr@10"), test.get("ndcg@10")
+        data = str(manifest.training.get("data", "?")).split(" (")[0]
+        test_set = f"{data}, {test['users']} events" if "users" in test else data
         self.say(
             f"{version:>8}  {hr if hr is None else f'{hr:.4f}':>10}  "
-            f"{ndcg if ndcg is None else f'{ndcg:.4f}':>8}  "
+            f"{ndcg if ndcg is None else f'{ndcg:.4f}':>8}  {test_set:<24}  "
             f"{manifest.training.get('algorithm', '?')!s:<10}  "
             f"{', '.join(arms.get(version, [])) or '-'}"
         )
+        if line := _compared_line(version, manifest.metrics.get("compared")):
+            self.say(line)
+
+
+def _compared_line(version: str, compared: object) -> str | None:
+    """``retrain``'s like-for-like record (``metrics.compared``) as one line, if any."""
+    if not isinstance(compared, dict) or not compared.get("versions"):
+        return None
+    figures = "; ".join(
+        f"{v} {m['hr@10']:.4f} / {m['ndcg@10']:.4f}" for v, m in compared["versions"].items()
+    )
+    return (f"{'':>8}  like for like on {version}'s {compared['events']} held-out events "
+            f"(hr@10 / ndcg@10): {figures}")  # fmt: skip

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Protocol, get_args
+from collections.abc import Iterable, Mapping
+from typing import Protocol, cast, get_args
 
 import msgspec
 
@@ -29,8 +30,8 @@ from app.pipeline.result import DeadLetterOut
 from app.records import EventType, Interaction, InteractionPayload
 
 __all__ = [
-    "InputRecord", "Position", "RecordSource", "dead_letter", "decode_interaction",
-    "decode_record",
+    "SYNTHETIC_HEADER", "InputRecord", "Position", "RecordSource", "dead_letter",
+    "decode_interaction", "decode_record", "is_synthetic",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ _REASON_BY_PREFIX = (
 )
 # What a producer may send where msgspec says only "Invalid enum value 'x' - at `$.event`".
 _ALLOWED = {"$.event": ", ".join(get_args(EventType))}
+
+SYNTHETIC_HEADER = "streamrec.synthetic"
+"""Header marking a record as synthetic traffic (its value names the producer: ``verify``):
+served, but kept out of trending, the quality figures and retraining (``Interaction``)."""
 
 
 class Position(Protocol):
@@ -83,10 +88,26 @@ class RecordSource(msgspec.Struct, frozen=True):
 
 
 def decode_record(record: InputRecord, *, max_bytes: int, max_future_skew_s: float) -> Interaction:
-    """``decode_interaction`` of the record's key and value; InvalidInteraction if bad."""
+    """``decode_interaction`` of the record's key and value (synthetic if its headers say
+    so); InvalidInteraction if bad."""
     return decode_interaction(
-        record.key, record.value, record, max_bytes=max_bytes, max_future_skew_s=max_future_skew_s
-    )
+        record.key, record.value, record, max_bytes=max_bytes,
+        max_future_skew_s=max_future_skew_s, synthetic=is_synthetic(record.headers),
+    )  # fmt: skip
+
+
+def is_synthetic(headers: object) -> bool:
+    """Do a record's headers (aiokafka's (name, bytes) pairs, or a mapping) mark it
+    synthetic? Most records have none: one truth test each."""
+    if not headers:
+        return False
+    if isinstance(headers, Mapping):
+        return SYNTHETIC_HEADER in headers
+    # A loop, not any(): no generator to build for every record that carries headers.
+    for name, _ in cast(Iterable[tuple[str, bytes]], headers):  # noqa: SIM110
+        if name == SYNTHETIC_HEADER:
+            return True
+    return False
 
 
 def decode_interaction(
@@ -97,6 +118,7 @@ def decode_interaction(
     max_bytes: int,
     max_future_skew_s: float,
     now: float | None = None,
+    synthetic: bool = False,
 ) -> Interaction:
     """Validate one input record against the contract; raise ``InvalidInteraction`` if not."""
     if not key:
@@ -143,6 +165,7 @@ def decode_interaction(
         event_id=payload.event_id or f"{source.topic}-{source.partition}-{source.offset}",
         partition=source.partition,
         offset=source.offset,
+        synthetic=synthetic,
     )
 
 

@@ -76,7 +76,9 @@ class UpdateEncoder:
         for n, (record, interaction) in enumerate(valid):
             replay = n in replays
             user_id = interaction.user_id
-            if not replay:
+            # A replay was judged when first read; a synthetic event (verify) is no user's
+            # behaviour: the quality figures leave it out (it is served all the same).
+            if not replay and not interaction.synthetic:
                 prequential.judge(user_id, interaction.item_id, variant_of, shadow is not None)
             if shadow is not None and n in shadow_ranked:
                 items, source = shadow_ranked[n]

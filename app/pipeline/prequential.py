@@ -1,10 +1,11 @@
 """Prequential judging: was an event's item among the user's latest recommendations before it?
 
-The stream's own online HR@K per traffic arm. Each event (not a replay) of a user who had
-recommendations already is judged against the update the user was shown last: the main or
-canary arm's (a user is sticky to an arm, so it came from the user's arm now), and the
-shadow's own while the shadow runs. A user's second event of a batch is judged against the
-update of the first.
+The stream's own online HR@K per traffic arm. Each event of a user who had recommendations
+already is judged against the update the user was shown last: the main or canary arm's (a
+user is sticky to an arm, so it came from the user's arm now), and the shadow's own while the
+shadow runs. A user's second event of a batch is judged against the update of the first.
+Replays are not judged (they were when first read), nor synthetic events (the
+``streamrec.synthetic`` header: ``verify``'s traffic is no user's behaviour).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Interactions read back from the input topic, for ``retrain``: every record decoded by the
 stream's own ingest (rejected ones counted by the same reasons), each user's events in order.
+Records marked synthetic (``verify``'s) are skipped and counted: the stream serves them, but
+a model learns from users.
 """
 
 from __future__ import annotations
@@ -9,15 +11,15 @@ import sys
 from collections import Counter, defaultdict
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from tqdm import tqdm
 
 from app.errors import InvalidInteraction
 from app.kafka.brokers import Brokers
-from app.pipeline.decode import RecordSource, decode_interaction
+from app.pipeline.decode import RecordSource, decode_interaction, is_synthetic
 from app.training.movielens import Rating
 
-__all__ = ["TopicData", "read_interactions"]
+__all__ = ["InteractionCollector", "TopicData", "read_interactions"]
 
 
 class TopicData(msgspec.Struct, frozen=True):
@@ -30,7 +32,8 @@ class TopicData(msgspec.Struct, frozen=True):
     """Partition -> (first, last) offset read; partitions with nothing to read are absent."""
     records: int
     skipped: dict[str, int]
-    """Records the stream's ingest would reject (and replays of an event id), by reason."""
+    """Records the stream's ingest would reject (and replays of an event id), by reason; and
+    ``synthetic``: records marked so (``streamrec.synthetic``, e.g. verify's), not learned from."""
 
     def digest(self) -> str:
         """SHA-256 of the interactions learned from (the manifest's ``data_sha256``)."""
@@ -49,6 +52,51 @@ class TopicData(msgspec.Struct, frozen=True):
         }
 
 
+class InteractionCollector:
+    """Records of one topic as they are read, decoded by the stream's ingest: the valid
+    interactions by user, and what was skipped and why."""
+
+    def __init__(self, topic: str, *, max_bytes: int, max_future_skew_s: float) -> None:
+        self.topic = topic
+        self.max_bytes = max_bytes
+        self.max_future_skew_s = max_future_skew_s
+        self.records = 0
+        self.offsets: dict[int, tuple[int, int]] = {}
+        self.skipped: Counter[str] = Counter()
+        self._by_user: dict[str, list[tuple[float, int, int, Rating]]] = defaultdict(list)
+        self._seen_ids: set[str] = set()
+
+    def add(self, r: ConsumerRecord[bytes, bytes]) -> None:
+        """One record, in topic order within its partition (aiokafka's: timestamp in ms)."""
+        self.records += 1
+        first = self.offsets.get(r.partition, (r.offset, r.offset))[0]
+        self.offsets[r.partition] = (first, r.offset)
+        if is_synthetic(r.headers):
+            self.skipped["synthetic"] += 1  # verify's traffic: served, but no user's behaviour
+            return
+        source = RecordSource(self.topic, r.partition, r.offset, r.timestamp / 1000)
+        try:
+            it = decode_interaction(r.key, r.value, source, max_bytes=self.max_bytes,
+                                    max_future_skew_s=self.max_future_skew_s)  # fmt: skip
+        except InvalidInteraction as exc:
+            self.skipped[exc.reason] += 1
+            return
+        if it.event_id in self._seen_ids:
+            self.skipped["duplicate_event"] += 1  # the stream dead-letters it too
+            return
+        self._seen_ids.add(it.event_id)
+        user, item = sys.intern(it.user_id), sys.intern(it.item_id)
+        rating = Rating(user, item, it.rating or 0.0, int(it.ts))
+        self._by_user[user].append((it.ts, r.partition, r.offset, rating))
+
+    def data(self) -> TopicData:
+        """What was read: each user's interactions in event time (ties: topic order)."""
+        ratings = [
+            e[3] for events in self._by_user.values() for e in sorted(events, key=lambda e: e[:3])
+        ]
+        return TopicData(self.topic, ratings, self.offsets, self.records, dict(self.skipped))
+
+
 async def read_interactions(
     brokers: Brokers,
     topic: str,
@@ -65,6 +113,9 @@ async def read_interactions(
         **brokers.client_kwargs(), group_id=None, enable_auto_commit=False,
         max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20,
     )  # fmt: skip
+    collector = InteractionCollector(
+        topic, max_bytes=max_bytes, max_future_skew_s=max_future_skew_s
+    )
     await consumer.start()
     try:
         await consumer.topics()
@@ -78,11 +129,6 @@ async def read_interactions(
         # is raised to the first one seen (once: a live topic is not chased for ever).
         ends = await consumer.end_offsets(parts)
         raised: set[TopicPartition] = set()
-        by_user: dict[str, list[tuple[float, int, int, Rating]]] = defaultdict(list)
-        seen_ids: set[str] = set()
-        skipped: Counter[str] = Counter()
-        offsets: dict[int, tuple[int, int]] = {}
-        records = 0
         bar = tqdm(total=sum(max(0, ends[tp] - starts[tp]) for tp in parts), unit="rec",
                    desc=f"read {topic}", disable=not progress)  # fmt: skip
         pending = {tp for tp in parts if ends[tp] > starts[tp]}
@@ -95,23 +141,7 @@ async def read_interactions(
                 for r in batch:
                     if r.offset >= ends[tp]:
                         break
-                    records += 1
-                    first = offsets.get(tp.partition, (r.offset, r.offset))[0]
-                    offsets[tp.partition] = (first, r.offset)
-                    source = RecordSource(topic, tp.partition, r.offset, r.timestamp / 1000)
-                    try:
-                        it = decode_interaction(r.key, r.value, source, max_bytes=max_bytes,
-                                                max_future_skew_s=max_future_skew_s)  # fmt: skip
-                    except InvalidInteraction as exc:
-                        skipped[exc.reason] += 1
-                        continue
-                    if it.event_id in seen_ids:
-                        skipped["duplicate_event"] += 1  # the stream dead-letters it too
-                        continue
-                    seen_ids.add(it.event_id)
-                    user, item = sys.intern(it.user_id), sys.intern(it.item_id)
-                    rating = Rating(user, item, it.rating or 0.0, int(it.ts))
-                    by_user[user].append((it.ts, tp.partition, r.offset, rating))
+                    collector.add(r)
                 bar.update(len(batch))
             for tp in list(pending):
                 if await consumer.position(tp) >= ends[tp]:
@@ -119,8 +149,7 @@ async def read_interactions(
         bar.close()
     finally:
         await consumer.stop()
-    ratings = [e[3] for events in by_user.values() for e in sorted(events, key=lambda e: e[:3])]
-    return TopicData(topic, ratings, offsets, records, dict(skipped))
+    return collector.data()
 
 
 async def _starts(

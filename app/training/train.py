@@ -207,8 +207,9 @@ def _seed_summary(candidates: Mapping[int, _Candidate], chosen: int) -> dict[str
     }
 
 
-Gate = Callable[[dict[str, dict[str, float]]], None]
-"""Called with a staged version's metrics before it is written; raises to stop the write."""
+Gate = Callable[[ModelManifest], dict[str, Any]]
+"""Called with a staged version's manifest (metrics filled) before it is written: raises to
+stop the write, or returns entries to add to its metrics (``retrain``: the comparison)."""
 
 
 @dataclass(frozen=True)
@@ -385,7 +386,9 @@ def _publish(
     )
     logger.info("%s valid %s test %s %s", name, valid, test, found)
     if data.gate is not None:
-        data.gate(manifest.metrics)
+        manifest = msgspec.structs.replace(
+            manifest, metrics={**manifest.metrics, **data.gate(manifest)}
+        )
     return write_version(model_dir, manifest, onnx_bytes, items, titles)
 
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.kafka.brokers import Brokers
 from app.kafka.partitioners import KeyPartitioner
+from app.pipeline.decode import SYNTHETIC_HEADER
 from devtools.reader import Records, read_topics
 from devtools.replay import produce_open_loop
 from devtools.verify.check import Report, Traffic, check
 
-__all__ = ["Collected", "collect", "send"]
+__all__ = ["VERIFY_MARK", "Collected", "collect", "send"]
 
 
 REASON_HEADER = "streamrec.error.reason"
+VERIFY_MARK = ((SYNTHETIC_HEADER, b"verify"),)
+"""The headers ``faust -A app verify`` puts on its records: served like any event, kept out
+of trending, the quality figures and retraining."""
 
 
 async def send(
@@ -22,11 +27,14 @@ async def send(
     traffic: Traffic,
     rate: float = 0.0,
     partitioner: KeyPartitioner | None = None,
+    headers: Sequence[tuple[str, bytes]] = (),
 ) -> None:
-    """Produce the traffic's records in order (``rate`` per second, 0 = flat out)."""
+    """Produce the traffic's records in order (``rate`` per second, 0 = flat out), each with
+    ``headers`` (``VERIFY_MARK`` on a deployment: unmarked, the tests' traffic is judged)."""
     await produce_open_loop(
-        traffic.records, brokers=brokers, topic=topic, rate=rate, partitioner=partitioner
-    )
+        traffic.records, brokers=brokers, topic=topic, rate=rate, partitioner=partitioner,
+        headers=headers,
+    )  # fmt: skip
 
 
 @dataclass

@@ -42,7 +42,8 @@ class Record:
 
 def record_maker() -> Callable[..., Record]:
     """``make(user, item, **fields)``: a valid interaction at the next offset of its partition;
-    ``value=`` sends raw bytes instead, ``offset=`` replays a position."""
+    ``value=`` sends raw bytes instead, ``offset=`` replays a position, ``headers=`` adds
+    record headers."""
     offsets: dict[int, itertools.count[int]] = {}
 
     def make(
@@ -52,6 +53,7 @@ def record_maker() -> Callable[..., Record]:
         value: bytes | None = None,
         partition: int = 0,
         offset: int | None = None,
+        headers: tuple[tuple[str, bytes], ...] = (),
         **fields: Any,
     ) -> Record:
         counter = offsets.setdefault(partition, itertools.count())
@@ -59,7 +61,7 @@ def record_maker() -> Callable[..., Record]:
         if value is None:
             value = msgspec.json.encode({"user_id": user, "item_id": item, "event": "view",
                                          **fields})  # fmt: skip
-        return Record(user.encode(), value, partition=partition, offset=position)
+        return Record(user.encode(), value, partition=partition, offset=position, headers=headers)
 
     return make
 

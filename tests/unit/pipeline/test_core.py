@@ -13,7 +13,7 @@ from app.pipeline import BatchResult, DictStore
 from app.pipeline.variants import Arms
 from app.records import ScoredItem
 from tests.support.fakes import FailingScorer, FakeScorer
-from tests.support.pipeline import ITEMS, CoreUnderTest, Record, arms, decode_all
+from tests.support.pipeline import ITEMS, NOW, CoreUnderTest, Record, arms, decode_all
 
 MakeRecord = Callable[..., Record]
 MakeCore = Callable[..., CoreUnderTest]
@@ -282,3 +282,29 @@ async def test_before_any_trend_a_cold_user_gets_the_models_prior_and_says_so(
     (update,) = decode_all((await t.process([record_factory("c", "new")], DictStore(),
                                                  arms())).outputs)  # fmt: skip
     assert update["source"] == "popularity" and len(update["items"]) == 3
+
+
+async def test_synthetic_events_are_served_but_left_out_of_trending_and_quality(
+    record_factory: MakeRecord, core_factory: MakeCore
+) -> None:
+    """verify's traffic (the ``streamrec.synthetic`` header) goes the whole serving path, but
+    neither reaches the trending count (nor moves its event-time windows) nor is judged."""
+    t, store = core_factory(trending=True), DictStore()
+    store.states["real"] = UserFeatureState(recommended=("5", "6"))
+    store.states["verify-u0"] = UserFeatureState(recommended=("5", "6"))
+    mark = (("streamrec.synthetic", b"verify"),)
+    batch = [
+        record_factory("real", "5", ts=NOW - 3600),
+        record_factory("verify-u0", "5", headers=mark),
+        record_factory("verify-u0", "7", headers=mark),
+    ]
+    result = await t.process(batch, store, arms())
+
+    assert [u["user_id"] for u in decode_all(result.outputs)] == ["real", "verify-u0", "verify-u0"]
+    assert store.states["verify-u0"].recent == ("5", "7") and result.writes == 2
+    assert {u.user_id for u in result.latest} == {"real", "verify-u0"}
+    # Only the real event is counted, at its own (older) time: verify's "now" moves nothing.
+    assert [(k, msgspec.json.decode(v)) for k, v, _ in result.by_item] == [(b"5", [NOW - 3600])]
+    assert {v: (q.events, q.hits) for v, q in result.quality.items()} == {"main": (1, 1)}
+    assert t.metric("streamrec_prequential_events_total", variant="main") == 1
+    assert t.metric("streamrec_recommendations_out_total") == 3

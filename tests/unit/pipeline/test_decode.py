@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from app.errors import InvalidInteraction
+from app.pipeline import decode as contract
 from app.pipeline.decode import RecordSource, dead_letter, decode_interaction
 from app.records import Interaction
 from devtools.verify.corpus import BadRecord, malformed_records
@@ -31,6 +32,7 @@ def test_valid_event_is_normalised() -> None:
         "event_id": "interactions-3-42",
         "partition": 3,
         "offset": 42,
+        "synthetic": False,
     }
 
 
@@ -53,6 +55,19 @@ def test_defaults_come_from_the_record() -> None:
 def test_unknown_fields_are_ignored() -> None:
     got = decode(b'{"user_id": "7", "item_id": "x", "event": "click", "extra": {"a": [1]}}')
     assert got.event == "click"
+
+
+def test_the_synthetic_header_marks_an_event_whatever_else_the_record_carries() -> None:
+    value = b'{"user_id": "7", "item_id": "x", "event": "view"}'
+    marked = Record(
+        b"7", value, headers=(("traceparent", b"00-1"), ("streamrec.synthetic", b"verify"))
+    )
+    assert contract.decode_record(marked, max_bytes=65536, max_future_skew_s=86400).synthetic
+    plain = Record(b"7", value, headers=(("streamrec.synthetic-not", b"x"),))
+    assert not contract.decode_record(plain, max_bytes=65536, max_future_skew_s=86400).synthetic
+    # No headers (most records), None (a client without them) or Faust's mapping form.
+    assert not any(map(contract.is_synthetic, [(), None, {"a": b""}]))
+    assert contract.is_synthetic({"streamrec.synthetic": b"verify"})
 
 
 CORPUS = [r for r in malformed_records("7", duplicate_of="e-1") if r.reason != "duplicate_event"]
