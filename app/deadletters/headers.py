@@ -13,8 +13,8 @@ from collections.abc import Mapping
 __all__ = [
     "ERROR_CLASS", "ERROR_MESSAGE", "ERROR_REASON", "REDRIVE_COUNT", "REDRIVE_OFFSET",
     "REDRIVE_PARTITION", "REDRIVE_PREFIX", "REDRIVE_REASON", "REDRIVE_TIME", "REDRIVE_TOPIC",
-    "SOURCE_OFFSET", "SOURCE_PARTITION", "SOURCE_TIMESTAMP", "SOURCE_TOPIC", "header_pairs",
-    "redrive_origin",
+    "SOURCE_OFFSET", "SOURCE_PARTITION", "SOURCE_TIMESTAMP", "SOURCE_TOPIC", "SYNTHETIC_HEADER",
+    "carried_headers", "header_pairs", "redrive_origin", "synthetic_mark",
 ]  # fmt: skip
 
 ERROR_CLASS = "streamrec.error.class"
@@ -24,6 +24,11 @@ SOURCE_TOPIC = "streamrec.source.topic"
 SOURCE_PARTITION = "streamrec.source.partition"
 SOURCE_OFFSET = "streamrec.source.offset"
 SOURCE_TIMESTAMP = "streamrec.source.timestamp"
+
+SYNTHETIC_HEADER = "streamrec.synthetic"
+"""Header marking a record as synthetic traffic (its value names the producer: ``verify``):
+served, but kept out of trending, the quality figures and retraining. A dead letter and a
+redriven record keep it, so test traffic stays test traffic all the way round."""
 
 REDRIVE_PREFIX = "streamrec.redrive."
 REDRIVE_TOPIC = REDRIVE_PREFIX + "topic"
@@ -54,3 +59,17 @@ def header_pairs(headers: object) -> list[tuple[str, bytes]]:
 def redrive_origin(headers: object) -> list[tuple[str, bytes]]:
     """The ``streamrec.redrive.*`` headers among ``headers`` (none for a first delivery)."""
     return [(n, v) for n, v in header_pairs(headers) if n.startswith(REDRIVE_PREFIX)]
+
+
+def synthetic_mark(headers: object) -> list[tuple[str, bytes]]:
+    """The ``streamrec.synthetic`` header among ``headers``, if there is one."""
+    return [(n, v) for n, v in header_pairs(headers) if n == SYNTHETIC_HEADER]
+
+
+def carried_headers(headers: object) -> list[tuple[str, bytes]]:
+    """What a dead letter keeps of its record's headers: the redrive origin and the mark."""
+    return [
+        (n, v)
+        for n, v in header_pairs(headers)
+        if n.startswith(REDRIVE_PREFIX) or n == SYNTHETIC_HEADER
+    ]

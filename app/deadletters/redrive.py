@@ -25,6 +25,7 @@ from app.deadletters.headers import (
     REDRIVE_REASON,
     REDRIVE_TIME,
     REDRIVE_TOPIC,
+    synthetic_mark,
 )
 from app.deadletters.letters import DeadLetter, iso_ms
 from app.deadletters.selection import Selection
@@ -69,6 +70,7 @@ def redriven_record(letter: DeadLetter, dlq_topic: str, now_ms: int) -> OutRecor
         (REDRIVE_TIME, iso_ms(now_ms).encode()),
         (REDRIVE_REASON, letter.reason.encode()),
         (REDRIVE_COUNT, str(letter.redrive_count + 1).encode()),
+        *synthetic_mark(letter.headers),
     ]
     return letter.key, letter.value, headers
 

@@ -23,7 +23,8 @@ from app.deadletters.headers import (
     SOURCE_PARTITION,
     SOURCE_TIMESTAMP,
     SOURCE_TOPIC,
-    redrive_origin,
+    SYNTHETIC_HEADER,
+    carried_headers,
 )
 from app.errors import InvalidInteraction
 from app.pipeline.result import DeadLetterOut
@@ -44,10 +45,6 @@ _REASON_BY_PREFIX = (
 )
 # What a producer may send where msgspec says only "Invalid enum value 'x' - at `$.event`".
 _ALLOWED = {"$.event": ", ".join(get_args(EventType))}
-
-SYNTHETIC_HEADER = "streamrec.synthetic"
-"""Header marking a record as synthetic traffic (its value names the producer: ``verify``):
-served, but kept out of trending, the quality figures and retraining (``Interaction``)."""
 
 
 class Position(Protocol):
@@ -172,8 +169,9 @@ def decode_interaction(
 def dead_letter(record: InputRecord, error: BaseException, *, log: bool = True) -> DeadLetterOut:
     """The DLQ record for ``error`` (logged unless ``log`` is False: a failed batch says it
     once for all its records): the record's key and value untouched, headers naming the cause
-    and where the record was read, and where it was redriven from if it was
-    (``faust -A app dlq --redrive``), so a record failing again shows as such."""
+    and where the record was read, where it was redriven from if it was
+    (``faust -A app dlq --redrive``), so a record failing again shows as such, and its
+    synthetic mark if it had one."""
     reason = error.reason if isinstance(error, InvalidInteraction) else "processing_error"
     headers = [
         (ERROR_CLASS, type(error).__name__.encode()),
@@ -183,7 +181,7 @@ def dead_letter(record: InputRecord, error: BaseException, *, log: bool = True) 
         (SOURCE_PARTITION, str(record.partition).encode()),
         (SOURCE_OFFSET, str(record.offset).encode()),
         (SOURCE_TIMESTAMP, repr(record.timestamp).encode()),
-        *redrive_origin(record.headers),
+        *carried_headers(record.headers),
     ]
     if log:
         logger.warning(

@@ -94,3 +94,14 @@ def test_the_plan_sends_each_letter_once_and_holds_back_unconfirmed_ones(
     # Another selection over the same letters still sends none twice.
     wider = plan_redrive(letters, Selection(from_offset=0), {**markers, (0, 3): "sent"})
     assert [x.offset for x in wider.send] == [4]
+
+
+def test_synthetic_traffic_stays_marked_through_the_dead_letter_and_the_redrive() -> None:
+    # verify's malformed records: dead-lettered, then redriven, still test traffic.
+    record = Record(b"u1", b"{", headers=(("streamrec.synthetic", b"verify"), ("other", b"x")))
+    _, (_, _, dead_headers) = dead_letter(record, RuntimeError("boom"))
+    assert ("streamrec.synthetic", b"verify") in dead_headers
+    assert not [n for n, _ in dead_headers if n == "other"]
+    letter = DeadLetter(0, 5, T0_MS, b"u1", b"{", dead_headers)
+    _, _, headers = redriven_record(letter, "interactions.dlq", NOW_MS)
+    assert ("streamrec.synthetic", b"verify") in headers
