@@ -253,8 +253,7 @@ def _web(
     register_routes(HttpContext(
         app=app, features=tables.features, latest=tables.latest, rollout=serving.rollout,
         ranker=ranker, agent=agent, progress=progress, health=health, registry=samples,
-        metrics=metrics,
-        auth=auth, board=serving.board, rates=rates, app_id=settings.app_id,
+        metrics=metrics, auth=auth, board=serving.board, rates=rates, app_id=settings.app_id,
         default_k=settings.top_k, stall_timeout_s=settings.stall_timeout_s,
         output_topic=settings.output_topic, shadow_topic=settings.shadow_topic,
         trending=settings.trending, auto=auto,
