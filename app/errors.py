@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "BrokerDataLost",
     "BrokerUnavailable",
     "CannotStart",
     "InvalidInteraction",
@@ -111,6 +112,18 @@ class BrokerUnavailable(StreamrecError):
 
     Operator action: check STREAMREC_BROKER and that the broker is up
     (``faust -A app broker`` starts the embedded one for development).
+    """
+
+
+class BrokerDataLost(StreamrecError):
+    """The broker no longer has the changelog records this worker's tables were built from
+    (it came back empty, or the topics were deleted and made again): the state in
+    STREAMREC_DATA_DIR is ahead of it. The worker exits with code 1 instead of serving state
+    the broker cannot back (Faust's ConsistencyError).
+
+    Operator action: move STREAMREC_DATA_DIR aside (or delete it) and start the worker again;
+    it rebuilds its tables from what the broker holds now. Users whose events the broker lost
+    start from scratch.
     """
 
 

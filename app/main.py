@@ -33,6 +33,7 @@ from app.kafka.producer import BatchSender
 from app.metrics import AppMetrics
 from app.pipeline.arms import ArmRanker, Ranker
 from app.pipeline.core import BatchConfig, BatchCore
+from app.pipeline.degrade import caught_up
 from app.pipeline.routing import KeyRouting
 from app.rollout.admin import AdminAuth
 from app.rollout.arms import Rollout
@@ -45,8 +46,10 @@ from app.trending.tasks import add_trending
 from app.trending.windows import TrendingConfig
 from app.worker.agent import RecommendAgent, TableStore
 from app.worker.batching import BatchPolicy, take_batches
+from app.worker.broker_watch import BrokerWatch
 from app.worker.faust_app import cannot_start, create_faust_app
 from app.worker.faust_compat import BulkInput, tables_recovered
+from app.worker.health_state import WorkerHealth
 from app.worker.latest_table import LatestTableSink
 from app.worker.progress import ProgressMonitor
 from app.worker.shutdown import Shutdown
@@ -116,17 +119,19 @@ def build(
     tables = create_tables(app, settings)
     samples = CollectorRegistry()
     metrics = AppMetrics.create(samples)
+    health = WorkerHealth(metrics)
     serving = _serving(settings, metrics)
     agent = _recommend_agent(
-        app, settings, tables, serving, metrics, brokers, partitioner, rank, batches
+        app, settings, tables, serving, metrics, brokers, partitioner, health, rank, batches
     )
     shutdown.on_stop(agent.request_stop)
-    progress = _worker_timers(app, settings, tables, serving.rollout.main, metrics)
+    progress = _worker_timers(app, settings, tables, agent, metrics)
+    app.task(BrokerWatch(brokers, settings.input_topic, health).run)
     auth = AdminAuth(settings.admin_secret, settings.control_max_age_s)
     auto = add_rollout_tasks(app, settings, brokers, serving.rollout, samples, metrics, auth)
     if settings.trending:
         add_trending(app, settings, brokers, serving.board, metrics)
-    _web(app, settings, tables, serving, agent, progress, samples, metrics, auth, auto)
+    _web(app, settings, tables, serving, agent, progress, health, samples, metrics, auth, auto)
     register_commands()
     _tune_gc()
     return Streamrec(
@@ -164,6 +169,7 @@ def _recommend_agent(
     metrics: AppMetrics,
     brokers: Brokers,
     partitioner: KeyPartitioner,
+    health: WorkerHealth,
     rank: Ranker | None,
     batches: Callable[[BatchPolicy], BatchPolicy] | None,
 ) -> RecommendAgent:
@@ -186,7 +192,7 @@ def _recommend_agent(
     sinks = configured_sinks(settings, sender, metrics, LatestTableSink(tables.latest))
     agent = RecommendAgent(
         settings, core, TableStore(tables.features), sinks, serving.rollout, metrics, sender,
-        serving.cache, bulk, batches(policy) if batches else policy,
+        serving.cache, bulk, batches(policy) if batches else policy, health,
     )  # fmt: skip
     input_topic = app.topic(
         settings.input_topic, key_type=bytes, value_type=bytes, internal=True,
@@ -200,15 +206,19 @@ def _worker_timers(
     app: faust.App,
     settings: Settings,
     tables: WorkerTables,
-    model: ServedModel,
+    agent: RecommendAgent,
     metrics: AppMetrics,
 ) -> ProgressMonitor:
-    """Once a second the consumer's progress (lag, commits); every 10 s the tables' sizes."""
+    """Once a second the consumer's progress (lag, commits), and the end of a degradation
+    once it has caught up; every 10 s the tables' sizes."""
     progress = ProgressMonitor(app, settings.input_topic, metrics)
+    degradation = agent.core.degradation
 
     async def sample_progress() -> None:
         recovering = not tables_recovered(app)
-        progress.sample(busy_elsewhere=app.rebalancing or recovering or not model.ready)
+        progress.sample(busy_elsewhere=app.rebalancing or recovering or not agent.model.ready)
+        if degradation.idle(caught_up(progress.lag, progress.owned())):
+            metrics.degraded.set(0)
 
     async def sample_tables() -> None:
         tables.sample_keys(metrics)
@@ -225,6 +235,7 @@ def _web(
     serving: _Serving,
     agent: RecommendAgent,
     progress: ProgressMonitor,
+    health: WorkerHealth,
     samples: CollectorRegistry,
     metrics: AppMetrics,
     auth: AdminAuth,
@@ -241,8 +252,8 @@ def _web(
     app.timer(1.0, name="streamrec.page_rates")(sample_rates)
     register_routes(HttpContext(
         app=app, features=tables.features, latest=tables.latest, rollout=serving.rollout,
-        ranker=ranker, agent=agent, progress=progress, registry=samples, metrics=metrics,
-        auth=auth, board=serving.board, rates=rates, app_id=settings.app_id,
+        ranker=ranker, agent=agent, progress=progress, health=health, registry=samples,
+        metrics=metrics, auth=auth, board=serving.board, rates=rates, app_id=settings.app_id,
         default_k=settings.top_k, stall_timeout_s=settings.stall_timeout_s,
         output_topic=settings.output_topic, shadow_topic=settings.shadow_topic,
         trending=settings.trending, auto=auto,

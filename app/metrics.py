@@ -44,6 +44,7 @@ class AppMetrics(NamedTuple):
     batch_failures: Counter
     consumer_lag: Gauge
     lag_without_commit: Gauge
+    broker_connected: Gauge
     table_keys: Gauge
     cache_requests: Counter
     cache_errors: Counter
@@ -214,7 +215,7 @@ def _models(prefix: str, registry: CollectorRegistry) -> dict[str, Any]:
 
 
 def _progress(prefix: str, registry: CollectorRegistry) -> dict[str, Any]:
-    """How far the worker is behind, and what its tables hold."""
+    """How far the worker is behind, whether its broker answers, and what its tables hold."""
     return {
         "consumer_lag": Gauge(
             f"{prefix}_consumer_lag",
@@ -227,6 +228,12 @@ def _progress(prefix: str, registry: CollectorRegistry) -> dict[str, Any]:
             f"{prefix}_lag_without_commit_seconds",
             "How long this worker has had consumer lag and committed nothing (0 while it "
             "keeps up); /health/live fails past STREAMREC_STALL_TIMEOUT_S.",
+            registry=registry,
+        ),
+        "broker_connected": Gauge(
+            f"{prefix}_broker_connected",
+            "1 while the broker answers this worker's probe (a metadata request once a "
+            "second), 0 while it does not; /health/ready fails while it is 0.",
             registry=registry,
         ),
         "table_keys": Gauge(

@@ -19,6 +19,7 @@ from app.rollout.arms import Rollout
 from app.rollout.auto import AutoRollout
 from app.trending.board import TrendingBoard
 from app.worker.agent import RecommendAgent
+from app.worker.health_state import WorkerHealth
 from app.worker.progress import ProgressMonitor
 
 __all__ = ["HttpContext"]
@@ -37,6 +38,8 @@ class HttpContext:
     """Scores inference requests (batched with each other)."""
     agent: RecommendAgent
     progress: ProgressMonitor
+    health: WorkerHealth
+    """Whether the broker answers and batches pass (readiness beyond Faust's own checks)."""
     registry: CollectorRegistry
     """The worker's metrics, as ``/metrics`` exposes them."""
     metrics: AppMetrics

@@ -70,7 +70,12 @@ def _status(ok: bool, yes: str, no: str) -> str:
 def render(s: Snapshot) -> str:
     """The page's HTML."""
     ready, live = bool(s.ready.get("ready")), bool(s.live.get("alive"))
-    checks = ", ".join(f"{_e(k)}: {_e(v)}" for k, v in s.ready.items() if k != "ready")
+    checks = ", ".join(
+        f"{_e(k)}: {_e(v)}" for k, v in s.ready.items() if k not in ("ready", "reason")
+    )
+    reason = s.ready.get("reason")
+    why = f' <span class="bad" id="not-ready-reason">{_e(reason)}</span>' if reason else ""
+    broker = bool(s.ready.get("broker_connected"))
     lag_total = sum(s.lag.values())
     by_partition = ", ".join(f"{p}: {n:,}" for p, n in sorted(s.lag.items())) or "-"
     dead = (
@@ -84,8 +89,10 @@ def render(s: Snapshot) -> str:
     parts = [
         f"<h1>streamrec <small>app {_e(s.app_id)} · worker {_e(s.worker)}</small></h1>",
         '<section><h2>This worker</h2><table class="kv">',
-        f"<tr><th>ready</th><td>{_status(ready, 'ready', 'not ready')} <small>{checks}"
+        f"<tr><th>ready</th><td>{_status(ready, 'ready', 'not ready')}{why} <small>{checks}"
         "</small></td></tr>",
+        f'<tr><th>broker</th><td id="broker">{_status(broker, "connected", "unreachable")}'
+        "</td></tr>",
         f"<tr><th>live</th><td>{_status(live, 'live', 'stuck')} <small>batch running "
         f"{_num(s.live.get('batch_running_s'), '{:.1f}')} s, lag without commit "
         f"{_num(s.live.get('lag_without_commit_s'), '{:.1f}')} s</small></td></tr>",

@@ -39,6 +39,7 @@ from app.sinks import Sink, deliver
 from app.worker.batch_metrics import count_batch
 from app.worker.batching import BatchPolicy, BatchSource, subscribe
 from app.worker.faust_compat import current_message
+from app.worker.health_state import WorkerHealth
 
 __all__ = ["RecommendAgent", "TableStore"]
 
@@ -84,6 +85,7 @@ class RecommendAgent:
         cache: PredictionCache,
         source: BatchSource,
         batches: BatchPolicy,
+        health: WorkerHealth,
     ) -> None:
         self.settings = settings
         self.core = core
@@ -96,6 +98,7 @@ class RecommendAgent:
         self.cache = cache
         self.source = source
         self.batches = batches
+        self.health = health
         self._batch_started: float | None = None
         self._stopping = False
         self._in_progress: asyncio.Future[None] | None = None
@@ -183,6 +186,7 @@ class RecommendAgent:
         try:
             result = await self.core.process(records, self.store, self.rollout.arms())
             count_batch(self.metrics, result)
+            self.health.batch_done(failed=result.failed)
             await self._delivered()
         finally:
             self._batch_started = None

@@ -1,7 +1,8 @@
 """The worker's Faust app: its settings, its Worker class, and how a start-up failure ends.
 
 Faust's own settings are chosen here, once, from streamrec's; ``faust -A app worker`` then runs
-``StreamrecWorker``, which checks what the worker needs before Faust starts and stops within
+``StreamrecWorker``, which checks what the worker needs before Faust starts, summarises the
+Kafka client's repeated errors (``app.worker.log_summary``) and stops within
 SHUTDOWN_TIMEOUT_S of a stop signal (``app.worker.shutdown``).
 """
 
@@ -20,6 +21,7 @@ from app.kafka.brokers import Brokers
 from app.kafka.partitioners import KeyPartitioner
 from app.settings import Settings
 from app.worker.faust_compat import TunedApp
+from app.worker.log_summary import summarise_client_errors
 from app.worker.preflight import prepare_worker
 from app.worker.shutdown import Shutdown
 
@@ -77,6 +79,7 @@ def worker_class(settings: Settings, shutdown: Shutdown) -> type[faust.Worker]:
                 prepare_worker(settings)
             except CannotStart as exc:
                 cannot_start(exc, "start-up check failed", 1)
+            summarise_client_errors()
             super().__init__(*args, **kwargs)
 
         def _on_sigterm(self) -> None:

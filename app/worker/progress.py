@@ -53,8 +53,14 @@ class ProgressMonitor:
                 continue
             highwater = consumer.highwater(tp)
             offset = committed_by_tp.get(tp)
-            if highwater is None or offset is None:
-                continue  # not fetched or not committed yet: unknown, not zero
+            if offset is None:
+                # Never committed: an empty partition has no lag (so degradation can end
+                # with it); one with records, or not fetched yet, is unknown, not zero.
+                if highwater == 0:
+                    lag[tp.partition] = 0
+                continue
+            if highwater is None:
+                continue
             # Faust records the last processed offset; Kafka's committed offset is one past it.
             lag[tp.partition] = max(0, highwater - (offset + 1))
             committed[tp.partition] = offset

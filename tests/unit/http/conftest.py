@@ -28,6 +28,7 @@ from app.rollout.admin import AdminAuth
 from app.rollout.arms import Rollout
 from app.trending.board import TrendingBoard
 from app.trending.windows import TrendingConfig
+from app.worker.health_state import WorkerHealth
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
 """The committed models: ``itemsvd`` has one version, ``1``."""
@@ -90,11 +91,16 @@ def context_factory() -> Callable[..., HttpContext]:
         main = ServedModel(models, "itemsvd", metrics, retire_after_s=0)
         cache = PredictionCache("memory://", 10.0, 0.5, metrics)
         worker = FakeWorker()
+        now = [0.0]
+        health = WorkerHealth(metrics, clock=lambda: now[0])
+        health.broker_seen(True)
+        now[0] = 86_400.0  # the broker has answered for a day
         parts: dict[str, Any] = {
             "app": FakeApp(), "features": FakeTable("features"), "latest": FakeTable("latest"),
             "rollout": Rollout(main, models, metrics),
             "ranker": OnlineRanker(main, cache, max_batch=64),
-            "agent": worker, "progress": worker, "registry": registry, "metrics": metrics,
+            "agent": worker, "progress": worker, "health": health, "registry": registry,
+            "metrics": metrics,
             "auth": AdminAuth(None), "board": TrendingBoard(TrendingConfig(top_n=20), 4),
             "rates": RecentRates(registry), "app_id": "streamrec", "default_k": 10,
             "stall_timeout_s": 30.0, "output_topic": "recommendations",

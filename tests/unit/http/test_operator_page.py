@@ -100,6 +100,19 @@ def test_an_unknown_user_and_an_idle_worker_render_without_figures() -> None:
     assert 'id="lookup-missing">no user &#x27;7&#x27;' in page
 
 
+def test_an_unreachable_broker_shows_as_not_ready_with_the_reason() -> None:
+    ready = {"ready": True, "broker_connected": True, "model_loaded": True, "reason": None}
+    page = render(snapshot(ready=ready))
+    assert 'id="broker"><span class="ok">connected' in page
+    assert "not-ready-reason" not in page and "None" not in page
+    down = {**ready, "ready": False, "broker_connected": False,
+            "reason": "broker unreachable for 12 s"}  # fmt: skip
+    page = render(snapshot(ready=down))
+    assert '<span class="bad">not ready</span> <span class="bad" id="not-ready-reason">' \
+           "broker unreachable for 12 s</span>" in page  # fmt: skip
+    assert 'id="broker"><span class="bad">unreachable' in page
+
+
 async def test_the_handler_renders_what_the_worker_knows(
     context_factory: Callable[..., HttpContext], request_factory: Callable[..., web.Request]
 ) -> None:

@@ -1,5 +1,6 @@
-"""Lag-aware degradation: on past DEGRADE_LAG_S of queue wait, off under half of it; while on,
-one update per user per batch (the newest event's), every event applied, no shadow, no cache."""
+"""Lag-aware degradation: on past DEGRADE_LAG_S of queue wait, off under half of it or once
+caught up (batch or no batch); while on, one update per user per batch (the newest event's),
+every event applied, no shadow, no cache."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from app.features.state import UserFeatureState
 from app.inference.batcher import rank_states
 from app.inference.scorer import Scorer
 from app.pipeline import DictStore
-from app.pipeline.degrade import Degradation
+from app.pipeline.degrade import Degradation, caught_up
 from app.pipeline.variants import Arms
 from app.records import ScoredItem
 from tests.support.fakes import FakeScorer
@@ -26,6 +27,23 @@ def test_it_switches_on_past_the_threshold_and_off_under_half_of_it() -> None:
         False, True, True, True, False, False, False,
     ]  # fmt: skip
     assert not any(Degradation(0.0).observe(w) for w in (0.0, 10.0, 1e6))
+
+
+def test_caught_up_means_every_owned_partition_known_and_without_lag() -> None:
+    assert caught_up({0: 0, 1: 0, 2: 7}, owned=[0, 1])  # partition 2 moved away
+    assert not caught_up({0: 0, 1: 3}, owned=[0, 1])
+    assert not caught_up({0: 0}, owned=[0, 1])  # partition 1 not fetched or committed yet
+    assert caught_up({}, owned=[])  # no partitions: nothing to catch up on
+
+
+def test_once_caught_up_it_switches_back_without_a_batch() -> None:
+    d = Degradation(0.5)
+    assert not d.idle(caught_up=True)  # not degraded: nothing to switch
+    assert d.observe(30.0)  # a backlog
+    assert not d.idle(caught_up=False) and d.active  # still draining
+    assert d.idle(caught_up=True) and not d.active  # drained, the input quiet
+    assert not d.idle(caught_up=True)
+    assert not d.observe(0.3)  # the next batch judges from off: no flap
 
 
 def aged(record: Record, seconds: float) -> Record:

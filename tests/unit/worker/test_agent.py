@@ -12,6 +12,7 @@ from app.metrics import AppMetrics
 from app.pipeline import BatchResult
 from app.settings import Settings
 from app.worker.agent import RecommendAgent
+from app.worker.health_state import WorkerHealth
 
 
 class GatedSink:
@@ -72,10 +73,11 @@ class Source:
 
 
 def agent(sink: GatedSink, core: NamedCore, acked: list[str], released: list[str]) -> Any:
+    metrics = AppMetrics.create(CollectorRegistry())
     return RecommendAgent(
-        Settings(), cast(Any, core), cast(Any, None), [sink], cast(Any, Rollout()),
-        AppMetrics.create(CollectorRegistry()), cast(Any, None), cast(Any, None),
-        Source(acked, released), cast(Any, None),
+        Settings(), cast(Any, core), cast(Any, None), [sink], cast(Any, Rollout()), metrics,
+        cast(Any, None), cast(Any, None), Source(acked, released), cast(Any, None),
+        WorkerHealth(metrics),
     )  # fmt: skip
 
 

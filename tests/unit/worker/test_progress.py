@@ -87,3 +87,12 @@ def test_stuck_means_lag_without_commits() -> None:
     clock.now += 30
     progress.sample()
     assert progress.stuck_for() == 0  # no lag: idle, not stuck
+
+
+def test_an_empty_partition_never_committed_has_no_lag() -> None:
+    progress, app, _, _ = monitor()
+    app.consumer.highwaters = {TP("in", 0): 0, TP("in", 1): 4, TP("in", 2): None}
+    progress.sample()
+    # Partition 1 has records and no commit yet, 2 was not fetched: both unknown, not zero.
+    assert progress.lag == {0: 0}
+    assert progress.stuck_for() == 0
