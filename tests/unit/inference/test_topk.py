@@ -1,6 +1,8 @@
-"""The grouped top-K kernel gives exactly the former argpartition kernel's answer."""
+"""The new top-K kernels give exactly the former argpartition kernel's answer."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -8,10 +10,18 @@ import pytest
 
 from app.inference import topk
 from app.inference.batcher import top_k
-from app.inference.topk import argpartition_top_k, group_count, grouped_top_k
+from app.inference.topk import (
+    argpartition_top_k,
+    exhaustive_top_k,
+    group_count,
+    grouped_top_k,
+    onnx_top_k,
+)
 
 Ints = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
+Kernel = Callable[[Scores, Ints, Ints, int], tuple[Ints, Scores]]
+NEW = pytest.mark.parametrize("kernel", [grouped_top_k, onnx_top_k, exhaustive_top_k])
 
 
 def definition(scores: Scores, rows: Ints, cols: Ints, k: int) -> tuple[Ints, Scores]:
@@ -46,19 +56,22 @@ def assert_same(got: tuple[Ints, Scores], want: tuple[Ints, Scores]) -> None:
     np.testing.assert_array_equal(got[1], want[1])
 
 
-@pytest.mark.parametrize("n", [1_536, 1_682, 5_003, 20_000])
+@pytest.mark.parametrize("n", [1_536, 1_682, 5_003, 20_000, 30_011])
 @pytest.mark.parametrize("levels", [None, 3, 50])
 def test_matches_the_definition_and_the_former_kernel(n: int, levels: int | None) -> None:
     rng = np.random.default_rng(n * 100 + (levels or 0))
     assert group_count(n, 10) is not None  # the grouped path, not its fallback
-    for k in (1, 10, 37):
+    for k in (1, 10, 37, 400):
         scores, rows, cols = random_case(rng, 24, n, levels, most_seen=n // 2)
         want = definition(scores, rows, cols, k)
         assert_same(grouped_top_k(scores, rows, cols, k), want)
+        assert_same(onnx_top_k(scores, rows, cols, k), want)
         assert_same(argpartition_top_k(scores, rows, cols, k), want)
+        assert_same(top_k(scores, rows, cols, k), want)
 
 
-def test_rows_with_fewer_than_k_unseen_items_fill_with_masked_by_column() -> None:
+@NEW
+def test_rows_with_fewer_than_k_unseen_items_fill_with_masked_by_column(kernel: Kernel) -> None:
     rng = np.random.default_rng(7)
     n, k = 2_000, 10
     scores = rng.standard_normal((3, n), dtype=np.float32)
@@ -66,7 +79,7 @@ def test_rows_with_fewer_than_k_unseen_items_fill_with_masked_by_column() -> Non
     unseen = {0: [5, 900, 901, 1999], 1: list(range(100, 112)), 2: []}
     rows = np.concatenate([np.full(n - 1 - len(u), r) for r, u in unseen.items()])
     cols = np.concatenate([np.setdiff1d(np.arange(1, n), u) for u in unseen.values()])
-    idx, vals = grouped_top_k(scores, rows, cols, k)
+    idx, vals = kernel(scores, rows, cols, k)
     assert_same((idx, vals), definition(scores, rows, cols, k))
     assert sorted(idx[0, :4].tolist()) == unseen[0]
     assert idx[0, 4:].tolist() == [0, 1, 2, 3, 4, 6]  # -inf places: lowest columns first
@@ -74,28 +87,31 @@ def test_rows_with_fewer_than_k_unseen_items_fill_with_masked_by_column() -> Non
     assert idx[2].tolist() == list(range(k)) and np.isneginf(vals[2]).all()
 
 
-def test_infinite_scores_and_whole_rows_of_one_value() -> None:
+@NEW
+def test_infinite_scores_and_whole_rows_of_one_value(kernel: Kernel) -> None:
     n = 3_000
     scores = np.zeros((4, n), dtype=np.float32)
     scores[1, [7, 2_500]] = np.inf
     scores[2, :] = -np.inf
     scores[3, 1_000:] = -np.inf
     rows, cols = np.array([1, 3], dtype=np.int64), np.array([2_500, 5], dtype=np.int64)
-    assert_same(grouped_top_k(scores, rows, cols, 10), definition(scores, rows, cols, 10))
+    assert_same(kernel(scores, rows, cols, 10), definition(scores, rows, cols, 10))
 
 
-def test_nan_scores_keep_the_former_behaviour() -> None:
+@NEW
+def test_nan_scores_keep_the_former_behaviour(kernel: Kernel) -> None:
     rng = np.random.default_rng(3)
     scores, rows, cols = random_case(rng, 8, 4_000, None, most_seen=50)
     scores[2, [10, 20, 3_999]] = np.nan
-    assert_same(grouped_top_k(scores, rows, cols, 10), argpartition_top_k(scores, rows, cols, 10))
+    assert_same(kernel(scores, rows, cols, 10), argpartition_top_k(scores, rows, cols, 10))
 
 
 @pytest.mark.parametrize(("n", "k"), [(2, 10), (50, 10), (1_682, 200), (20_000, 1_000)])
-def test_small_catalogs_and_large_k_match_the_former_kernel(n: int, k: int) -> None:
+@NEW
+def test_small_catalogs_and_large_k_match_the_former_kernel(n: int, k: int, kernel: Kernel) -> None:
     rng = np.random.default_rng(n + k)
     scores, rows, cols = random_case(rng, 5, n, 7, most_seen=min(n, 30))
-    assert_same(grouped_top_k(scores, rows, cols, k), argpartition_top_k(scores, rows, cols, k))
+    assert_same(kernel(scores, rows, cols, k), argpartition_top_k(scores, rows, cols, k))
 
 
 @pytest.mark.parametrize(("n", "k"), [(1, 10), (4_000, 0)])
@@ -104,32 +120,36 @@ def test_no_place_to_fill_fails_as_before(n: int, k: int) -> None:
     scores, none = np.ones((2, n), dtype=np.float32), np.array([], dtype=np.int64)
     with pytest.raises(ValueError):
         argpartition_top_k(scores, none, none, k)
-    with pytest.raises(ValueError):
-        grouped_top_k(scores, none, none, k)
+    for kernel in (grouped_top_k, onnx_top_k, top_k):
+        with pytest.raises(ValueError):
+            kernel(scores, none, none, k)
 
 
-def test_negative_and_out_of_range_masks_behave_as_before() -> None:
+@NEW
+def test_negative_and_out_of_range_masks_behave_as_before(kernel: Kernel) -> None:
     rng = np.random.default_rng(11)
     scores = rng.standard_normal((2, 4_000), dtype=np.float32)
     rows, cols = np.array([0, 1], dtype=np.int64), np.array([-1, 3], dtype=np.int64)
-    assert_same(grouped_top_k(scores, rows, cols, 5), argpartition_top_k(scores, rows, cols, 5))
+    assert_same(kernel(scores, rows, cols, 5), argpartition_top_k(scores, rows, cols, 5))
     with pytest.raises(IndexError):
-        grouped_top_k(scores, np.array([0]), np.array([4_000]), 5)
+        kernel(scores, np.array([0]), np.array([4_000]), 5)
 
 
-def test_an_empty_batch_and_other_input_layouts() -> None:
+@NEW
+def test_an_empty_batch_and_other_input_layouts(kernel: Kernel) -> None:
     empty = np.empty((0, 4_000), dtype=np.float32)
     none = np.array([], dtype=np.int64)
-    assert grouped_top_k(empty, none, none, 10)[0].shape == (0, 10)
+    assert kernel(empty, none, none, 10)[0].shape == (0, 10)
     rng = np.random.default_rng(5)
     wide = rng.standard_normal((4_000, 6))  # float64, and a transposed (strided) view
     rows, cols = np.array([1, 1, 4], dtype=np.int64), np.array([9, 2, 3_999], dtype=np.int64)
     want = definition(wide.T.astype(np.float32), rows, cols, 10)
-    assert_same(grouped_top_k(wide.T, rows, cols, 10), want)
+    assert_same(kernel(wide.T, rows, cols, 10), want)
 
 
-def test_the_grouped_path_reads_without_copying_or_changing_the_scores(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("kernel", [grouped_top_k, onnx_top_k])
+def test_the_fast_paths_neither_fall_back_nor_change_the_scores(
+    kernel: Kernel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def former(*args: object) -> None:
         raise AssertionError("fell back to argpartition")
@@ -138,8 +158,20 @@ def test_the_grouped_path_reads_without_copying_or_changing_the_scores(
     rng = np.random.default_rng(2)
     scores, rows, cols = random_case(rng, 16, 30_000, None, most_seen=700)
     before = scores.copy()
-    assert_same(top_k(scores, rows, cols, 10), definition(before, rows, cols, 10))
+    assert_same(kernel(scores, rows, cols, 10), definition(before, rows, cols, 10))
     np.testing.assert_array_equal(scores, before)
+
+
+def test_onnxruntime_below_the_crossover_the_grouped_kernel_from_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    used: list[str] = []
+    monkeypatch.setattr(topk, "onnx_top_k", lambda *a: used.append("onnx"))
+    monkeypatch.setattr(topk, "grouped_top_k", lambda *a: used.append("grouped"))
+    none = np.array([], dtype=np.int64)
+    for n in (1_682, topk.GROUPED_FROM - 1, topk.GROUPED_FROM):
+        top_k(np.zeros((1, n), dtype=np.float32), none, none, 10)
+    assert used == ["onnx", "onnx", "grouped"]
 
 
 def test_group_counts_are_powers_of_two_that_leave_room_for_masks() -> None:
