@@ -3,7 +3,9 @@
 Run as ``python -m devtools.bench.topk`` (``--help`` for sizes, batch, k, repeats). One thread,
 every kernel timed in turn within each repeat (the order shuffled per repeat), medians
 printed: on a shared machine a slow second hits every kernel alike. Each kernel's answer is
-checked against a plain full sort first; "exact" says whether it matched on that case.
+checked against a plain full sort first; "exact" says whether it matched on that case, "numpy
+peak MiB" what numpy allocated at most during that call (the score matrix is not counted,
+except where the model call makes it).
 Scores are random normal, or "clustered": inner products of 128-dim two-tower vectors drawn
 around 100 centres, with each user's seen items (20-737, like MovieLens users) half from
 their own cluster, so seen items score high as they do in a real history.
@@ -15,6 +17,7 @@ import argparse
 import random
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +27,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
 
-from app.inference.topk import argpartition_top_k, grouped_top_k
+from app.inference.topk import argpartition_top_k, exhaustive_top_k, grouped_top_k, onnx_top_k
 
 __all__ = ["Case", "make_case", "measure", "oracle_top_k"]
 
@@ -144,14 +147,18 @@ def partition_threshold(case: Case, k: int) -> TopK:
     return _finish(case, rows, cols, case.scores[rows, cols], k)
 
 
-def topk_session(shape: tuple[int, int], model_dim: int | None = None) -> ort.InferenceSession:
-    """TopK(largest, sorted) over [batch, N]; with ``model_dim``, over users @ items^T."""
+def topk_session(
+    shape: tuple[int, int], model_dim: int | None = None, scatter: bool = False
+) -> ort.InferenceSession:
+    """TopK(largest, sorted) over [batch, N]; with ``model_dim``, over users @ items^T; with
+    ``scatter``, after ScatterND sets the cells ``mask`` [M, 2] lists to -inf, in the graph."""
     k_in = helper.make_tensor_value_info("k", TensorProto.INT64, [1])
     outs = [
         helper.make_tensor_value_info("values", TensorProto.FLOAT, [shape[0], None]),
         helper.make_tensor_value_info("indices", TensorProto.INT64, [shape[0], None]),
     ]
-    nodes = [helper.make_node("TopK", ["scores", "k"], ["values", "indices"], largest=1, sorted=1)]
+    top = "masked" if scatter else "scores"
+    nodes = [helper.make_node("TopK", [top, "k"], ["values", "indices"], largest=1, sorted=1)]
     if model_dim is None:
         ins = [helper.make_tensor_value_info("scores", TensorProto.FLOAT, list(shape)), k_in]
     else:
@@ -161,6 +168,12 @@ def topk_session(shape: tuple[int, int], model_dim: int | None = None) -> ort.In
             k_in,
         ]
         nodes.insert(0, helper.make_node("MatMul", ["users", "items_t"], ["scores"]))
+    if scatter:
+        ins += [
+            helper.make_tensor_value_info("mask", TensorProto.INT64, [None, 2]),
+            helper.make_tensor_value_info("minus_inf", TensorProto.FLOAT, [None]),
+        ]
+        nodes.insert(-1, helper.make_node("ScatterND", ["scores", "mask", "minus_inf"], ["masked"]))
     return _session(helper.make_graph(nodes, "topk", ins, outs))
 
 
@@ -198,21 +211,15 @@ def kernels(case: Case, k: int) -> dict[str, Kernel]:
         values, indices = session.run(None, {"scores": scores, "k": reach})
         return _from_topk(case, values, indices, k)
 
-    def ort_topk_masked() -> TopK:
-        masked = scores.copy()
-        masked[:, 0] = -np.inf
-        masked[mr, mc] = -np.inf
-        values, indices = session.run(None, {"scores": masked, "k": np.array([k], np.int64)})
-        return indices.astype(np.int64), values
-
     return {
         "argpartition (today)": lambda: argpartition_top_k(scores, mr, mc, k),
         "argpartition, no copy": lambda: argpartition_no_copy(case, k),
         "per-row loop": lambda: per_row_loop(case, k),
         "np.partition cut + nonzero": lambda: partition_threshold(case, k),
         "onnxruntime TopK, k + seen": ort_topk,
-        "onnxruntime TopK, masked copy": ort_topk_masked,
+        "onnxruntime TopK, masked copy (new)": lambda: onnx_top_k(scores, mr, mc, k),
         "grouped maxima (new)": lambda: grouped_top_k(scores, mr, mc, k),
+        "exhaustive_top_k: the faster new one": lambda: exhaustive_top_k(scores, mr, mc, k),
     }
 
 
@@ -233,11 +240,21 @@ def with_model(case: Case, k: int) -> dict[str, Kernel]:
         values, indices = fused.run(None, {**feeds, "k": reach})
         return _from_topk(case, values, indices, k)
 
+    masking = topk_session((batch, n), DIM, scatter=True)
+    pad = np.arange(batch, dtype=np.int64)
+    cells = np.stack([np.concatenate([pad, mr]), np.concatenate([0 * pad, mc])], axis=1)
+    mask_feeds = {**feeds, "mask": cells, "minus_inf": np.full(len(cells), -np.inf, np.float32)}
+
+    def masked_in_graph() -> TopK:
+        values, indices = masking.run(None, {**mask_feeds, "k": np.array([k], np.int64)})
+        return indices, values
+
     return {
         "model call only": lambda: (np.empty(0, np.int64), score()),
         "model + argpartition (today)": lambda: argpartition_top_k(score(), mr, mc, k),
-        "model + TopK in the graph": in_graph,
-        "model + grouped maxima (new)": lambda: grouped_top_k(score(), mr, mc, k),
+        "model + TopK in the graph, k + seen": in_graph,
+        "model + ScatterND masks + TopK in the graph": masked_in_graph,
+        "model + exhaustive_top_k (new)": lambda: exhaustive_top_k(score(), mr, mc, k),
     }
 
 
@@ -256,21 +273,27 @@ def measure(kernels: dict[str, Kernel], repeats: int) -> dict[str, tuple[float, 
     return {n: (statistics.median(wall[n]), statistics.median(cpu[n])) for n in kernels}
 
 
-def _exact(case: Case, kernel: Kernel, expected: TopK) -> str:
+def _check(kernel: Kernel, expected: TopK) -> tuple[str, float]:
+    """Whether the kernel's answer is the expected one; the MiB numpy allocated at its peak
+    (numpy reports its buffers to tracemalloc; onnxruntime's own arena is not counted)."""
+    tracemalloc.start()
     cols, vals = kernel()
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
     same = np.array_equal(cols, expected[0]) and np.array_equal(vals, expected[1])
-    return "yes" if same else "NO"
+    return "yes" if same else "NO", peak
 
 
 def _report(n: int, case: Case, k: int, found: dict[str, Kernel], repeats: int) -> None:
     expected = oracle_top_k(case, k)
-    exact = {n: _exact(case, kernel, expected) for n, kernel in found.items() if "only" not in n}
+    checks = {name: _check(kernel, expected) for name, kernel in found.items()}
     times = measure(found, repeats)
     base = next(cpu for name, (_, cpu) in times.items() if "(today)" in name)
     for name, (wall, cpu) in times.items():
+        exact, peak = checks[name]
         print(
-            f"| {n:,} | {case.kind} | {name} | {wall:,.1f} | {cpu:,.1f} | "
-            f"{base / cpu:,.1f}x | {exact.get(name, '')} |",
+            f"| {n:,} | {case.kind} | {name} | {wall:,.1f} | {cpu:,.1f} | {base / cpu:,.1f}x | "
+            f"{'' if 'only' in name else exact} | {peak:,.0f} |",
             flush=True,
         )
 
@@ -286,8 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-model", action="store_true", help="skip the model-call table")
     args = parser.parse_args(argv)
     print(f"batch {args.batch}, k {args.k}, one thread; medians; speed-up on CPU time\n")
-    print("| items | scores | kernel | wall ms | CPU ms | vs today | exact |")
-    print("|---|---|---|---|---|---|---|")
+    print("| items | scores | kernel | wall ms | CPU ms | vs today | exact | numpy peak MiB |")
+    print("|---|---|---|---|---|---|---|---|")
     for n in map(int, args.sizes.split(",")):
         repeats = args.repeats or (21 if n < 10_000 else 7 if n < 200_000 else 5)
         for kind in args.kinds.split(","):
