@@ -51,21 +51,12 @@ def top_k(
     k: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Best ``k`` columns per row, best first, never a masked cell nor the padding column 0."""
-    scores = np.array(scores, dtype=np.float32, copy=True)
-    scores[:, 0] = -np.inf
-    scores[mask_rows, mask_cols] = -np.inf
-    k = min(k, scores.shape[1] - 1)
-    part = np.argpartition(scores, -k, axis=1)[:, -k:]
-    vals = np.take_along_axis(scores, part, axis=1)
-    # Equal scores rank by column, also across the k-th place: argpartition picks an arbitrary
-    # subset of a tie there, so rows with such a tie (rare: floats rarely tie) are redone.
-    kth = vals.min(axis=1)
-    for row in np.nonzero((scores >= kth[:, None]).sum(axis=1) > k)[0]:
-        cols = np.nonzero(scores[row] >= kth[row])[0]
-        part[row] = cols[np.lexsort((cols, -scores[row, cols]))[:k]]
-        vals[row] = scores[row, part[row]]
-    order = np.lexsort((part, -vals), axis=1)
-    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+    # Imported here so this change stays inside top_k (batcher.py is being restructured in
+    # parallel); hoist it to the module imports when those land. The kernel and its
+    # measurements: app/inference/topk.py, devtools/bench/topk.py.
+    from app.inference.topk import exhaustive_top_k
+
+    return exhaustive_top_k(scores, mask_rows, mask_cols, k)
 
 
 def split_top_k(
