@@ -48,9 +48,13 @@ def clustered_catalog(
 
 
 def user_histories(
-    catalog: Catalog, n_users: int, per_user: int, *, seed: int = 1
+    catalog: Catalog, n_users: int, per_user: int, *, tastes: int = 1, seed: int = 1
 ) -> dict[str, list[str]]:
-    """Users who each interact with ``per_user`` distinct items of one or two clusters."""
+    """Users who each interact with ``per_user`` distinct items of ``tastes`` clusters.
+
+    One taste: the query is near a cluster, as for most users of a learned model. Several:
+    the query lies between clusters, which an HNSW index searches less well (see the docs'
+    recall table: raise STREAMREC_RETRIEVAL_EXPANSION_SEARCH for such users)."""
     rng = np.random.default_rng(seed)
     by_cluster: dict[int, npt.NDArray[np.int64]] = {}
     order = np.argsort(catalog.clusters, kind="stable")
@@ -60,7 +64,7 @@ def user_histories(
     filled = [c for c, members in by_cluster.items() if len(members) >= per_user]
     out: dict[str, list[str]] = {}
     for u in range(n_users):
-        pool = np.concatenate([by_cluster[c] for c in rng.choice(filled, 2, replace=False)])
+        pool = np.concatenate([by_cluster[c] for c in rng.choice(filled, tastes, replace=False)])
         picked = rng.choice(pool, per_user, replace=False)
         out[f"u{u}"] = [catalog.items[i] for i in picked]
     return out

@@ -96,6 +96,11 @@ class ItemIndex:
     @classmethod
     def load(cls, path: Path, vectors: Vectors, settings: RetrievalSettings) -> ItemIndex:
         """A prebuilt index file, checked against the vectors it must index."""
+        if not path.is_file():
+            raise ModelLoadError(
+                f"{path}: the manifest's retrieval.index_file is not there: prebuild it with "
+                f"`faust -A app index`, or remove index_file to build the index at load"
+            )
         try:
             index = Index.restore(str(path))
         except Exception as exc:  # usearch raises plain RuntimeError/ValueError
