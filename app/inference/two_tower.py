@@ -84,7 +84,10 @@ class TwoTowerScorer(OnnxScorer):
     def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         """Exact inner products with every item, [batch, n_items + 1] (evaluation and tests;
         the stream ranks with ``rank``)."""
-        queries = self.query(inputs)
+        return self._every_item(self.query(inputs))
+
+    def _every_item(self, queries: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """[batch, n_items + 1] inner products, column 0 (padding) -inf."""
         scores = np.empty((len(queries), len(self.items)), dtype=np.float32)
         scores[:, 0] = -np.inf
         np.matmul(queries, self.vectors.T, out=scores[:, 1:])
@@ -106,9 +109,7 @@ class TwoTowerScorer(OnnxScorer):
     def retrieve(self, queries: npt.NDArray[np.float32], batch: ModelBatch, n: int) -> Ranked:
         """The ``n`` unseen columns of highest inner product per row, exact scores."""
         if self.index is None:
-            scores = np.empty((len(queries), len(self.items)), dtype=np.float32)
-            np.matmul(queries, self.vectors.T, out=scores[:, 1:])
-            return top_k(scores, batch.mask_rows, batch.mask_cols, n)
+            return top_k(self._every_item(queries), batch.mask_rows, batch.mask_cols, n)
         seen = np.bincount(batch.mask_rows, minlength=len(queries))
         heavy = seen > _HEAVY_SEEN
         columns = np.zeros((len(queries), n + int(seen.max(initial=0))), dtype=np.int64)
