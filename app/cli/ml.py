@@ -272,6 +272,7 @@ async def index(self: AppCommand, name: str | None, version: str | None, threads
     self.say(f"{name}/{version}: indexed {report.items:,} items of {report.dims} dims in "
              f"{report.build_s:.1f} s; wrote {report.path} ({report.size_bytes / 2**20:.1f} MiB) "
              f"and recorded it in the manifest (retrieval.index_file)")  # fmt: skip
-    self.say(f"recall@10 against exact, {min(report.items, 500)} item vectors as queries: "
-             f"{report.recall_at_10:.3f} (STREAMREC_RETRIEVAL_EXPANSION_SEARCH="
-             f"{s.retrieval_expansion_search})")  # fmt: skip
+    self.say(f"recall@10 of the index's own top 10 against exact, {min(report.items, 500)} "
+             f"item vectors as queries: {report.recall_at_10:.3f} at "
+             f"STREAMREC_RETRIEVAL_EXPANSION_SEARCH={s.retrieval_expansion_search} (serving "
+             f"re-scores the top k + seen items exactly: at least this)")  # fmt: skip
