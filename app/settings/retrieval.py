@@ -12,10 +12,10 @@ __all__ = ["RetrievalSettings"]
 class RetrievalSettings(Scope):
     """How a two-tower version's candidates are found among its item vectors."""
 
-    retrieval_exhaustive_below: int = Field(default=2_000, ge=0)
+    retrieval_exhaustive_below: int = Field(default=5_000, ge=0)
     """A two-tower version with fewer items than this scores every item exactly (no index):
     below it exhaustive scoring is as fast as the index and never misses (measured crossover,
-    batch of 256, 64 dims: ~2,000 items). 0: always the index."""
+    batch of 256, 64 dims: ~5,000 items). 0: always the index."""
 
     retrieval_connectivity: int = Field(default=16, ge=2, le=256)
     """HNSW graph degree (usearch ``connectivity``) of an index built at load: higher is
