@@ -142,7 +142,7 @@ def build(
 
 def _serving(settings: Settings, metrics: AppMetrics) -> _Serving:
     """The main model and its rollout arms, the prediction cache, and the cold start."""
-    registry = ModelRegistry(settings.model_dir)
+    registry = ModelRegistry(settings.model_dir, retrieval=settings)
     model = ServedModel(
         registry, settings.model_name, metrics,
         version=settings.model_version, threads=settings.onnx_threads,

@@ -2,7 +2,7 @@
 
 ops: ``models`` (an operator's view of versions and rollout), ``dlq`` (the dead letters:
 counts, one shown whole, a redrive);
-ml: ``train``, ``retrain``, ``evaluate``;
+ml: ``train``, ``retrain``, ``evaluate``, ``index`` (prebuild a two-tower version's ANN index);
 dev: ``broker``, ``demo``, ``replay``, ``bench``, ``verify`` (their code is in the source
 checkout's devtools/, imported only when one runs).
 """

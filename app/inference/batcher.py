@@ -6,6 +6,7 @@ Pure numpy, no event loop: the timing (how a batch is gathered) lives in the age
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -15,7 +16,13 @@ from app.features.state import UserFeatureState, seen_coordinates
 from app.inference.scorer import Inputs, Scorer
 from app.records import ScoredItem
 
-__all__ = ["ModelBatch", "merge", "rank_states", "split_top_k", "top_k"]
+__all__ = [
+    "ModelBatch", "Ranked", "RankingScorer", "merge", "rank_batch", "rank_states", "split_ranked",
+    "split_top_k", "top_k",
+]  # fmt: skip
+
+Ranked = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
+"""(columns [batch, k], scores [batch, k]) best first; a -inf score marks an empty place."""
 
 
 class ModelBatch:
@@ -32,6 +39,19 @@ class ModelBatch:
         self.inputs = inputs
         self.mask_rows = mask_rows
         self.mask_cols = mask_cols
+
+
+@runtime_checkable
+class RankingScorer(Scorer, Protocol):
+    """A scorer that ranks a batch itself (a two-tower version: retrieval, never [batch, N])."""
+
+    def rank(self, batch: ModelBatch, k: int) -> Ranked:
+        """Top-``k`` unseen columns per row with their scores."""
+        ...
+
+    async def rank_async(self, batch: ModelBatch, k: int) -> Ranked:
+        """``rank`` on the scorer's own thread."""
+        ...
 
 
 def merge(states: Sequence[UserFeatureState], scorer: Scorer) -> ModelBatch:
@@ -64,6 +84,13 @@ def split_top_k(
 ) -> list[list[ScoredItem]]:
     """Per row, the top-``k`` unseen items with their scores (fewer if fewer remain)."""
     idx, vals = top_k(scores, batch.mask_rows, batch.mask_cols, k)
+    return split_ranked(idx, vals, scorer)
+
+
+def split_ranked(
+    idx: npt.NDArray[np.int64], vals: npt.NDArray[np.float32], scorer: Scorer
+) -> list[list[ScoredItem]]:
+    """Per row, the ranked columns as items with their scores, without the empty places."""
     names = np.asarray(scorer.items, dtype=object)[idx].tolist()
     full = [bool(b) for b in np.isfinite(vals).min(axis=1)]
     out: list[list[ScoredItem]] = []
@@ -77,9 +104,18 @@ def split_top_k(
     return out
 
 
+def rank_batch(scorer: Scorer, batch: ModelBatch, k: int) -> list[list[ScoredItem]]:
+    """Top-``k`` per row of a merged batch, on the calling thread (offline evaluation)."""
+    if isinstance(scorer, RankingScorer):
+        return split_ranked(*scorer.rank(batch, k), scorer)
+    return split_top_k(scorer.score(batch.inputs), batch, scorer, k)
+
+
 async def rank_states(
     scorer: Scorer, states: Sequence[UserFeatureState], k: int
 ) -> list[list[ScoredItem]]:
     """Top-``k`` per state, in one model call (on the scorer's thread)."""
     batch = merge(states, scorer)
+    if isinstance(scorer, RankingScorer):
+        return split_ranked(*await scorer.rank_async(batch, k), scorer)
     return split_top_k(await scorer.score_async(batch.inputs), batch, scorer, k)

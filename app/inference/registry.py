@@ -6,8 +6,10 @@ import logging
 from pathlib import Path
 
 from app.errors import ModelLoadError, ModelNotFound
-from app.inference.manifest import MANIFEST_FILE
+from app.inference.manifest import MANIFEST_FILE, read_manifest
 from app.inference.scorer import OnnxScorer
+from app.inference.two_tower import TwoTowerScorer
+from app.settings.retrieval import RetrievalSettings
 
 __all__ = ["ModelRegistry", "version_key"]
 
@@ -22,8 +24,10 @@ def version_key(version: str) -> tuple[int, int | str]:
 class ModelRegistry:
     """Finds model versions and loads them; a version is complete once its manifest exists."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, retrieval: RetrievalSettings | None = None) -> None:
         self.root = root
+        self.retrieval = retrieval or RetrievalSettings()
+        """How two-tower versions retrieve (their index is built or loaded by ``load``)."""
 
     def versions(self, name: str) -> list[str]:
         """Complete versions of ``name``, oldest first (temporary ``.tmp`` dirs are skipped)."""
@@ -44,12 +48,18 @@ class ModelRegistry:
         return versions[-1]
 
     def load(self, name: str, version: str | None = None, *, threads: int = 1) -> OnnxScorer:
-        """Load, check and warm up one version (the newest by default)."""
+        """Load, check and warm up one version (the newest by default); a two-tower version's
+        index is built (or read) here, so it is ready before the version takes traffic.
+        Blocking, possibly for minutes: call it on a thread."""
         version = version or self.newest(name)
         path = self.root / name / version
         if not (path / MANIFEST_FILE).is_file():
             raise ModelNotFound(f"model {name!r} has no version {version!r} under {self.root}")
-        scorer = OnnxScorer(path, threads=threads)
+        scorer = (
+            TwoTowerScorer(path, threads=threads, retrieval=self.retrieval)
+            if read_manifest(path).retrieval is not None
+            else OnnxScorer(path, threads=threads)
+        )
         if (scorer.name, scorer.version) != (name, version):
             raise ModelLoadError(
                 f"{path}: manifest says {scorer.name}/{scorer.version}, directory says "

@@ -18,7 +18,7 @@ from app.features.builders import BUILDERS, build_inputs
 from app.features.state import MAX_RECENT, state_from_items
 from app.inference.manifest import ModelManifest, read_manifest
 
-__all__ = ["Inputs", "OnnxScorer", "Scorer"]
+__all__ = ["Inputs", "OnnxScorer", "Scorer", "open_session", "run_batch"]
 
 Inputs = Mapping[str, npt.NDArray[np.int64] | npt.NDArray[np.float32]]
 """Model input arrays by tensor name."""
@@ -65,6 +65,34 @@ class Scorer(Protocol):
         ...
 
 
+def open_session(path: Path, threads: int) -> ort.InferenceSession:
+    """An onnxruntime CPU session with ``threads`` intra-op threads, or ModelLoadError."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelLoadError(f"onnxruntime cannot load {path}: {exc}") from exc
+
+
+def run_batch(
+    session: ort.InferenceSession, output: str, inputs: Inputs
+) -> npt.NDArray[np.float32]:
+    """One output of ``session`` for a batch of rows, float32."""
+    feed = dict(inputs)
+    single = all(len(v) == 1 for v in feed.values())
+    if single:
+        # onnxruntime multiplies one row with another kernel than a batch (its scores then
+        # differ in the last bits: 5e-7 measured), so a user's scores would depend on the
+        # batch they fell in. Two copies of the row take the batch kernel.
+        feed = {k: np.concatenate([v, v]) for k, v in feed.items()}
+    out = session.run([output], feed)[0]
+    return np.asarray(out[:1] if single else out, dtype=np.float32)
+
+
 class OnnxScorer:
     """An onnxruntime session plus the item vocabulary of one model version."""
 
@@ -78,17 +106,7 @@ class OnnxScorer:
         # Index 0 is padding; item ``items[i]`` is column i of the score matrix.
         self.items: list[str] = ["", *(str(i) for i in raw)]
         self.vocab: dict[str, int] = {item: i for i, item in enumerate(self.items) if i}
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(
-                str(version_dir / self.manifest.model_file),
-                sess_options=options,
-                providers=["CPUExecutionProvider"],
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelLoadError(f"onnxruntime cannot load {version_dir}: {exc}") from exc
+        self.session = open_session(version_dir / self.manifest.model_file, threads)
         self.builders = self.manifest.feature_spec.builders(self.manifest.inputs)
         """Input tensor -> the feature builder that makes it."""
         self._check_signature()
@@ -159,15 +177,7 @@ class OnnxScorer:
                 )
 
     def score(self, inputs: Inputs) -> npt.NDArray[np.float32]:
-        feed = dict(inputs)
-        single = all(len(v) == 1 for v in feed.values())
-        if single:
-            # onnxruntime multiplies one row with another kernel than a batch (its scores then
-            # differ in the last bits: 5e-7 measured), so a user's scores would depend on the
-            # batch they fell in. Two copies of the row take the batch kernel.
-            feed = {k: np.concatenate([v, v]) for k, v in feed.items()}
-        out = self.session.run([self._output], feed)[0]
-        return np.asarray(out[:1] if single else out, dtype=np.float32)
+        return run_batch(self.session, self._output, inputs)
 
     async def score_async(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         loop = asyncio.get_running_loop()

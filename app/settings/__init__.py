@@ -1,7 +1,7 @@
 """Every setting, grouped by scope, read once from the environment (prefix ``STREAMREC_``).
 
 One module per scope (``kafka``, ``kafka_security``, ``topics``, ``pipeline``, ``model``,
-``rollout``, ``control``, ``cache``, ``sinks``, ``trending``, ``store``, ``web``,
+``retrieval``, ``rollout``, ``control``, ``cache``, ``sinks``, ``trending``, ``store``, ``web``,
 ``lifecycle``); ``load`` combines them into ``Settings``, whose attributes stay flat
 (``settings.max_batch``). Settings import no domain module: the domain builds its objects
 from them (``Brokers.from_settings``, ``KeyPartitioner(settings.key_partitioner)``).

@@ -23,6 +23,7 @@ from app.settings.kafka_security import KafkaSecuritySettings
 from app.settings.lifecycle import LifecycleSettings
 from app.settings.model import ModelSettings
 from app.settings.pipeline import PipelineSettings
+from app.settings.retrieval import RetrievalSettings
 from app.settings.rollout import RolloutSettings
 from app.settings.sinks import SinkSettings
 from app.settings.store import StoreSettings
@@ -47,6 +48,7 @@ class Settings(  # pydantic takes the last base's fields first: Kafka's lead
     CacheSettings,
     ControlSettings,
     RolloutSettings,
+    RetrievalSettings,
     ModelSettings,
     PipelineSettings,
     TopicSettings,

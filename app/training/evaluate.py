@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.features.state import UserFeatureState
-from app.inference.batcher import merge, split_top_k
+from app.inference.batcher import merge, rank_batch
 from app.inference.scorer import Scorer
 from app.records import ScoredItem
 
@@ -46,7 +46,7 @@ def offline_top_k(
         chunk = users[start : start + batch_size]
         states = [_state(histories[u]) for u in chunk]
         batch = merge(states, scorer)
-        ranked = split_top_k(scorer.score(batch.inputs), batch, scorer, k)
+        ranked = rank_batch(scorer, batch, k)
         out.update(zip(chunk, ranked, strict=True))
     return out
 

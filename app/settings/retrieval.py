@@ -1,0 +1,37 @@
+"""Retrieval for two-tower versions: when the ANN index is used and its recall/speed knobs."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from app.settings.base import Scope
+
+__all__ = ["RetrievalSettings"]
+
+
+class RetrievalSettings(Scope):
+    """How a two-tower version's candidates are found among its item vectors."""
+
+    retrieval_exhaustive_below: int = Field(default=5_000, ge=0)
+    """A two-tower version with fewer items than this scores every item exactly (no index):
+    below it exhaustive scoring is as fast as the index and never misses (measured crossover,
+    batch of 256, 64 dims: ~5,000 items). 0: always the index."""
+
+    retrieval_connectivity: int = Field(default=16, ge=2, le=256)
+    """HNSW graph degree (usearch ``connectivity``) of an index built at load: higher is
+    better recall and more memory and build time."""
+
+    retrieval_expansion_add: int = Field(default=64, ge=1, le=4096)
+    """HNSW candidate list while building (``expansion_add``): higher is a better graph, a
+    slower build."""
+
+    retrieval_expansion_search: int = Field(default=64, ge=1, le=4096)
+    """HNSW candidate list per query (``expansion_search``; at least the candidates asked):
+    the recall/speed knob of serving."""
+
+    retrieval_threads: int = Field(default=1, ge=0)
+    """Threads of one batched index search (0 = all cores)."""
+
+    retrieval_build_threads: int = Field(default=1, ge=0)
+    """Threads that build an index at load (0 = all cores). 1 keeps a worker that swaps
+    versions serving at full speed; prebuild large indexes with ``faust -A app index``."""
