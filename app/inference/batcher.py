@@ -14,6 +14,7 @@ import numpy.typing as npt
 from app.features.builders import build_inputs
 from app.features.state import UserFeatureState, seen_coordinates
 from app.inference.scorer import Inputs, Scorer
+from app.inference.topk import exhaustive_top_k
 from app.records import ScoredItem
 
 __all__ = [
@@ -43,7 +44,8 @@ class ModelBatch:
 
 @runtime_checkable
 class RankingScorer(Scorer, Protocol):
-    """A scorer that ranks a batch itself (a two-tower version: retrieval, never [batch, N])."""
+    """A scorer that ranks a batch itself, on its own thread (an ONNX score model: scores
+    then the top-K cut; a two-tower version: retrieval, never [batch, N])."""
 
     def rank(self, batch: ModelBatch, k: int) -> Ranked:
         """Top-``k`` unseen columns per row with their scores."""
@@ -71,11 +73,7 @@ def top_k(
     k: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Best ``k`` columns per row, best first, never a masked cell nor the padding column 0."""
-    # Imported here so this change stays inside top_k (batcher.py is being restructured in
-    # parallel); hoist it to the module imports when those land. The kernel and its
-    # measurements: app/inference/topk.py, devtools/bench/topk.py.
-    from app.inference.topk import exhaustive_top_k
-
+    # The kernel and its measurements: app/inference/topk.py, devtools/bench/topk.py.
     return exhaustive_top_k(scores, mask_rows, mask_cols, k)
 
 

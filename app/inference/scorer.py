@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 import numpy as np
@@ -17,6 +17,10 @@ from app.errors import ModelLoadError
 from app.features.builders import BUILDERS, build_inputs
 from app.features.state import MAX_RECENT, state_from_items
 from app.inference.manifest import ModelManifest, read_manifest
+from app.inference.topk import exhaustive_top_k
+
+if TYPE_CHECKING:  # the batcher imports this module
+    from app.inference.batcher import ModelBatch, Ranked
 
 __all__ = ["Inputs", "OnnxScorer", "Scorer", "open_session", "run_batch"]
 
@@ -182,6 +186,16 @@ class OnnxScorer:
     async def score_async(self, inputs: Inputs) -> npt.NDArray[np.float32]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.score, inputs)
+
+    def rank(self, batch: ModelBatch, k: int) -> Ranked:
+        """Top-``k`` unseen columns per row: every item scored, then the exhaustive cut."""
+        return exhaustive_top_k(self.score(batch.inputs), batch.mask_rows, batch.mask_cols, k)
+
+    async def rank_async(self, batch: ModelBatch, k: int) -> Ranked:
+        """``rank`` on the scorer's thread: the top-K cut (14 ms a batch at 100k items) is
+        off the event loop too."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.rank, batch, k)
 
     def warm_up(self) -> None:
         """Run a few batch shapes of real inputs once; check the output against the vocabulary."""

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from app.errors import ModelLoadError
 from app.features.builders import build_inputs
 from app.features.state import state_from_items
-from app.inference.batcher import ModelBatch, merge, top_k
+from app.inference.batcher import ModelBatch, Ranked, merge, top_k
 from app.inference.ranking import RankerGraph, best_first
 from app.inference.retrieval import ItemIndex, exact_scores, load_vectors
 from app.inference.scorer import Inputs, OnnxScorer, run_batch
@@ -27,9 +27,6 @@ from app.settings.retrieval import RetrievalSettings
 __all__ = ["TwoTowerScorer"]
 
 logger = logging.getLogger(__name__)
-
-Ranked = tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
-"""(columns [B, k], scores [B, k]), best first; -inf (column 0) where fewer remain."""
 
 # Rows that have seen more than this many items are searched apart, so that one heavy user
 # does not make every row of the batch ask the index for thousands of candidates.

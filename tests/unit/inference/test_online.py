@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 from prometheus_client import CollectorRegistry
 
 from app.features.state import state_from_items
-from app.inference.batcher import rank_states
+from app.inference.batcher import ModelBatch, Ranked, rank_states
 from app.inference.cache import PredictionCache
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
-from app.inference.scorer import Inputs
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
 from tests.support.versions import copy_model
@@ -27,14 +24,14 @@ async def ranker(tmp_path: Path) -> tuple[OnlineRanker, list[int]]:
     model = ServedModel(ModelRegistry(tmp_path), "itemsvd", metrics)
     scorer = await model.load()
     calls: list[int] = []
-    score_async = scorer.score_async
+    rank_async = scorer.rank_async
 
-    async def counted(inputs: Inputs) -> npt.NDArray[np.float32]:
-        calls.append(len(inputs["history"]))
+    async def counted(batch: ModelBatch, k: int) -> Ranked:
+        calls.append(len(batch.inputs["history"]))
         await asyncio.sleep(0.01)  # a model call long enough for requests to pile up
-        return await score_async(inputs)
+        return await rank_async(batch, k)
 
-    scorer.score_async = counted  # type: ignore[method-assign]
+    scorer.rank_async = counted  # type: ignore[method-assign]
     cache = PredictionCache("memory://", 10.0, 0.5, metrics)
     return OnlineRanker(model, cache, max_batch=64), calls
 
