@@ -6,15 +6,17 @@ a model learns from users.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
 from collections import Counter, defaultdict
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 from tqdm import tqdm
 
 from app.errors import InvalidInteraction
+from app.kafka.bounded import read_to_end
 from app.kafka.brokers import Brokers
 from app.pipeline.decode import RecordSource, decode_interaction, is_synthetic
 from app.training.movielens import Rating
@@ -109,59 +111,14 @@ async def read_interactions(
     """Every record of ``topic`` from ``since_ms`` (default: the start of its retention) to
     its end when the read began (on the embedded broker: at the first fetch). Memory: one
     small record per valid interaction plus one id per event (user and item ids interned)."""
-    consumer = AIOKafkaConsumer(
-        **brokers.client_kwargs(), group_id=None, enable_auto_commit=False,
-        max_partition_fetch_bytes=8 << 20, fetch_max_bytes=64 << 20,
-    )  # fmt: skip
     collector = InteractionCollector(
         topic, max_bytes=max_bytes, max_future_skew_s=max_future_skew_s
     )
-    await consumer.start()
-    try:
-        await consumer.topics()
-        parts = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(parts)
-        starts = await _starts(consumer, parts, since_ms)
-        # The embedded broker answers "latest" with the last batch's base offset + 1, short of
-        # the end by up to a batch; a fetch's high watermark is right, so each partition's end
-        # is raised to the first one seen (once: a live topic is not chased for ever).
-        ends = await consumer.end_offsets(parts)
-        raised: set[TopicPartition] = set()
-        bar = tqdm(total=sum(max(0, ends[tp] - starts[tp]) for tp in parts), unit="rec",
-                   desc=f"read {topic}", disable=not progress)  # fmt: skip
-        pending = {tp for tp in parts if ends[tp] > starts[tp]}
-        while pending:
-            fetched = await consumer.getmany(*pending, timeout_ms=1000)
-            for tp, batch in fetched.items():
-                if tp not in raised:
-                    raised.add(tp)
-                    ends[tp] = max(ends[tp], consumer.highwater(tp) or 0)
-                for r in batch:
-                    if r.offset >= ends[tp]:
-                        break
-                    collector.add(r)
-                bar.update(len(batch))
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-        bar.close()
-    finally:
-        await consumer.stop()
+    bar = tqdm(unit="rec", desc=f"read {topic}", disable=not progress)
+    plan = functools.partial(setattr, bar, "total")
+    async for record in read_to_end(
+        brokers, topic, since_ms=since_ms, on_plan=plan, on_fetch=bar.update
+    ):
+        collector.add(record)
+    bar.close()
     return collector.data()
-
-
-async def _starts(
-    consumer: AIOKafkaConsumer, parts: list[TopicPartition], since_ms: int | None
-) -> dict[TopicPartition, int]:
-    """Where reading begins per partition (and seek there)."""
-    first = await consumer.beginning_offsets(parts)
-    starts = dict(first)
-    if since_ms is not None:
-        found = await consumer.offsets_for_times({tp: since_ms for tp in parts})
-        ends = await consumer.end_offsets(parts)
-        starts = {tp: (found[tp].offset if found.get(tp) else ends[tp]) for tp in parts}
-    for tp, offset in starts.items():
-        consumer.seek(tp, offset)
-    return starts

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from app.deadletters.reader import read_to_end
+from app.kafka.bounded import read_to_end
 from tests.support.deployment import Deployment
 from tests.support.dlq import run_dlq as dlq
 

@@ -24,8 +24,8 @@ import trustme
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives import serialization
 
-from app.deadletters.reader import read_to_end
 from app.errors import CannotStart
+from app.kafka.bounded import read_to_end
 from app.kafka.brokers import Brokers, KafkaSecurity
 from app.pipeline.decode import dead_letter
 from app.training.train import catalogue
