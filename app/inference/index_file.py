@@ -2,8 +2,9 @@
 
 A worker then reads the file instead of building the index when it loads the version: seconds
 instead of minutes for a million items. The file is written beside the vectors under a fixed
-name and recorded in the manifest (``retrieval.index_file``); both writes are atomic renames,
-so a worker loading the version meanwhile sees the old manifest or the new one, whole.
+name by kind (``item_vectors.faiss`` or ``.usearch``) and recorded in the manifest
+(``retrieval.index_file``); both writes are atomic renames, so a worker loading the version
+meanwhile sees the old manifest or the new one, whole.
 """
 
 from __future__ import annotations
@@ -18,15 +19,12 @@ import numpy as np
 
 from app.errors import ModelLoadError
 from app.inference.manifest import MANIFEST_FILE, read_manifest
-from app.inference.retrieval import ItemIndex, Vectors, load_vectors
+from app.inference.retrieval import INDEX_FILES, ItemIndex, Vectors, load_vectors
 from app.settings.retrieval import RetrievalSettings
 
-__all__ = ["INDEX_FILE", "IndexReport", "prebuild_index"]
+__all__ = ["INDEX_FILES", "IndexReport", "prebuild_index"]
 
 logger = logging.getLogger(__name__)
-
-INDEX_FILE = "item_vectors.usearch"
-"""The prebuilt index's name in the version directory."""
 
 # Sampled item vectors used as queries to report the index's recall@10 against exact.
 _RECALL_QUERIES = 500
@@ -37,6 +35,8 @@ class IndexReport(msgspec.Struct, frozen=True):
     """What ``prebuild_index`` did: for the command to print."""
 
     path: Path
+    kind: str
+    """``ivf`` or ``hnsw``."""
     items: int
     dims: int
     build_s: float
@@ -58,13 +58,14 @@ def prebuild_index(version_dir: Path, settings: RetrievalSettings) -> IndexRepor
     started = time.monotonic()
     index = ItemIndex.build(vectors, settings, f"{manifest.name}/{manifest.version}")
     build_s = time.monotonic() - started
-    target = version_dir / INDEX_FILE
-    tmp = target.with_name(f".{INDEX_FILE}.tmp")
+    target = version_dir / index.file_name
+    tmp = target.with_name(f".{index.file_name}.tmp")
     index.save(tmp)
     os.replace(tmp, target)
-    _record(version_dir / MANIFEST_FILE, INDEX_FILE)
+    _record(version_dir / MANIFEST_FILE, index.file_name)
     recall = _recall_at_10(index, vectors, settings)
-    return IndexReport(target, n_items, vectors.shape[1], build_s, target.stat().st_size, recall)
+    size = target.stat().st_size
+    return IndexReport(target, index.kind, n_items, vectors.shape[1], build_s, size, recall)
 
 
 def _record(manifest_path: Path, index_file: str) -> None:
