@@ -275,5 +275,6 @@ async def index(self: AppCommand, name: str | None, version: str | None, threads
              f"{report.build_s:.1f} s; wrote {report.path} ({report.size_bytes / 2**20:.1f} MiB) "
              f"and recorded it in the manifest (retrieval.index_file)")  # fmt: skip
     self.say(f"recall@10 of the index's own top 10 against exact, {min(report.items, 500)} "
-             f"item vectors as queries: {report.recall_at_10:.3f} at {knob} (serving "
-             f"re-scores the top k + seen items exactly: at least this)")  # fmt: skip
+             f"item vectors as queries: {report.recall_at_10:.3f}; as many means of two "
+             f"items' vectors (users of two tastes): {report.recall_two_tastes:.3f}; at {knob} "
+             f"(serving re-scores the top k + seen items exactly: at least this)")  # fmt: skip

@@ -42,6 +42,9 @@ class IndexReport(msgspec.Struct, frozen=True):
     build_s: float
     size_bytes: int
     recall_at_10: float
+    """For item vectors as queries (users of one taste)."""
+    recall_two_tastes: float
+    """For the means of two items' vectors (users of two tastes)."""
 
 
 def prebuild_index(version_dir: Path, settings: RetrievalSettings) -> IndexReport:
@@ -63,9 +66,9 @@ def prebuild_index(version_dir: Path, settings: RetrievalSettings) -> IndexRepor
     index.save(tmp)
     os.replace(tmp, target)
     _record(version_dir / MANIFEST_FILE, index.file_name)
-    recall = _recall_at_10(index, vectors, settings)
+    one, two = _recalls(index, vectors, settings.retrieval_threads)
     size = target.stat().st_size
-    return IndexReport(target, index.kind, n_items, vectors.shape[1], build_s, size, recall)
+    return IndexReport(target, index.kind, n_items, vectors.shape[1], build_s, size, one, two)
 
 
 def _record(manifest_path: Path, index_file: str) -> None:
@@ -77,11 +80,9 @@ def _record(manifest_path: Path, index_file: str) -> None:
     os.replace(tmp, manifest_path)
 
 
-def _recall_at_10(index: ItemIndex, vectors: Vectors, settings: RetrievalSettings) -> float:
-    """Share of the exact top 10 the index finds for sampled item vectors used as queries."""
-    rng = np.random.default_rng(0)
-    queries = vectors[rng.choice(len(vectors), min(_RECALL_QUERIES, len(vectors)), replace=False)]
-    found = index.search(queries, 10, settings.retrieval_threads)
+def _recall_at_10(index: ItemIndex, queries: Vectors, vectors: Vectors, threads: int) -> float:
+    """Share of the exact top 10 that the index's own top 10 holds for ``queries``."""
+    found = index.search(queries, 10, threads)
     hits = 0
     for start in range(0, len(queries), _CHUNK):  # [chunk, n_items] at a time, not [500, N]
         scores = queries[start : start + _CHUNK] @ vectors.T
@@ -89,3 +90,14 @@ def _recall_at_10(index: ItemIndex, vectors: Vectors, settings: RetrievalSetting
         for got, want in zip(found[start : start + _CHUNK].tolist(), exact.tolist(), strict=True):
             hits += len(set(got) & set(want))
     return hits / (10 * len(queries))
+
+
+def _recalls(index: ItemIndex, vectors: Vectors, threads: int) -> tuple[float, float]:
+    """Recall@10 for sampled item vectors as queries (a user of one taste), and for the
+    means of two sampled items' vectors (a user of two: the query an index finds hardest)."""
+    rng = np.random.default_rng(0)
+    n = min(_RECALL_QUERIES, len(vectors))
+    one = vectors[rng.choice(len(vectors), n, replace=False)]
+    two = ((one + vectors[rng.choice(len(vectors), n, replace=False)]) / 2).astype(np.float32)
+    return (_recall_at_10(index, one, vectors, threads),
+            _recall_at_10(index, two, vectors, threads))  # fmt: skip

@@ -26,8 +26,8 @@ class RetrievalSettings(Scope):
     EXPANSION_SEARCH exceeds a cluster's size). A prebuilt file is served as the kind it is."""
 
     retrieval_lists: int = Field(default=0, ge=0)
-    """IVF: k-means lists of an index built at load or prebuilt (0 = about 2 x the square
-    root of the catalog size: 632 lists at 100k items, 2,000 at a million)."""
+    """IVF: k-means lists of an index built at load or prebuilt (0 = about the square
+    root of the catalog size: 316 lists at 100k items, 1,000 at a million)."""
 
     retrieval_probes: int = Field(default=8, ge=1, le=65536)
     """IVF: lists searched per query, exactly: the recall/speed knob of serving (read at
