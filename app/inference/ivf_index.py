@@ -36,8 +36,8 @@ _TRAIN_PER_LIST = 64
 def auto_lists(n_items: int) -> int:
     """Lists for ``n_items`` when ``retrieval_lists`` is 0: about sqrt(n), at least 1.
 
-    A query costs ``lists + probes * n / lists`` inner products; at sqrt(n) lists and 8
-    probes that is 9 x sqrt(n) (9,000 of a million), and each list is large enough that a
+    A query costs ``lists + probes * n / lists`` inner products; at sqrt(n) lists and 6
+    probes that is 7 x sqrt(n) (7,000 of a million), and each list is large enough that a
     cluster of learned item vectors spans a few lists, not dozens (measured: 4,096 lists at a
     million items needed twice the probes of 1,024 for less recall)."""
     return max(1, min(round(math.sqrt(n_items)), n_items // _TRAIN_PER_LIST or 1))
@@ -77,8 +77,8 @@ class IvfIndex:
             if first + step < n:
                 logger.info("%s: %d of %d items indexed (%.0f s)", label, first + step, n,
                             time.monotonic() - started)  # fmt: skip
-        logger.info("%s: index of %d items in %d lists built in %.1f s (%.0f MiB)", label, n,
-                    lists, time.monotonic() - started, (n * (dims * 4 + 8)) / 2**20)  # fmt: skip
+        logger.info("%s: index of %d items built in %.1f s (%d lists, %.0f MiB)", label, n,
+                    time.monotonic() - started, lists, n * (dims * 4 + 8) / 2**20)  # fmt: skip
         return cls(index, n, settings.retrieval_probes)
 
     @classmethod

@@ -34,7 +34,7 @@ def test_the_index_is_written_recorded_and_its_recall_printed(tmp_path: Path) ->
         "recall@10 of the index's own top 10 against exact, 500 item vectors as queries: "
     )
     assert "; as many means of two items' vectors (users of two tastes): " in lines[1]
-    assert "; at STREAMREC_RETRIEVAL_PROBES=8 (serving re-scores" in lines[1]
+    assert "; at STREAMREC_RETRIEVAL_PROBES=6 (serving re-scores" in lines[1]
     manifest = msgspec.json.decode((version_dir / "model-settings.json").read_bytes())
     assert manifest["retrieval"]["index_file"] == "item_vectors.faiss"
 
