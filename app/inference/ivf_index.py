@@ -16,12 +16,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
 from app.errors import ModelLoadError
 from app.settings.retrieval import RetrievalSettings
+
+# faiss's loader logs at INFO that it tried, and failed, to load its AVX-512 build before the
+# AVX2 one: expected on most CPUs, alarming in a worker's log.
+logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+import faiss  # noqa: E402  (after the logger is quietened)
 
 __all__ = ["IvfIndex", "auto_lists"]
 
