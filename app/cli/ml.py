@@ -269,10 +269,12 @@ async def index(self: AppCommand, name: str | None, version: str | None, threads
     except StreamrecError as exc:
         print(f"streamrec: index: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    knob = (f"STREAMREC_RETRIEVAL_PROBES={s.retrieval_probes}" if report.kind == "ivf" else
+            f"STREAMREC_RETRIEVAL_EXPANSION_SEARCH={s.retrieval_expansion_search}")  # fmt: skip
     self.say(f"{name}/{version}: indexed {report.items:,} items of {report.dims} dims in "
              f"{report.build_s:.1f} s; wrote {report.path} ({report.size_bytes / 2**20:.1f} MiB) "
              f"and recorded it in the manifest (retrieval.index_file)")  # fmt: skip
     self.say(f"recall@10 of the index's own top 10 against exact, {min(report.items, 500)} "
-             f"item vectors as queries: {report.recall_at_10:.3f} at "
-             f"STREAMREC_RETRIEVAL_EXPANSION_SEARCH={s.retrieval_expansion_search} (serving "
-             f"re-scores the top k + seen items exactly: at least this)")  # fmt: skip
+             f"item vectors as queries: {report.recall_at_10:.3f}; as many means of two "
+             f"items' vectors (users of two tastes): {report.recall_two_tastes:.3f}; at {knob} "
+             f"(serving re-scores the top k + seen items exactly: at least this)")  # fmt: skip

@@ -1,4 +1,4 @@
-"""Retrieval over a two-tower version's item vectors: an HNSW index (usearch), or every item.
+"""Retrieval over a two-tower version's item vectors: an ANN index (IVF or HNSW), or every item.
 
 Columns are score-matrix columns throughout: item ``items[i]`` is column i + 1 and row i of the
 vectors; column 0 is padding (no candidate). The index finds candidates; their scores are
@@ -9,25 +9,26 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from usearch.index import BatchMatches, Index
 
 from app.errors import ModelLoadError
+from app.inference.hnsw_index import HnswIndex
+from app.inference.ivf_index import IvfIndex
 from app.settings.retrieval import RetrievalSettings
 
-__all__ = ["Columns", "ItemIndex", "Vectors", "exact_scores", "load_vectors"]
+__all__ = ["INDEX_FILES", "Columns", "ItemIndex", "Vectors", "exact_scores", "load_vectors"]
 
 logger = logging.getLogger(__name__)
 
 Columns = npt.NDArray[np.int64]
 Vectors = npt.NDArray[np.float32]
 
-# Progress lines while a large index builds: about every tenth of it.
-_PROGRESS_STEPS = 10
+_ENGINES: dict[str, type[IvfIndex] | type[HnswIndex]] = {"ivf": IvfIndex, "hnsw": HnswIndex}
+INDEX_FILES = {"ivf": "item_vectors.faiss", "hnsw": "item_vectors.usearch"}
+"""A prebuilt index's name in the version directory, by kind: the suffix says the kind."""
 
 
 def load_vectors(path: Path, n_items: int) -> Vectors:
@@ -59,79 +60,58 @@ def _threads(n: int) -> int:
 
 
 class ItemIndex:
-    """HNSW over the item vectors, inner product; keys are score columns."""
+    """The ANN index over the item vectors, of the kind STREAMREC_RETRIEVAL_INDEX names."""
 
-    def __init__(self, index: Index, n_items: int) -> None:
-        self._index = index
-        self.n_items = n_items
+    def __init__(self, engine: IvfIndex | HnswIndex) -> None:
+        self._engine = engine
+        self.n_items = engine.n_items
+        self.kind = engine.kind
+        """``ivf`` or ``hnsw``."""
+
+    @property
+    def file_name(self) -> str:
+        """The name a prebuilt file of this index takes in the version directory."""
+        return INDEX_FILES[self.kind]
 
     @classmethod
     def build(
         cls, vectors: Vectors, settings: RetrievalSettings, label: str = "index"
     ) -> ItemIndex:
         """Index every item vector; logs progress (a million items take minutes)."""
-        index = Index(
-            ndim=vectors.shape[1], metric="ip", dtype="f32",
-            connectivity=settings.retrieval_connectivity,
-            expansion_add=settings.retrieval_expansion_add,
-            expansion_search=settings.retrieval_expansion_search,
-        )  # fmt: skip
-        n, started = len(vectors), time.monotonic()
-        logger.info("%s: building an HNSW index over %d item vectors (%d dims)",
-                    label, n, vectors.shape[1])  # fmt: skip
-        # In tenths, to log progress between them (a million items take minutes).
-        step = max(-(-n // _PROGRESS_STEPS), 1)
+        engine = _ENGINES[settings.retrieval_index]
         threads = _threads(settings.retrieval_build_threads)
-        for first in range(0, n, step):
-            last = min(first + step, n)
-            keys = np.arange(first + 1, last + 1, dtype=np.uint64)
-            index.add(keys, vectors[first:last], threads=threads)
-            if last < n:
-                logger.info("%s: %d of %d items indexed (%.0f s)",
-                            label, last, n, time.monotonic() - started)  # fmt: skip
-        logger.info("%s: index of %d items built in %.1f s (%.0f MiB)", label, n,
-                    time.monotonic() - started, index.memory_usage / 2**20)  # fmt: skip
-        return cls(index, n)
+        return cls(engine.build(vectors, settings, label, threads))
 
     @classmethod
     def load(cls, path: Path, vectors: Vectors, settings: RetrievalSettings) -> ItemIndex:
-        """A prebuilt index file, checked against the vectors it must index."""
+        """A prebuilt index file (its suffix says its kind), checked against the vectors."""
         if not path.is_file():
             raise ModelLoadError(
                 f"{path}: the manifest's retrieval.index_file is not there: prebuild it with "
                 f"`faust -A app index`, or remove index_file to build the index at load"
             )
-        try:
-            index = Index.restore(str(path))
-        except Exception as exc:  # usearch raises plain RuntimeError/ValueError
-            raise ModelLoadError(f"cannot read index {path}: {exc}") from exc
-        if index is None or index.ndim != vectors.shape[1] or len(index) != len(vectors):
-            found = "nothing" if index is None else f"{len(index)} x {index.ndim}"
+        kinds = {Path(name).suffix: kind for kind, name in INDEX_FILES.items()}
+        kind = kinds.get(path.suffix)
+        if kind is None:
             raise ModelLoadError(
-                f"{path}: the index holds {found}, the item vectors are "
-                f"{len(vectors)} x {vectors.shape[1]}: rebuild it with "
-                f"`faust -A app index` (or remove retrieval.index_file from the manifest)"
+                f"{path}: not an index file streamrec reads (.faiss or .usearch): rebuild it "
+                f"with `faust -A app index`"
             )
-        if str(index.metric_kind).rsplit(".", 1)[-1].lower() != "ip":
-            raise ModelLoadError(f"{path}: the index is not inner product: rebuild it")
-        # usearch's setter has no annotations, so mypy sees a read-only property.
-        index.expansion_search = settings.retrieval_expansion_search  # type: ignore[misc]
-        logger.info("loaded index %s (%d items)", path, len(index))
-        return cls(index, len(vectors))
+        index = cls(_ENGINES[kind].load(path, vectors, settings))
+        if kind != settings.retrieval_index:
+            # Serve it rather than refuse the version: a worker upgraded under versions
+            # prebuilt as HNSW keeps serving them; the operator rebuilds when convenient.
+            logger.warning("%s is a %s index, STREAMREC_RETRIEVAL_INDEX is %s: serving it as "
+                           "it is; rebuild it with `faust -A app index` to change",
+                           path, kind, settings.retrieval_index)  # fmt: skip
+        logger.info("loaded %s index %s (%d items)", kind, path, index.n_items)
+        return index
 
     def save(self, path: Path) -> None:
         """Write the index to ``path`` (the caller renames it into place)."""
-        self._index.save(str(path))
+        self._engine.save(path)
 
     def search(self, queries: Vectors, count: int, threads: int = 1) -> Columns:
         """Top ``count`` columns per query by the index, 0 where it found fewer."""
         count = min(count, self.n_items)
-        found = self._index.search(queries, count, threads=_threads(threads))
-        out = np.zeros((len(queries), count), dtype=np.int64)
-        if not isinstance(found, BatchMatches):  # usearch answers one query with a Matches
-            out[0, : len(found.keys)] = found.keys
-            return out
-        keys = np.asarray(found.keys, dtype=np.int64).reshape(len(queries), -1)[:, :count]
-        filled = np.arange(keys.shape[1])[None, :] < np.asarray(found.counts).reshape(-1, 1)
-        out[:, : keys.shape[1]] = np.where(filled, keys, 0)
-        return out
+        return self._engine.search(queries, count, _threads(threads))

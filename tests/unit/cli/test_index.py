@@ -28,13 +28,15 @@ def test_the_index_is_written_recorded_and_its_recall_printed(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert lines[0].startswith("tt/1: indexed 2,000 items of 16 dims in ")
-    assert f"wrote {version_dir / 'item_vectors.usearch'} (" in lines[0]
+    assert f"wrote {version_dir / 'item_vectors.faiss'} (" in lines[0]
     assert lines[0].endswith("and recorded it in the manifest (retrieval.index_file)")
     assert lines[1].startswith(
         "recall@10 of the index's own top 10 against exact, 500 item vectors as queries: "
     )
+    assert "; as many means of two items' vectors (users of two tastes): " in lines[1]
+    assert "; at STREAMREC_RETRIEVAL_PROBES=6 (serving re-scores" in lines[1]
     manifest = msgspec.json.decode((version_dir / "model-settings.json").read_bytes())
-    assert manifest["retrieval"]["index_file"] == "item_vectors.usearch"
+    assert manifest["retrieval"]["index_file"] == "item_vectors.faiss"
 
     write_score_version(tmp_path, "sc", "1", catalog)
     refused = run_index(tmp_path, "sc")

@@ -11,7 +11,7 @@ import pytest
 from app.errors import ModelLoadError
 from app.features.state import state_from_items
 from app.inference.batcher import merge, rank_batch, rank_states, split_top_k
-from app.inference.index_file import INDEX_FILE, prebuild_index
+from app.inference.index_file import INDEX_FILES, prebuild_index
 from app.inference.registry import ModelRegistry
 from app.inference.retrieval import ItemIndex
 from app.inference.two_tower import TwoTowerScorer
@@ -113,10 +113,10 @@ def test_a_prebuilt_index_is_read_not_built(
 ) -> None:
     version_dir, _ = write_small_two_tower(tmp_path)
     report = prebuild_index(version_dir, ANN)
-    assert report.path == version_dir / INDEX_FILE and report.items == 3000
-    assert report.recall_at_10 >= 0.95
+    assert report.path == version_dir / INDEX_FILES["ivf"] and report.items == 3000
+    assert report.recall_at_10 >= 0.95 and report.recall_two_tastes >= 0.95
     manifest = msgspec.json.decode((version_dir / "model-settings.json").read_bytes())
-    assert manifest["retrieval"]["index_file"] == INDEX_FILE
+    assert manifest["retrieval"]["index_file"] == INDEX_FILES["ivf"]
     assert manifest["training"] == {"algorithm": "synthetic-two-tower"}, "the rest kept"
 
     def no_build(*args: object, **kwargs: object) -> ItemIndex:
