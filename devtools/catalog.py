@@ -53,8 +53,8 @@ def user_histories(
     """Users who each interact with ``per_user`` distinct items of ``tastes`` clusters.
 
     One taste: the query is near a cluster, as for most users of a learned model. Several:
-    the query lies between clusters, which an HNSW index searches less well (see the docs'
-    recall table: raise STREAMREC_RETRIEVAL_EXPANSION_SEARCH for such users)."""
+    the query lies between clusters, which an HNSW graph searches badly and an IVF index
+    (the default) well (docs/models/catalog-scale.md, Recall and speed)."""
     rng = np.random.default_rng(seed)
     by_cluster: dict[int, npt.NDArray[np.int64]] = {}
     order = np.argsort(catalog.clusters, kind="stable")
