@@ -97,18 +97,19 @@ async def _drain(
         ready_s = time.monotonic() - started
         assert worker.process is not None
         pid = worker.process.pid
-        cpu0 = cpu_seconds(pid)
+        cpu0, wall0 = cpu_seconds(pid), time.monotonic()
         records = await read_topics(
             ns.brokers, [ns.output_topic], lambda got: len(got) >= len(events), within_s=_DRAIN_S
         )
-        cpu = cpu_seconds(pid) - cpu0
+        cpu, wall = cpu_seconds(pid) - cpu0, time.monotonic() - wall0
         mem = memory_bytes(pid)
     finally:
         worker.stop()
     values = [r.value for r in records if r.value is not None]
     figures = {"events": len(events), "outputs": len(values), "ready_s": ready_s,
                "events_per_s": _rate([r.timestamp for r in records]),
-               "cpu_s_per_1k": 1000 * cpu / len(events), **mem}  # fmt: skip
+               "cpu_s_per_1k": 1000 * cpu / len(events), "worker_cores": cpu / wall,
+               **mem}  # fmt: skip
     return figures, values
 
 

@@ -25,6 +25,7 @@ def _row(r: dict[str, Any], ref: float) -> str:
     return (
         f"| {r['items']:,} | {r['mode']} | {r['events']:,} | {r['events_per_s']:,.0f} "
         f"| {r['events_per_s'] / ref:.2f}x | {r['cpu_s_per_1k']:.2f} "
+        f"| {r.get('worker_cores', float('nan')):.2f} "
         f"| {_mib(r.get('peak_rss', 0))} | {r['ready_s']:.0f} s "
         f"| {recall['one taste']:.3f} | {recall['two tastes']:.3f} | {'yes' if ok else 'NO'} |"
     )
@@ -82,12 +83,13 @@ def catalog_section(catalog: dict[str, Any]) -> list[str]:
         "its size; the first size is served as by default (exhaustive, below the threshold). "
         f"Recall@10: the update answering the last event of each of "
         f"{catalog['sampled_users']} users per group against an exact numpy top 10 (seen "
-        "items masked).",
+        "items masked). Worker cores: its CPU seconds per wall second while it drained (on a "
+        "shared machine, how much CPU it got).",
         "",
         "| items | served by | events | events/s | vs first size | CPU s / 1k events "
-        "| peak RSS | ready after | recall@10 one taste | recall@10 two tastes "
+        "| worker cores | peak RSS | ready after | recall@10 one taste | recall@10 two tastes "
         "| complete, no seen item |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *(_row(r, ref["events_per_s"]) for r in rows),
     ]
     capped = [r for r in rows if r["mode"] == "exhaustive" and r["events"] < ref["events"]]

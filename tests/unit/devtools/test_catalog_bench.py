@@ -89,8 +89,9 @@ def _row(
     items: int, mode: str, rate: float, one: float, two: float, **extra: Any
 ) -> dict[str, Any]:
     return {"items": items, "mode": mode, "users": 4_000, "events": 20_000, "outputs": 20_000,
-            "events_per_s": rate, "cpu_s_per_1k": 0.25, "peak_rss": 512 * 2**20, "ready_s": 9.0,
-            "complete": True, "answered": 4_000, "seen_recommended": 0,
+            "events_per_s": rate, "cpu_s_per_1k": 0.25, "worker_cores": 0.9,
+            "peak_rss": 512 * 2**20, "ready_s": 9.0, "complete": True, "answered": 4_000,
+            "seen_recommended": 0,
             "recall_at_10": {"one taste": one, "two tastes": two}, **extra}  # fmt: skip
 
 
@@ -118,7 +119,7 @@ def test_the_targets_say_met_or_not_for_each_figure() -> None:
 
 def test_the_section_has_a_row_per_run_the_cap_the_indexes_and_the_targets() -> None:
     text = "\n".join(catalog_section(_catalog()))
-    assert ("| 100,000 | retrieval | 20,000 | 3,000 | 0.75x | 0.25 | 512 MiB | 9 s "
+    assert ("| 100,000 | retrieval | 20,000 | 3,000 | 0.75x | 0.25 | 0.90 | 512 MiB | 9 s "
             "| 0.990 | 0.960 | yes |") in text  # fmt: skip
     assert "Exhaustive at 1,000,000 items drains fewer events (4,000" in text
     assert "| 100,000 | 12.5 s | 40 MiB | 0.970 |" in text
