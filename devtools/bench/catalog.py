@@ -132,7 +132,7 @@ async def _run(
     served = served_top(values, subset)
     ids = set(_event_ids(values))
     return {
-        "items": run.items, "mode": run.mode, "users": len(subset), **figures,
+        "items": run.items, "mode": run.mode, "again": run.again, "users": len(subset), **figures,
         "complete": ids == {e[2] for e in events},
         "answered": len(served), "seen_recommended": _seen_served(served, subset),
         "recall_at_10": {g: recall_at_10(served, exact[g]) for g in GROUPS},
@@ -159,27 +159,42 @@ def _say_run(row: dict[str, Any], say: Callable[[str], None]) -> None:
         f"complete={row['complete']}, seen recommended {row['seen_recommended']}")  # fmt: skip
 
 
+async def _size(
+    root: Path, plan: CatalogPlan, size: int, runs: list[CatalogRun],
+    fresh_broker: FreshBroker, say: Callable[[str], None], result: dict[str, Any],
+) -> None:  # fmt: skip
+    """Write the version of ``size`` items (and its index if a run retrieves), drain each run
+    on its own broker, remove the version."""
+    models = root / "catalog-models"
+    say(f"catalog of {size:,} items{' (the reference again)' if runs[0].again else ''}:")
+    catalog = clustered_catalog(size, plan.dims, plan.clusters, seed=0)
+    version = write_two_tower_version(models, _name(size), "1", catalog)
+    if any(r.mode == "retrieval" for r in runs):
+        result["indexes"][str(size)] = await asyncio.to_thread(_index, version, say)
+    users = histories(catalog, plan)
+    exact = await asyncio.to_thread(_exact, catalog, users, plan)
+    for run in runs:
+        async with fresh_broker(root, f"catalog-{size}-{run.mode}-{len(result['runs'])}") as (
+            ns,
+            _,
+        ):
+            row = await _run(ns, run, users, exact, models)
+        _say_run(row, say)
+        result["runs"].append(row)
+    shutil.rmtree(models / _name(size))
+
+
 async def run_catalog(
     root: Path, plan: CatalogPlan, fresh_broker: FreshBroker, say: Callable[[str], None]
 ) -> dict[str, Any]:
     """Every run of ``plan``, each on its own broker; versions are removed after their size."""
-    models = root / "catalog-models"
-    runs = plan.runs()
     result: dict[str, Any] = {"plan": vars(plan), "sampled_users": plan.sampled_users,
                               "indexes": {}, "runs": []}  # fmt: skip
+    runs = plan.runs()
     for size in plan.sizes:
-        say(f"catalog of {size:,} items:")
-        catalog = clustered_catalog(size, plan.dims, plan.clusters, seed=0)
-        version = write_two_tower_version(models, _name(size), "1", catalog)
-        mine = [r for r in runs if r.items == size]
-        if any(r.mode == "retrieval" for r in mine):
-            result["indexes"][str(size)] = await asyncio.to_thread(_index, version, say)
-        users = histories(catalog, plan)
-        exact = await asyncio.to_thread(_exact, catalog, users, plan)
-        for run in mine:
-            async with fresh_broker(root, f"catalog-{size}-{run.mode}") as (ns, _):
-                row = await _run(ns, run, users, exact, models)
-            _say_run(row, say)
-            result["runs"].append(row)
-        shutil.rmtree(models / _name(size))
+        mine = [r for r in runs if r.items == size and not r.again]
+        await _size(root, plan, size, mine, fresh_broker, say, result)
+    again = [r for r in runs if r.again]
+    if again:
+        await _size(root, plan, plan.sizes[0], again, fresh_broker, say, result)
     return result

@@ -36,6 +36,8 @@ class CatalogRun:
     """``exhaustive`` (every item scored exactly) or ``retrieval`` (the HNSW index)."""
     users: int
     """Users per recall group (each sends ``per_user`` events)."""
+    again: bool = False
+    """The reference drained a second time, last: the two bracket the run."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,16 @@ class CatalogPlan:
         return min(self.recall_users, self.users)
 
     def runs(self) -> list[CatalogRun]:
-        """Reference exhaustive, then exhaustive and retrieval for every larger size."""
+        """Reference exhaustive, then exhaustive and retrieval for every larger size, then
+        the reference again: on a shared machine the two say how much the load moved."""
         out = [CatalogRun(self.sizes[0], "exhaustive", self.users)]
         capped = max(1, self.exhaustive_max_events // (len(GROUPS) * self.per_user))
         for size in self.sizes[1:]:
             exhaustive_users = min(self.users, capped) if size >= self.slow_above else self.users
             out.append(CatalogRun(size, "exhaustive", exhaustive_users))
             out.append(CatalogRun(size, "retrieval", self.users))
+        if len(self.sizes) > 1:
+            out.append(CatalogRun(self.sizes[0], "exhaustive", self.users, again=True))
         return out
 
 

@@ -16,14 +16,20 @@ def _mib(n: float) -> str:
 
 
 def _reference(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return rows[0] if rows else None
+    """The first size's drain; with the drain repeated last, its events/s is their mean."""
+    if not rows:
+        return None
+    both = [rows[0]] + [r for r in rows[1:] if r.get("again")]
+    return {**rows[0], "events_per_s": sum(r["events_per_s"] for r in both) / len(both),
+            "drains": [r["events_per_s"] for r in both]}  # fmt: skip
 
 
 def _row(r: dict[str, Any], ref: float) -> str:
     recall = r["recall_at_10"]
     ok = r["complete"] and r["seen_recommended"] == 0
     return (
-        f"| {r['items']:,} | {r['mode']} | {r['events']:,} | {r['events_per_s']:,.0f} "
+        f"| {r['items']:,} | {r['mode']}{' (again, last)' if r.get('again') else ''} "
+        f"| {r['events']:,} | {r['events_per_s']:,.0f} "
         f"| {r['events_per_s'] / ref:.2f}x | {r['cpu_s_per_1k']:.2f} "
         f"| {r.get('worker_cores', float('nan')):.2f} "
         f"| {_mib(r.get('peak_rss', 0))} | {r['ready_s']:.0f} s "
@@ -86,12 +92,18 @@ def catalog_section(catalog: dict[str, Any]) -> list[str]:
         "items masked). Worker cores: its CPU seconds per wall second while it drained (on a "
         "shared machine, how much CPU it got).",
         "",
-        "| items | served by | events | events/s | vs first size | CPU s / 1k events "
+        "| items | served by | events | events/s | vs reference | CPU s / 1k events "
         "| worker cores | peak RSS | ready after | recall@10 one taste | recall@10 two tastes "
         "| complete, no seen item |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *(_row(r, ref["events_per_s"]) for r in rows),
     ]
+    if len(ref["drains"]) > 1:
+        first, last = ref["drains"][0], ref["drains"][-1]
+        lines += ["", f"The reference ({ref['items']:,} items) was drained first and last: "
+                  f"{first:,.0f} and {last:,.0f} events/s; ratios are against their mean, and "
+                  f"their spread ({abs(first - last) / ref['events_per_s']:.0%} of it) is how "
+                  "much the machine's load moved during the run."]  # fmt: skip
     capped = [r for r in rows if r["mode"] == "exhaustive" and r["events"] < ref["events"]]
     if capped:
         sizes = ", ".join(f"{r['items']:,}" for r in capped)

@@ -33,7 +33,9 @@ def test_the_plan_is_the_reference_then_both_modes_per_size_and_caps_slow_exhaus
         CatalogRun(100_000, "retrieval", 2_000),
         CatalogRun(1_000_000, "exhaustive", 400),  # 400 users x 2 groups x 5 events = 4,000
         CatalogRun(1_000_000, "retrieval", 2_000),
+        CatalogRun(2_000, "exhaustive", 2_000, again=True),  # brackets the run
     ]
+    assert CatalogPlan(sizes=(2_000,)).runs() == [CatalogRun(2_000, "exhaustive", 2_000)]
     assert CatalogPlan(users=100, recall_users=250).sampled_users == 100
 
 
@@ -101,6 +103,7 @@ def _catalog() -> dict[str, Any]:
         _row(100_000, "retrieval", 3_000.0, 0.99, 0.96),
         _row(1_000_000, "exhaustive", 100.0, 1.0, 1.0, events=4_000, peak_rss=5 * 2**30),
         _row(1_000_000, "retrieval", 1_000.0, 0.96, 0.80, peak_rss=2 * 2**30),
+        _row(2_000, "exhaustive", 4_000.0, 1.0, 1.0, again=True),
     ]
     plan = {"dims": 64, "clusters": 500, "per_user": 5}
     indexes = {"100000": {"build_s": 12.5, "size_bytes": 40 * 2**20, "own_recall_at_10": 0.97}}
@@ -108,7 +111,9 @@ def _catalog() -> dict[str, Any]:
 
 
 def test_the_targets_say_met_or_not_for_each_figure() -> None:
-    lines = target_lines(_catalog()["runs"])
+    rows = _catalog()["runs"]
+    rows[0]["events_per_s"], rows[-1]["events_per_s"] = 3_000.0, 5_000.0  # their mean: 4,000
+    lines = target_lines(rows)
     assert lines[0].startswith("- 100,000 items, retrieval: 0.75x the events/s of 2,000 items")
     assert "(target >= 0.7x: met)" in lines[0]
     assert "recall@10 0.990 one taste / 0.960 two tastes" in lines[0]
@@ -122,6 +127,8 @@ def test_the_section_has_a_row_per_run_the_cap_the_indexes_and_the_targets() -> 
     assert ("| 100,000 | retrieval | 20,000 | 3,000 | 0.75x | 0.25 | 0.90 | 512 MiB | 9 s "
             "| 0.990 | 0.960 | yes |") in text  # fmt: skip
     assert "Exhaustive at 1,000,000 items drains fewer events (4,000" in text
+    assert "| 2,000 | exhaustive (again, last) | 20,000 | 4,000 | 1.00x |" in text
+    assert "drained first and last: 4,000 and 4,000 events/s" in text
     assert "| 100,000 | 12.5 s | 40 MiB | 0.970 |" in text
     assert "Issue #37's targets:" in text
 
