@@ -174,10 +174,8 @@ async def _size(
     users = histories(catalog, plan)
     exact = await asyncio.to_thread(_exact, catalog, users, plan)
     for run in runs:
-        async with fresh_broker(root, f"catalog-{size}-{run.mode}-{len(result['runs'])}") as (
-            ns,
-            _,
-        ):
+        label = f"catalog-{size}-{run.mode}-{len(result['runs'])}"  # the broker's log name
+        async with fresh_broker(root, label) as (ns, _):
             row = await _run(ns, run, users, exact, models)
         _say_run(row, say)
         result["runs"].append(row)
