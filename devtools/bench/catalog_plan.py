@@ -59,6 +59,8 @@ class CatalogPlan:
     """Users per recall group whose last update is checked against exact numpy."""
     dims: int = 64
     clusters: int = 500
+    repeat_reference: bool = True
+    """Drain the reference again at the end (the two bracket the run's load)."""
 
     @property
     def sampled_users(self) -> int:
@@ -74,7 +76,7 @@ class CatalogPlan:
             exhaustive_users = min(self.users, capped) if size >= self.slow_above else self.users
             out.append(CatalogRun(size, "exhaustive", exhaustive_users))
             out.append(CatalogRun(size, "retrieval", self.users))
-        if len(self.sizes) > 1:
+        if self.repeat_reference and len(self.sizes) > 1:
             out.append(CatalogRun(self.sizes[0], "exhaustive", self.users, again=True))
         return out
 

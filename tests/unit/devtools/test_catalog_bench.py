@@ -36,6 +36,8 @@ def test_the_plan_is_the_reference_then_both_modes_per_size_and_caps_slow_exhaus
         CatalogRun(2_000, "exhaustive", 2_000, again=True),  # brackets the run
     ]
     assert CatalogPlan(sizes=(2_000,)).runs() == [CatalogRun(2_000, "exhaustive", 2_000)]
+    once = CatalogPlan(sizes=(2_000, 10_000), repeat_reference=False).runs()
+    assert [r.again for r in once] == [False, False, False]
     assert CatalogPlan(users=100, recall_users=250).sampled_users == 100
 
 
