@@ -11,6 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+import click
 from faust.cli import AppCommand, option
 
 from app.cli.base import CommandSet
@@ -114,26 +115,48 @@ async def demo(self: AppCommand, rate: float, count: int) -> None:
            help="Length of each constant-rate latency run."),
     option("--table-users", default=1_000_000, type=int, show_default=True,
            help="Distinct users for the footprint run (0 skips it)."),
+    option("--only", default="all", type=click.Choice(["all", "catalog"]), show_default=True,
+           help="catalog: only the catalog-size scenario, written to BENCHMARKS-catalog.md/.json."),
+    option("--catalog-sizes", default="2000,10000,100000,1000000", show_default=True,
+           help="Catalog sizes in items, comma separated; the first is the reference "
+                "('' skips the catalog scenario)."),
+    option("--catalog-users", default=2_000, type=int, show_default=True,
+           help="Users per recall group (one taste, two tastes), 5 events each."),
     option("--out", default=".", show_default=True, help="Where BENCHMARKS.md/.json go."),
 )  # fmt: skip
 async def bench(
-    self: AppCommand, events: int, latency_seconds: float, table_users: int, out: str
+    self: AppCommand,
+    events: int,
+    latency_seconds: float,
+    table_users: int,
+    only: str,
+    catalog_sizes: str,
+    catalog_users: int,
+    out: str,
 ) -> None:
-    """Throughput, latency and footprint of the pipeline vs a plain aiokafka loop (one run)."""
+    """Throughput, latency and footprint of the pipeline vs a plain aiokafka loop, and how
+    a worker scales with the catalog size (one run)."""
     need_devtools("bench", broker=True)
+    from devtools.bench.catalog_plan import CatalogPlan
     from devtools.bench.report import machine_info, write_report
     from devtools.bench.runner import BenchConfig, run_bench
 
+    sizes = tuple(int(n) for n in catalog_sizes.replace("_", "").split(",") if n.strip())
+    if only == "catalog" and not sizes:
+        raise click.UsageError("--only catalog needs --catalog-sizes")
     config = BenchConfig(
         events=events,
         unbatched_events=max(1000, events // 10),
         latency_seconds=latency_seconds,
         table_users=table_users,
+        catalog=CatalogPlan(sizes=sizes, users=catalog_users) if sizes else None,
+        only_catalog=only == "catalog",
     )
     result = await run_bench(config, self.say)
     result["machine"] = machine_info()
     result["config"] = vars(config)
-    self.say(write_report(result, Path(out)))
+    name = "BENCHMARKS-catalog" if only == "catalog" else "BENCHMARKS"
+    self.say(write_report(result, Path(out), name))
 
 
 @COMMANDS.command(

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from devtools.bench.catalog_report import catalog_section
 from devtools.bench.overload import BARS_MS, recovery_s
 
 __all__ = ["machine_info", "write_report"]
@@ -151,10 +152,36 @@ def _overload(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_report(result: dict[str, Any], directory: Path) -> str:
-    """Write both files; return the Markdown."""
+def _machine(m: dict[str, Any]) -> list[str]:
+    return [
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']},",
+        f"faust-streaming {m['faust-streaming']}, aiokafka {m['aiokafka']}, onnxruntime "
+        f"{m['onnxruntime']}, {m['broker']}. Run: {m['date']}.",
+    ]
+
+
+def write_report(result: dict[str, Any], directory: Path, name: str = "BENCHMARKS") -> str:
+    """Write ``name``.md and ``name``.json; return the Markdown."""
+    if "pipeline" in result:
+        text = _full_report(result)
+    else:  # `faust -A app bench --only catalog`
+        text = "\n".join([
+            "# Benchmarks: catalog size",
+            "",
+            "Produced by `faust -A app bench --only catalog` in one run; compare the ratios.",
+            "",
+            *_machine(result["machine"]),
+            *catalog_section(result["catalog"]),
+        ]) + "\n"  # fmt: skip
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.md").write_text(text)
+    (directory / f"{name}.json").write_bytes(msgspec.json.format(msgspec.json.encode(result)))
+    return text
+
+
+def _full_report(result: dict[str, Any]) -> str:
+    """Every scenario of a full run, as Markdown."""
     p, ref, unb = result["pipeline"], result["reference"], result["unbatched"]
-    m = result["machine"]
     lines = [
         "# Benchmarks",
         "",
@@ -164,9 +191,7 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
         "constant rate), so on a shared one each scenario would measure the ones before it.",
         "Absolute numbers drift on a shared machine: compare the ratios within a run.",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']},",
-        f"faust-streaming {m['faust-streaming']}, aiokafka {m['aiokafka']}, onnxruntime "
-        f"{m['onnxruntime']}, {m['broker']}. Run: {m['date']}.",
+        *_machine(result["machine"]),
         "",
         "## Throughput (pre-loaded input topic drained; every output checked)",
         "",
@@ -232,8 +257,6 @@ def write_report(result: dict[str, Any], directory: Path) -> str:
             f"{_mib(t.get('peak_rss', 0))}, RSS after {_mib(t.get('rss', 0))}, drained at "
             f"{t['events_per_s']:,.0f} events/s, complete={t['complete']}.",
         ]
-    text = "\n".join(lines) + "\n"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "BENCHMARKS.md").write_text(text)
-    (directory / "BENCHMARKS.json").write_bytes(msgspec.json.format(msgspec.json.encode(result)))
-    return text
+    if "catalog" in result:
+        lines += catalog_section(result["catalog"])
+    return "\n".join(lines) + "\n"

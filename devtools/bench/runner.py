@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ from app.kafka.brokers import Brokers
 from app.kafka.partitioners import PARTITIONERS, KeyPartitioner
 from app.kafka.topics import ensure_topics
 from app.training.movielens import load_ratings
+from devtools.bench.catalog import run_catalog
+from devtools.bench.catalog_plan import CatalogPlan
 from devtools.bench.load import Event, make_events, send_events
 from devtools.bench.overload import OverloadPlan, run_overload
 from devtools.bench.procstat import cpu_seconds, memory_bytes
@@ -53,6 +55,10 @@ class BenchConfig:
     overload: bool = True
     degrade_lag_s: float = 0.5
     """STREAMREC_DEGRADE_LAG_S of the overload run with degradation on."""
+    catalog: CatalogPlan | None = field(default_factory=CatalogPlan)
+    """The catalog scenario (None skips it)."""
+    only_catalog: bool = False
+    """Run the catalog scenario alone (``faust -A app bench --only catalog``)."""
 
 
 class _Bench(Namespace):
@@ -327,75 +333,86 @@ async def _fresh_broker(root: Path, scenario: str) -> AsyncIterator[tuple[_Bench
 
 async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str, Any]:
     """All scenarios; figures are meant to be compared as ratios within this one run."""
-    ratings = load_ratings()
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="streamrec-bench-") as tmp:
         root = Path(tmp)
-        say("throughput (pre-loaded topic, one worker, outputs verified):")
-        async with _fresh_broker(root, "drain") as (ns, _):
-            events = make_events(ratings, config.events, tag="t")
-            result["pipeline"] = await _drain(ns, events, say, "full pipeline")
-        async with _fresh_broker(root, "reference") as (ns, _):
-            await send_events(ns.brokers, ns.input_topic, events)  # the same events
-            result["reference"] = await _reference(ns, config.events, say)
-
-        async with _fresh_broker(root, "unbatched") as (ns, _):
-            events = make_events(ratings, config.unbatched_events, tag="u")
-            result["unbatched"] = await _drain(
-                ns, events, say, "batching disabled (MAX_BATCH=1)", STREAMREC_MAX_BATCH="1"
-            )
-
-        # The partition move: a CRC32 producer (confluent-kafka's default) puts about 7 in
-        # 8 events on a partition murmur2 does not give their user; each is produced again.
-        async with _fresh_broker(root, "moved") as (ns, _):
-            events = make_events(ratings, config.events, tag="c")
-            result["moved"] = await _drain(
-                ns, events, say, "CRC32 producer (records moved)", KeyPartitioner("crc32")
-            )
-            result["moved"]["moved_share"] = _moved_share(events)
-
-        # What counting trends costs: the same drain with the by-item topic and its agent.
-        async with _fresh_broker(root, "trending") as (ns, _):
-            events = make_events(ratings, config.events, tag="n")
-            result["trending"] = await _drain(
-                ns, events, say, "trending on (STREAMREC_TRENDING=true)", STREAMREC_TRENDING="true"
-            )
-
-        say("scale-out (workers settled first, then the events produced flat out):")
-        result["scale_out"] = []
-        for workers in (1, 2):
-            async with _fresh_broker(root, f"scale-{workers}") as (ns, broker_pid):
-                events = make_events(ratings, config.events, tag=f"s{workers}")
-                result["scale_out"].append(await _scale_out(ns, events, workers, broker_pid, say))
-
-        top = result["pipeline"]["events_per_s"]
-        rates = [round(top * level) for level in config.load_levels]
-        for key, reference, title in (
-            ("latency", False, "open loop, constant rate"),
-            ("reference_latency", True, "the plain aiokafka loop, same rates, same fetch wait"),
-        ):
-            say(f"latency ({title}):")
-            async with _fresh_broker(root, key) as (ns, broker_pid):
-                result[key] = await _latency(
-                    ns, ratings, rates, config.latency_seconds, broker_pid, say, reference=reference
-                )
-
-        if config.overload:
-            plan = OverloadPlan(result["pipeline"]["events_per_s"])
-            say(f"overload ({plan.high:.0%} of the maximum for {plan.high_s:.0f} s, then "
-                f"{plan.low:.0%} for {plan.low_s:.0f} s), degradation off and on:")  # fmt: skip
-            result["overload"] = []
-            for lag in (0.0, config.degrade_lag_s):
-                async with _fresh_broker(root, f"overload-{lag:g}") as (ns, _):
-                    env = {"STREAMREC_DEGRADE_LAG_S": str(lag)} if lag else {}
-                    result["overload"].append(await run_overload(ns, env, ratings, plan, say))
-
-        if config.table_users:
-            say(f"footprint with {config.table_users:,} distinct users in the table:")
-            async with _fresh_broker(root, "table") as (ns, _):
-                events = make_events(
-                    ratings, config.table_users, distinct_users=config.table_users, tag="m"
-                )
-                result["table"] = await _drain(ns, events, say, "fill")
-                result["table"]["users"] = config.table_users
+        if not config.only_catalog:
+            await _pipeline_scenarios(config, root, result, say)
+        if config.catalog is not None:
+            say("catalog size (pre-loaded topic, one worker; exhaustive vs the ANN index):")
+            result["catalog"] = await run_catalog(root, config.catalog, _fresh_broker, say)
     return result
+
+
+async def _pipeline_scenarios(
+    config: BenchConfig, root: Path, result: dict[str, Any], say: Callable[[str], None]
+) -> None:
+    """The MovieLens scenarios: throughput, scale-out, latency, overload, footprint."""
+    ratings = load_ratings()
+    say("throughput (pre-loaded topic, one worker, outputs verified):")
+    async with _fresh_broker(root, "drain") as (ns, _):
+        events = make_events(ratings, config.events, tag="t")
+        result["pipeline"] = await _drain(ns, events, say, "full pipeline")
+    async with _fresh_broker(root, "reference") as (ns, _):
+        await send_events(ns.brokers, ns.input_topic, events)  # the same events
+        result["reference"] = await _reference(ns, config.events, say)
+
+    async with _fresh_broker(root, "unbatched") as (ns, _):
+        events = make_events(ratings, config.unbatched_events, tag="u")
+        result["unbatched"] = await _drain(
+            ns, events, say, "batching disabled (MAX_BATCH=1)", STREAMREC_MAX_BATCH="1"
+        )
+
+    # The partition move: a CRC32 producer (confluent-kafka's default) puts about 7 in
+    # 8 events on a partition murmur2 does not give their user; each is produced again.
+    async with _fresh_broker(root, "moved") as (ns, _):
+        events = make_events(ratings, config.events, tag="c")
+        result["moved"] = await _drain(
+            ns, events, say, "CRC32 producer (records moved)", KeyPartitioner("crc32")
+        )
+        result["moved"]["moved_share"] = _moved_share(events)
+
+    # What counting trends costs: the same drain with the by-item topic and its agent.
+    async with _fresh_broker(root, "trending") as (ns, _):
+        events = make_events(ratings, config.events, tag="n")
+        result["trending"] = await _drain(
+            ns, events, say, "trending on (STREAMREC_TRENDING=true)", STREAMREC_TRENDING="true"
+        )
+
+    say("scale-out (workers settled first, then the events produced flat out):")
+    result["scale_out"] = []
+    for workers in (1, 2):
+        async with _fresh_broker(root, f"scale-{workers}") as (ns, broker_pid):
+            events = make_events(ratings, config.events, tag=f"s{workers}")
+            result["scale_out"].append(await _scale_out(ns, events, workers, broker_pid, say))
+
+    top = result["pipeline"]["events_per_s"]
+    rates = [round(top * level) for level in config.load_levels]
+    for key, reference, title in (
+        ("latency", False, "open loop, constant rate"),
+        ("reference_latency", True, "the plain aiokafka loop, same rates, same fetch wait"),
+    ):
+        say(f"latency ({title}):")
+        async with _fresh_broker(root, key) as (ns, broker_pid):
+            result[key] = await _latency(
+                ns, ratings, rates, config.latency_seconds, broker_pid, say, reference=reference
+            )
+
+    if config.overload:
+        plan = OverloadPlan(result["pipeline"]["events_per_s"])
+        say(f"overload ({plan.high:.0%} of the maximum for {plan.high_s:.0f} s, then "
+            f"{plan.low:.0%} for {plan.low_s:.0f} s), degradation off and on:")  # fmt: skip
+        result["overload"] = []
+        for lag in (0.0, config.degrade_lag_s):
+            async with _fresh_broker(root, f"overload-{lag:g}") as (ns, _):
+                env = {"STREAMREC_DEGRADE_LAG_S": str(lag)} if lag else {}
+                result["overload"].append(await run_overload(ns, env, ratings, plan, say))
+
+    if config.table_users:
+        say(f"footprint with {config.table_users:,} distinct users in the table:")
+        async with _fresh_broker(root, "table") as (ns, _):
+            events = make_events(
+                ratings, config.table_users, distinct_users=config.table_users, tag="m"
+            )
+            result["table"] = await _drain(ns, events, say, "fill")
+            result["table"]["users"] = config.table_users
