@@ -12,6 +12,12 @@ and EASE (a dense items x items matrix). Split here, nothing is items x items:
 - **ranking**: the hybrid's score on the candidates only: SASRec's logits (its log_softmax
   normaliser is one constant per user: the order is the same), ItemSVD's, and EASE from each
   item's top ``neighbours`` weights (sparse). Padding candidates (0) score -inf.
+
+CPU per batch of 256 (one thread; random weights of hybrid/2's shape, 400 candidates): the full
+hybrid 43 / 160 / 560 ms at 1,683 / 5,000 / 10,000 items, the ranker 39 / 46 / 53 ms and the
+query 1.3-1.9 ms. Half the ranker is SASRec. What still grows with the catalogue is EASE's
+per-user row (``HybridRanker.ease``: [batch, items] floats for the scatter, 1.7 MB at ml-100k);
+EASE's own fit (an items x items inverse) bounds the hybrid's catalogue before that does.
 """
 
 from __future__ import annotations
