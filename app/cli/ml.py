@@ -32,19 +32,23 @@ COMMANDS = CommandSet()
 
 @COMMANDS.command(
     # Eager: parsed before --seeds, wherever it stands, for --seeds' check.
-    option("--algorithm", type=click.Choice(["itemsvd", "itemsvd-rated", "sasrec", "hybrid"]),
+    option("--algorithm",
+           type=click.Choice(["itemsvd", "itemsvd-rated", "sasrec", "hybrid", "hybrid-rank"]),
            default="itemsvd", show_default=True, is_eager=True,
            help="itemsvd (numpy, seconds), itemsvd-rated (itemsvd that also reads each "
-                "event's rating: a two-input model), sasrec (PyTorch, minutes) or hybrid "
-                "(SASRec + ItemSVD in one graph, PyTorch, minutes)."),
+                "event's rating: a two-input model), sasrec (PyTorch, minutes), hybrid "
+                "(SASRec + ItemSVD + EASE in one graph, PyTorch, minutes) or hybrid-rank "
+                "(the hybrid as a two-tower version: a query graph, item vectors and a "
+                "ranker of the retrieved candidates)."),
     option("--model-dir", default=None, help="Registry root (default STREAMREC_MODEL_DIR)."),
     option("--name", default=None, help="Model name (default: the algorithm's name)."),
     option("--seed", default=0, type=int, show_default=True,
            help="Training seed of sasrec and hybrid (the same seed, the same model)."),
     option("--seeds", default="", callback=lambda ctx, _, value: _seeds(ctx, value),
-           help="hybrid only: train each of these seeds (comma separated, e.g. 0,1,2), write "
-                "the best on validation, and record every seed's figures, mean and spread in "
-                "its manifest (training.seeds). Takes as long as that many trainings."),
+           help="hybrid and hybrid-rank only: train each of these seeds (comma separated, "
+                "e.g. 0,1,2), write the best on validation, and record every seed's figures, "
+                "mean and spread in its manifest (training.seeds). Takes as long as that "
+                "many trainings."),
 )  # fmt: skip
 async def train(
     self: AppCommand,
@@ -72,8 +76,8 @@ def _seeds(ctx: click.Context, value: str) -> list[int]:
         seeds = [int(s) for s in value.split(",") if s.strip()]
     except ValueError:
         raise click.BadParameter(f"not comma-separated integers: {value!r}") from None
-    if seeds and ctx.params.get("algorithm") != "hybrid":
-        raise click.BadParameter("only with --algorithm hybrid")
+    if seeds and ctx.params.get("algorithm") not in ("hybrid", "hybrid-rank"):
+        raise click.BadParameter("only with --algorithm hybrid or hybrid-rank")
     return seeds
 
 
@@ -85,7 +89,7 @@ def _trainer(
     from app.training.train import train_hybrid, train_itemsvd, train_sasrec
 
     def run(algorithm: str, data: TrainingData | None) -> Path:
-        if algorithm in ("sasrec", "hybrid"):
+        if algorithm in ("sasrec", "hybrid", "hybrid-rank"):
             try:
                 from app.training.sasrec import SasRecParams
             except ModuleNotFoundError as exc:
@@ -99,6 +103,10 @@ def _trainer(
             params = SasRecParams(seed=seed)
             if algorithm == "sasrec":
                 return train_sasrec(root, name, params, data=data)
+            if algorithm == "hybrid-rank":
+                from app.training.train_rank import train_hybrid_rank
+
+                return train_hybrid_rank(root, name, params, data=data, seeds=seeds)
             return train_hybrid(root, name, params, data=data, seeds=seeds)
         weight = RATED_WEIGHT if algorithm == "itemsvd-rated" else 0.0
         return train_itemsvd(root, name, ItemSvdParams(rating_weight=weight), data=data)

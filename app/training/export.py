@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -32,9 +33,14 @@ def write_version(
     onnx_bytes: bytes,
     items: Sequence[str],
     titles: Mapping[str, str] | None = None,
+    *,
+    files: Mapping[str, bytes] | None = None,
+    sections: Mapping[str, Any] | None = None,
 ) -> Path:
     """Create ``model_dir/name/version``; readers never see a half-written directory.
-    ``titles`` go to the manifest's ``titles_file`` (which must be set with them)."""
+    ``titles`` go to the manifest's ``titles_file`` (which must be set with them);
+    ``files`` (name -> bytes) are written beside the graph, and ``sections`` are added to
+    the manifest (a two-tower version's ``retrieval`` and ``ranker``)."""
     base = model_dir / manifest.name
     base.mkdir(parents=True, exist_ok=True)
     final = base / manifest.version
@@ -44,12 +50,15 @@ def write_version(
     tmp = Path(tempfile.mkdtemp(prefix=f".{manifest.version}-", dir=base))
     try:
         (tmp / manifest.model_file).write_bytes(onnx_bytes)
+        for file, content in (files or {}).items():
+            (tmp / file).write_bytes(content)
         (tmp / manifest.items_file).write_bytes(msgspec.json.encode(list(items)))
         if manifest.titles_file is not None:
             known = titles or {}
             wanted = {item: known[item] for item in items if item in known}
             (tmp / manifest.titles_file).write_bytes(msgspec.json.encode(wanted))
-        (tmp / MANIFEST_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(manifest)))
+        document = {**msgspec.to_builtins(manifest), **(sections or {})}
+        (tmp / MANIFEST_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(document)))
         os.chmod(tmp, 0o755)
         os.rename(tmp, final)
     except BaseException:

@@ -151,6 +151,8 @@ class _Candidate:
     training: dict[str, Any]
     valid: dict[str, float]
     test: dict[str, float]
+    valid_model: Any = None
+    """The same weights with ItemSVD and EASE fit on train only: what ``valid`` measured."""
 
 
 def _hybrid_candidate(data: TrainingData, params: SasRecParams, progress: bool) -> _Candidate:
@@ -192,7 +194,9 @@ def _hybrid_candidate(data: TrainingData, params: SasRecParams, progress: bool) 
         "itemsvd_params": svd_params.as_dict(),
         "refit": "itemsvd and ease on train + validation item; sasrec on train",
     }  # fmt: skip
-    return _Candidate(model, training, chosen[best], test)
+    return _Candidate(
+        model, training, chosen[best], test, Hybrid(sasrec, fitted, svd_params, *best)
+    )
 
 
 def _seed_summary(candidates: Mapping[int, _Candidate], chosen: int) -> dict[str, Any]:

@@ -21,6 +21,7 @@ def parsed(algorithm: str) -> click.Context:
 
 def test_seeds_are_comma_separated_integers_for_the_hybrid_only() -> None:
     assert _seeds(parsed("hybrid"), "0, 1,2") == [0, 1, 2]
+    assert _seeds(parsed("hybrid-rank"), "1,2") == [1, 2]  # the same hybrid, in two stages
     assert _seeds(parsed("sasrec"), "") == []
     with pytest.raises(click.BadParameter, match="only with --algorithm hybrid"):
         _seeds(parsed("sasrec"), "0,1")
