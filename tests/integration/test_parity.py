@@ -62,7 +62,7 @@ def mismatches(offline: dict[str, list[ScoredItem]], streamed: dict[str, Any]) -
     return found
 
 
-@pytest.mark.parametrize("model", ["itemsvd", "hybrid"])
+@pytest.mark.parametrize("model", ["itemsvd", "hybrid", "hybrid-rank"])
 async def test_stream_top10_equals_offline_top10(
     deployment_factory: Callable[..., Deployment], movielens_slice: MovieLensSlice, model: str
 ) -> None:
