@@ -1,7 +1,7 @@
 """The catalog scenario's pure parts: which runs, the users and their events, recall@10.
 
 Users come in two groups of the same size: one taste (every item from one cluster, the query
-near it) and two tastes (the query between two clusters, the hard case for an HNSW index);
+near it) and two tastes (the query between two clusters, the hard case for an index);
 recall is reported for each group apart.
 """
 
@@ -33,7 +33,7 @@ class CatalogRun:
 
     items: int
     mode: str
-    """``exhaustive`` (every item scored exactly) or ``retrieval`` (the HNSW index)."""
+    """``exhaustive`` (every item scored exactly) or ``retrieval`` (the ANN index)."""
     users: int
     """Users per recall group (each sends ``per_user`` events)."""
     again: bool = False

@@ -84,7 +84,7 @@ def catalog_section(catalog: dict[str, Any]) -> list[str]:
         f"Clustered item vectors ({plan['dims']} dims, {plan['clusters']} clusters), the query "
         "the mean of the user's recent items' vectors. Each drain: a fresh broker pre-loaded "
         f"with {plan['per_user']} events per user, one worker. Half the users have one taste "
-        "cluster, half two (their query lies between clusters: the hard case for HNSW). "
+        "cluster, half two (their query lies between clusters: the hard case for an index). "
         "Exhaustive = the same version served with STREAMREC_RETRIEVAL_EXHAUSTIVE_BELOW above "
         "its size; the first size is served as by default (exhaustive, below the threshold). "
         f"Recall@10: the update answering the last event of each of "
@@ -114,8 +114,8 @@ def catalog_section(catalog: dict[str, Any]) -> list[str]:
     if indexes:
         lines += [
             "",
-            "Index prebuilt per version with `faust -A app index`'s code (all cores), HNSW at "
-            "the default STREAMREC_RETRIEVAL_* settings:",
+            "Index prebuilt per version with `faust -A app index`'s code (all cores), at the "
+            "default STREAMREC_RETRIEVAL_* settings (kind: STREAMREC_RETRIEVAL_INDEX):",
             "",
             "| items | build time | index file | its own recall@10 (500 item vectors as "
             "queries) |",
