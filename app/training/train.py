@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TrainingData", "catalogue", "train_hybrid", "train_itemsvd", "train_sasrec", "vocabulary",
+    "with_figures",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -383,17 +384,29 @@ def _publish(
             test = ranking_metrics(scorer, split.states("test"), split.test)
         finally:
             scorer.close()
+    manifest = with_figures(manifest, data, found, valid, test)
+    return write_version(model_dir, manifest, onnx_bytes, items, titles)
+
+
+def with_figures(
+    manifest: ModelManifest,
+    data: TrainingData,
+    found: Mapping[str, Any],
+    valid: dict[str, float],
+    test: dict[str, float],
+) -> ModelManifest:
+    """The staged manifest with its checks and figures, and the gate's (``retrain``) if any."""
     manifest = msgspec.structs.replace(
         manifest,
         training={**manifest.training, **found},
         metrics={"valid": valid, "test": test},
     )
-    logger.info("%s valid %s test %s %s", name, valid, test, found)
+    logger.info("%s valid %s test %s %s", manifest.name, valid, test, dict(found))
     if data.gate is not None:
         manifest = msgspec.structs.replace(
             manifest, metrics={**manifest.metrics, **data.gate(manifest)}
         )
-    return write_version(model_dir, manifest, onnx_bytes, items, titles)
+    return manifest
 
 
 class _TorchScorer:

@@ -25,7 +25,13 @@ from app.training.hybrid import Hybrid
 from app.training.hybrid_rank import RankParams, split_hybrid
 from app.training.rank_export import INPUTS, export_graphs, manifest_sections, parity
 from app.training.split import LeaveOneOut
-from app.training.train import TrainingData, _hybrid_candidate, _seed_summary, _torch_training
+from app.training.train import (
+    TrainingData,
+    _hybrid_candidate,
+    _seed_summary,
+    _torch_training,
+    with_figures,
+)
 from app.training.two_stage import TwoStageVersion, two_stage_metrics
 
 if TYPE_CHECKING:
@@ -107,16 +113,7 @@ def publish_two_stage(
     valid_graphs = export_graphs(valid_stage, max_len)
     valid = _measure(manifest, valid_graphs, sections, data, split, "valid")
     test = _measure(manifest, graphs, sections, data, split, "test")
-    manifest = msgspec.structs.replace(
-        manifest,
-        training={**manifest.training, **found},
-        metrics={"valid": valid, "test": test},
-    )
-    logger.info("%s valid %s test %s %s", name, valid, test, found)
-    if data.gate is not None:
-        manifest = msgspec.structs.replace(
-            manifest, metrics={**manifest.metrics, **data.gate(manifest)}
-        )
+    manifest = with_figures(manifest, data, found, valid, test)
     return write_version(
         model_dir, manifest, graphs["model.onnx"], data.items, data.titles,
         files=files, sections=sections,
