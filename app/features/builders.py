@@ -13,13 +13,16 @@ new per-event field, that field to ``UserFeatureState`` and ``features.apply``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
+import itertools
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from app.features.state import EVENT_LETTERS, UserFeatureState, history_matrix
+from app.features.state import EVENT_LETTERS, UserFeatureState
+from app.features.window import Window, known_window
 
 __all__ = [
     "AGE_UNKNOWN_S", "BUILDERS", "EVENT_CODES", "FeatureBuilder", "build_inputs", "state_fields",
@@ -32,11 +35,7 @@ AGE_UNKNOWN_S = 1e9
 EVENT_CODES = {letter: n for n, letter in enumerate(EVENT_LETTERS.values(), start=1)}
 
 Array = npt.NDArray[np.int64] | npt.NDArray[np.float32]
-Window = list[list[int]]
-"""Per row, the positions in ``recent`` of the window's events, oldest first."""
-Fill = Callable[
-    [Sequence[UserFeatureState], Window, Mapping[str, int], npt.NDArray[np.generic]], None
-]
+Fill = Callable[[Sequence[UserFeatureState], Window, npt.NDArray[np.generic]], None]
 
 
 class FeatureBuilder(NamedTuple):
@@ -47,86 +46,82 @@ class FeatureBuilder(NamedTuple):
     reads: tuple[str, ...]
     """The state fields it reads (the prediction cache key covers exactly these)."""
     fill: Fill
-    """Writes the values of the window's positions into the (zeroed) output array."""
+    """Writes the values of the window's events into the (zeroed) output array."""
 
 
-def _window(states: Sequence[UserFeatureState], vocab: Mapping[str, int], max_len: int) -> Window:
-    # Unknown items (not in this model's vocabulary) carry no signal for it: skipped, so the
-    # window holds the last ``max_len`` events the model can read (as ``history_matrix``).
-    window = []
-    get = vocab.get
-    for state in states:
-        positions: list[int] = []
-        recent = state.recent
-        for p in range(len(recent) - 1, -1, -1):
-            if get(recent[p], 0):
-                positions.append(p)
-                if len(positions) == max_len:
-                    break
-        window.append(positions[::-1])
-    return window
+def _aligned_values(
+    window: Window,
+    fields: Sequence[Sequence[Any]],
+    dtype: type[np.generic],
+    convert: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
+    """The values of a per-event field at the window's events, and which events have one.
+
+    A field is aligned with the end of ``recent``: older states may hold fewer values than
+    items (their oldest events have none), and values before the start of ``recent`` are
+    never read."""
+    lengths = np.fromiter(map(len, fields), dtype=np.int64, count=len(fields))
+    # Only a row's last ``span`` values can be in its window: convert those, not the rest.
+    tail = np.minimum(lengths, window.span)
+    starts = map(slice, (lengths - tail).tolist(), itertools.repeat(None))
+    flat = itertools.chain.from_iterable(map(operator.getitem, fields, starts))
+    values = np.fromiter(convert(flat) if convert else flat, dtype=dtype, count=int(tail.sum()))
+    has = window.from_end <= tail[window.rows]
+    ends = np.cumsum(tail)
+    return values[(ends[window.rows] - window.from_end)[has]], has
+
+
+def _items(states: Sequence[UserFeatureState], window: Window, out: npt.NDArray[Any]) -> None:
+    out[window.rows, window.columns] = window.ids
 
 
 def _aligned(
-    values: Callable[[UserFeatureState], Sequence[float] | Sequence[int] | Sequence[str]],
-    convert: Callable[[UserFeatureState, float | str, Mapping[str, int]], float],
-    missing: float = 0.0,
+    field: str,
+    dtype: type[np.generic],
+    convert: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
 ) -> Fill:
-    """A fill for a per-event field kept aligned with the end of ``recent`` (or ``recent``);
-    ``missing`` where the state holds no value for a window event (left padding stays 0)."""
+    """A fill for a per-event field: 0 where the state holds no value for a window event."""
+    values_of = operator.attrgetter(field)
 
-    def fill(
-        states: Sequence[UserFeatureState],
-        window: Window,
-        vocab: Mapping[str, int],
-        out: npt.NDArray[np.generic],
-    ) -> None:
-        width = out.shape[1]
-        for row, (state, positions) in enumerate(zip(states, window, strict=True)):
-            field = values(state)
-            # Older states may hold fewer per-event values than items: their start is padding.
-            shift = len(state.recent) - len(field)
-            start = width - len(positions)
-            for j, p in enumerate(positions):
-                if p >= shift:
-                    out[row, start + j] = convert(state, field[p - shift], vocab)
-                elif missing:
-                    out[row, start + j] = missing
+    def fill(states: Sequence[UserFeatureState], window: Window, out: npt.NDArray[Any]) -> None:
+        values, has = _aligned_values(window, list(map(values_of, states)), dtype, convert)
+        # Assigning float64 into the float32 output rounds as ``float(v)`` into it did.
+        out[window.rows[has], window.columns[has]] = values
 
     return fill
 
 
+def _event_codes(letters: Iterable[str]) -> Iterable[int]:
+    return map(EVENT_CODES.get, letters, itertools.repeat(0))
+
+
+def _ages(states: Sequence[UserFeatureState], window: Window, out: npt.NDArray[Any]) -> None:
+    # Seconds from each event to the user's latest one: fixed once the event is in (not
+    # "now"), so the same state always gives the same input, offline and online. An event
+    # whose time the state does not hold (an inference request by history, events from
+    # before a model reading times served) reads as long ago, not as "just now": the
+    # hybrid's EASE would otherwise take a whole history for the burst in progress
+    # (test HR@10 0.2545 -> 0.199 with every age 0, 0.237 with every age long ago).
+    # Whole seconds fit int64, and ages float32 as the Python ints did (both exact below
+    # 2**53; the record contract bounds ts to 1e11).
+    ts, has = _aligned_values(window, list(map(operator.attrgetter("recent_ts"), states)), np.int64)
+    last = np.fromiter(
+        map(int, map(operator.attrgetter("last_ts"), states)), dtype=np.int64, count=len(states)
+    )
+    rows, columns = window.rows, window.columns
+    out[rows[has], columns[has]] = np.maximum(last[rows[has]] - ts, 0)
+    out[rows[~has], columns[~has]] = AGE_UNKNOWN_S
+
+
 BUILDERS: dict[str, FeatureBuilder] = {
-    "recent_items": FeatureBuilder(
-        "INT64",
-        ("recent",),
-        _aligned(lambda s: s.recent, lambda s, v, vocab: vocab[str(v)]),
-    ),
+    "recent_items": FeatureBuilder("INT64", ("recent",), _items),
     "recent_ratings": FeatureBuilder(
-        "FP32",
-        ("recent", "recent_ratings"),
-        _aligned(lambda s: s.recent_ratings, lambda s, v, vocab: float(v)),
+        "FP32", ("recent", "recent_ratings"), _aligned("recent_ratings", np.float64)
     ),
     "recent_event_types": FeatureBuilder(
-        "INT64",
-        ("recent", "recent_events"),
-        _aligned(lambda s: s.recent_events, lambda s, v, vocab: EVENT_CODES.get(str(v), 0)),
+        "INT64", ("recent", "recent_events"), _aligned("recent_events", np.int64, _event_codes)
     ),
-    "recent_age_s": FeatureBuilder(
-        "FP32",
-        ("recent", "recent_ts", "last_ts"),
-        # Seconds from each event to the user's latest one: fixed once the event is in (not
-        # "now"), so the same state always gives the same input, offline and online. An event
-        # whose time the state does not hold (an inference request by history, events from
-        # before a model reading times served) reads as long ago, not as "just now": the
-        # hybrid's EASE would otherwise take a whole history for the burst in progress
-        # (test HR@10 0.2545 -> 0.199 with every age 0, 0.237 with every age long ago).
-        _aligned(
-            lambda s: s.recent_ts,
-            lambda s, v, vocab: max(0, int(s.last_ts) - int(v)),
-            missing=AGE_UNKNOWN_S,
-        ),
-    ),
+    "recent_age_s": FeatureBuilder("FP32", ("recent", "recent_ts", "last_ts"), _ages),
 }
 """Every input the stream can build, by name (a manifest's ``feature_spec.inputs`` values)."""
 
@@ -140,16 +135,12 @@ def build_inputs(
     max_len: int,
 ) -> dict[str, Array]:
     """Input tensor name -> ``[len(states), max_len]`` array, from each tensor's builder."""
-    if list(builders.values()) == ["recent_items"]:
-        # Most models read the items only: ``history_matrix`` is the same window, faster.
-        ((tensor, _),) = builders.items()
-        return {tensor: history_matrix([s.recent for s in states], vocab, max_len)}
+    window = known_window(list(map(operator.attrgetter("recent"), states)), vocab, max_len)
     out: dict[str, Array] = {}
-    window = _window(states, vocab, max_len)
     for tensor, name in builders.items():
         builder = BUILDERS[name]
         array = np.zeros((len(states), max_len), dtype=_DTYPES[builder.datatype])
-        builder.fill(states, window, vocab, array)
+        builder.fill(states, window, array)
         out[tensor] = array
     return out
 

@@ -13,6 +13,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from app.features.window import known_window
 from app.records import Interaction
 
 __all__ = [
@@ -147,19 +148,8 @@ def history_matrix(
 ) -> npt.NDArray[np.int64]:
     """Model input: last ``max_len`` known items per row, left-padded with 0 (unknown = dropped)."""
     out = np.zeros((len(histories), max_len), dtype=np.int64)
-    get = vocab.get
-    for row, items in enumerate(histories):
-        # Unknown items (not in this model's vocabulary) carry no signal for it: skip them,
-        # so the window holds the last ``max_len`` items the model can read.
-        known: list[int] = []
-        for item in reversed(items):
-            idx = get(item, 0)
-            if idx:
-                known.append(idx)
-                if len(known) == max_len:
-                    break
-        if known:
-            out[row, max_len - len(known) :] = known[::-1]
+    window = known_window(histories, vocab, max_len)
+    out[window.rows, window.columns] = window.ids
     return out
 
 
