@@ -100,9 +100,11 @@ def _trainer(
                     "train extra (pip install -e '.[train]'; make train does)"
                 ) from None
 
-            params = SasRecParams(seed=seed)
             if algorithm == "sasrec":
-                return train_sasrec(root, name, params, data=data)
+                return train_sasrec(root, name, SasRecParams(seed=seed), data=data)
+            from app.training.hybrid import HYBRID_BLOCKS
+
+            params = SasRecParams(seed=seed, blocks=HYBRID_BLOCKS)
             if algorithm == "hybrid-rank":
                 from app.training.train_rank import train_hybrid_rank
 

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["AGE_FLOOR", "AGE_SCALE_S", "DEFAULT_L2", "STRIDE", "WINDOW", "fit", "input_weights",
-           "windows"]  # fmt: skip
+           "neighbours", "windows"]  # fmt: skip
 
 
 DEFAULT_L2 = 200.0
@@ -68,3 +68,13 @@ def input_weights(ages: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """How much each item of a window counts, from its age in seconds before the latest item
     (the ``recent_age_s`` input); ``training.hybrid`` computes the same in its graph."""
     return np.asarray(AGE_FLOOR + (1.0 - AGE_FLOOR) * np.exp(-ages / AGE_SCALE_S), np.float32)
+
+
+def neighbours(
+    weights: npt.NDArray[np.float32], m: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Each row's ``m`` largest weights in magnitude: (columns, weights), both [V, m]. A
+    user's scores from these are B applied sparsely: ``m`` additions per item, not ``V``."""
+    m = min(m, weights.shape[1] - 1)
+    idx = np.argpartition(-np.abs(weights), m, axis=1)[:, :m].astype(np.int64)
+    return idx, np.take_along_axis(weights, idx, axis=1).astype(np.float32)

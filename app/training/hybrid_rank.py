@@ -29,11 +29,11 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from app.training.ease import AGE_FLOOR, AGE_SCALE_S
+from app.training.ease import AGE_FLOOR, AGE_SCALE_S, neighbours
 from app.training.hybrid import Hybrid
 
 __all__ = ["HybridQuery", "HybridRanker", "RankParams", "TwoStage", "ease_factors",
-           "ease_neighbours", "split_hybrid"]  # fmt: skip
+           "split_hybrid"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,15 +51,6 @@ class RankParams:
     ease_rank: int = 64
     """Dimensions of EASE's part of the query: with 64, 97.7% of users get the full hybrid's
     top 10 from 200 candidates (EASE dense in the ranker), 95.5% with none."""
-
-
-def ease_neighbours(
-    ease: npt.NDArray[np.float32], m: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """Each row's ``m`` largest weights in magnitude: (columns, weights), both [V, m]."""
-    m = min(m, ease.shape[1] - 1)
-    idx = np.argpartition(-np.abs(ease), m, axis=1)[:, :m].astype(np.int64)
-    return idx, np.take_along_axis(ease, idx, axis=1).astype(np.float32)
 
 
 def ease_factors(
@@ -177,10 +168,10 @@ class TwoStage:
 
 def split_hybrid(hybrid: Hybrid, params: RankParams) -> TwoStage:
     """The query tower, item vectors and ranker of a trained hybrid."""
-    ease = hybrid.ease.numpy()
+    ease = hybrid.parts.ease
     user, item = ease_factors(ease, params.ease_rank)
     query = HybridQuery(hybrid, user)
     svd_emb, bias = hybrid.svd_emb.numpy(), hybrid.svd_bias.numpy()
     vectors = np.concatenate([svd_emb, item, hybrid.svd_weight * bias[:, None]], axis=1)
-    ranker = HybridRanker(hybrid, query, ease_neighbours(ease, params.neighbours))
+    ranker = HybridRanker(hybrid, query, neighbours(ease, params.neighbours))
     return TwoStage(query, np.ascontiguousarray(vectors[1:], np.float32), ranker, params)

@@ -123,10 +123,10 @@ def train_hybrid(
     validation, and record every seed's validation and test figures with their mean and
     spread under ``training.seeds``.
     """
-    from app.training.hybrid import Hybrid
+    from app.training.hybrid import HYBRID_BLOCKS, Hybrid
     from app.training.sasrec import SasRecParams, export_onnx
 
-    params = params or SasRecParams()
+    params = params or SasRecParams(blocks=HYBRID_BLOCKS)
     data = data or TrainingData.movielens(max_users)
     items, split = data.items, data.split
     candidates = {
@@ -159,7 +159,7 @@ class _Candidate:
 def _hybrid_candidate(data: TrainingData, params: SasRecParams, progress: bool) -> _Candidate:
     """``train_hybrid``'s steps 1 and 2 for one seed (``params.seed``)."""
     from app.training import ease
-    from app.training.hybrid import EASE_WEIGHTS, SVD_WEIGHTS, Hybrid, Parts
+    from app.training.hybrid import EASE_NEIGHBOURS, EASE_WEIGHTS, SVD_WEIGHTS, Hybrid, Parts
 
     svd_params = ItemSvdParams()
     items, split = data.items, data.split
@@ -190,7 +190,8 @@ def _hybrid_candidate(data: TrainingData, params: SasRecParams, progress: bool) 
         **summary,
         "itemsvd_weight": best[0], "ease_weight": best[1],
         "ease": {"l2": ease.DEFAULT_L2, "window": ease.WINDOW, "stride": ease.STRIDE,
-                 "age_scale_s": ease.AGE_SCALE_S, "age_floor": ease.AGE_FLOOR},
+                 "age_scale_s": ease.AGE_SCALE_S, "age_floor": ease.AGE_FLOOR,
+                 "neighbours": EASE_NEIGHBOURS},
         "valid_ndcg@10_by_weights": {f"{a}/{b}": chosen[a, b]["ndcg@10"] for a, b in chosen},
         "itemsvd_params": svd_params.as_dict(),
         "refit": "itemsvd and ease on train + validation item; sasrec on train",

@@ -55,9 +55,10 @@ def train_hybrid_rank(
 ) -> Path:
     """Train the hybrid (one per seed, the best on validation), write it as a two-stage
     version: its figures through retrieval + ranker, the full hybrid's beside them."""
+    from app.training.hybrid import HYBRID_BLOCKS
     from app.training.sasrec import SasRecParams
 
-    params = params or SasRecParams()
+    params = params or SasRecParams(blocks=HYBRID_BLOCKS)
     data = data or TrainingData.movielens(max_users)
     candidates = {
         seed: _hybrid_candidate(data, msgspec.structs.replace(params, seed=seed), progress)

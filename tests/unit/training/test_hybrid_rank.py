@@ -12,11 +12,11 @@ import pytest
 torch = pytest.importorskip("torch", reason="the train extra (torch==2.13.0) is not installed")
 
 from app.features.state import UserFeatureState  # noqa: E402
+from app.training.ease import neighbours  # noqa: E402
 from app.training.hybrid import Hybrid, Parts  # noqa: E402
 from app.training.hybrid_rank import (  # noqa: E402
     RankParams,
     ease_factors,
-    ease_neighbours,
     split_hybrid,
 )
 from app.training.itemsvd import ItemSvdParams  # noqa: E402
@@ -46,7 +46,9 @@ def make_hybrid(seed: int = 0) -> Hybrid:
     np.fill_diagonal(ease, 0.0)
     emb[0] = bias[0] = ease[0] = ease[:, 0] = 0.0
     svd = ItemSvdParams(dim=12, max_len=5)
-    return Hybrid(sasrec, Parts(emb, bias, ease), svd, svd_weight=0.5, ease_weight=3.0).eval()
+    parts = Parts(emb, bias, ease)
+    # Whole EASE rows (every item a neighbour): the hybrid is then EASE's dense product.
+    return Hybrid(sasrec, parts, svd, svd_weight=0.5, ease_weight=3.0, neighbours=ITEMS + 1).eval()
 
 
 def batch() -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,7 +78,7 @@ def test_the_ranker_with_whole_ease_rows_is_the_hybrid_on_the_candidates() -> No
 
 def test_neighbours_keep_each_rows_largest_weights() -> None:
     ease = np.array([[0, 0, 0, 0], [0, 0, -5, 1], [0, 2, 0, 0.5], [0, 3, -1, 0]], np.float32)
-    idx, weight = ease_neighbours(ease, 2)
+    idx, weight = neighbours(ease, 2)
     assert [set(r) for r in idx[1:].tolist()] == [{2, 3}, {1, 3}, {1, 2}]
     assert np.array_equal(np.take_along_axis(ease, idx, 1), weight)
 
@@ -91,14 +93,14 @@ def test_query_inner_products_are_itemsvd_plus_low_rank_ease() -> None:
         svd = hybrid.item_svd(history).numpy()
         weight = 0.1 + 0.9 * torch.exp(-ages / 150.0) * (history > 0)
         rows = torch.zeros(3, ITEMS + 1).scatter_add(1, history, weight)
-        ease = (rows @ hybrid.ease).numpy()
+        ease = rows.numpy() @ hybrid.parts.ease
     ip = query @ stage.item_vectors.T  # [B, items]: column j is item j + 1
     want = hybrid.svd_weight * svd + hybrid.ease_weight * ease
     assert np.allclose(ip[1:], want[1:, 1:], atol=1e-3)
     # Cold start: popularity alone (ItemSVD's bias), in the hybrid's order.
     assert np.argsort(-ip[0]).tolist() == np.argsort(-hybrid.svd_bias.numpy()[1:]).tolist()
-    user, item = ease_factors(hybrid.ease.numpy(), full_rank)
-    assert np.allclose(user @ item.T, hybrid.ease.numpy(), atol=1e-4)
+    user, item = ease_factors(hybrid.parts.ease, full_rank)
+    assert np.allclose(user @ item.T, hybrid.parts.ease, atol=1e-4)
 
 
 def test_exported_graphs_match_pytorch_on_any_batch() -> None:
