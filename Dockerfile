@@ -7,7 +7,13 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
-RUN pip install . \
+# EXTRAS=train adds PyTorch, which `retrain` needs for the default model (the hybrid);
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu keeps it to the CPU build. (DL3013:
+# this installs the project itself; its dependencies are pinned in pyproject.toml.)
+ARG EXTRAS=""
+ARG PIP_EXTRA_INDEX_URL
+# hadolint ignore=DL3013
+RUN pip install ".${EXTRAS:+[$EXTRAS]}" \
     && pip install --no-deps recbole==1.2.1
 
 # Runtime stage: the virtualenv and the model registry, run as an unprivileged user.

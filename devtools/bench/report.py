@@ -60,6 +60,22 @@ def _move_cost(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def _default_vs_light(result: dict[str, Any]) -> list[str]:
+    """The served default against the light model (issue #38's targets)."""
+    if "light" not in result:
+        return []
+    p, light = result["pipeline"], result["light"]
+    drain = p["events_per_s"] / light["events_per_s"]
+    cpu = p["cpu_s_per_1k"] / light["cpu_s_per_1k"]
+    return [
+        "",
+        f"The served default ({result.get('served_model', '?')}) against the light model "
+        f"({light['model']}), same events: {drain:.2f}x its events/s (issue #38's target >= "
+        f"0.6x: {'met' if drain >= 0.6 else 'not met'}) at {cpu:.2f}x its CPU per event "
+        f"(target <= 2x: {'met' if cpu <= 2 else 'not met'}).",
+    ]
+
+
 def _scale_out(result: dict[str, Any]) -> list[str]:
     """The scale-out curve: the same events through 1 and 2 workers on this machine."""
     rows = result.get("scale_out") or []
@@ -199,8 +215,13 @@ def _full_report(result: dict[str, Any]) -> str:
         "| peak RSS |",
         "|---|---|---|---|---|---|---|",
     ]
-    rows = [("streamrec worker (batched)", p), ("plain aiokafka loop (reference)", ref),
-            ("streamrec worker, MAX_BATCH=1", unb)]  # fmt: skip
+    served = result.get("served_model", "the served model")
+    rows = [(f"streamrec worker (batched), {served}", p),
+            ("plain aiokafka loop (reference, the same model)", ref)]  # fmt: skip
+    if "light" in result:
+        rows.append((f"streamrec worker, {result['light']['model']} (the light model)",
+                     result["light"]))  # fmt: skip
+    rows.append(("streamrec worker, MAX_BATCH=1", unb))
     if "moved" in result:
         share = result["moved"]["moved_share"]
         rows.append((f"streamrec worker, CRC32 producer ({share:.0%} of records moved)",
@@ -218,6 +239,7 @@ def _full_report(result: dict[str, Any]) -> str:
         "",
         f"Batched vs per-event inference (CPU per event): "
         f"{unb['cpu_s_per_1k'] / p['cpu_s_per_1k']:.1f}x cheaper batched.",
+        *_default_vs_light(result),
         *_move_cost(result),
         *_scale_out(result),
         "",

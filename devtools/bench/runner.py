@@ -22,9 +22,11 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from app.inference.registry import ModelRegistry
 from app.kafka.brokers import Brokers
 from app.kafka.partitioners import PARTITIONERS, KeyPartitioner
 from app.kafka.topics import ensure_topics
+from app.settings import get_settings
 from app.training.movielens import load_ratings
 from devtools.bench.catalog import run_catalog
 from devtools.bench.catalog_plan import CatalogPlan
@@ -37,10 +39,22 @@ from devtools.net import free_port, http_get, scrape_metrics
 from devtools.processes import PROJECT_ROOT, WorkerProcess
 from devtools.reader import Records, read_topics
 
-__all__ = ["BenchConfig", "run_bench"]
+__all__ = ["LIGHT_MODEL", "BenchConfig", "run_bench"]
 
 
 PARTITIONS = 8
+LIGHT_MODEL = "itemsvd"
+"""Drained beside the served default: the cheapest committed model."""
+
+
+def _served_model() -> str:
+    """``name/version`` a worker with default model settings serves."""
+    s = get_settings()
+    scorer = ModelRegistry(s.model_dir).load(s.model_name)
+    try:
+        return f"{scorer.name}/{scorer.version}"
+    finally:
+        scorer.close()
 
 
 @dataclass(frozen=True)
@@ -356,6 +370,14 @@ async def _pipeline_scenarios(
     async with _fresh_broker(root, "reference") as (ns, _):
         await send_events(ns.brokers, ns.input_topic, events)  # the same events
         result["reference"] = await _reference(ns, config.events, say)
+    # The served default against the light model, on the same events (issue #38).
+    result["served_model"] = _served_model()
+    async with _fresh_broker(root, "light") as (ns, _):
+        result["light"] = await _drain(
+            ns, events, say, f"the light model (STREAMREC_MODEL_NAME={LIGHT_MODEL})",
+            STREAMREC_MODEL_NAME=LIGHT_MODEL,
+        )  # fmt: skip
+        result["light"]["model"] = LIGHT_MODEL
 
     async with _fresh_broker(root, "unbatched") as (ns, _):
         events = make_events(ratings, config.unbatched_events, tag="u")

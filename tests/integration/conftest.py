@@ -39,12 +39,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 async def deployment_factory(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Deployment]]:
-    """Make deployments (``extra_env`` overrides settings); all their workers stop after."""
+    """Make deployments (``extra_env`` overrides settings; ``default_model``: serve what a
+    worker serves by default, not the light model); all their workers stop after."""
     made: list[Deployment] = []
 
-    def make(**extra_env: str) -> Deployment:
+    def make(default_model: bool = False, **extra_env: str) -> Deployment:
         ns = uuid.uuid4().hex[:8]
-        d = Deployment(broker, tmp_path / ns, ns, extra_env)
+        d = Deployment(broker, tmp_path / ns, ns, extra_env, default_model)
         made.append(d)
         return d
 

@@ -24,9 +24,10 @@ from devtools.reader import read_topics
 from devtools.verify.check import Report, Traffic
 from devtools.verify.run import collect, send
 
-__all__ = ["PARTITIONS", "Deployment"]
+__all__ = ["LIGHT_MODEL", "PARTITIONS", "Deployment"]
 
 PARTITIONS = 4
+LIGHT_MODEL = "itemsvd"
 
 
 @dataclass
@@ -37,6 +38,9 @@ class Deployment:
     root: Path
     ns: str
     extra_env: dict[str, str]
+    default_model: bool = False
+    """Serve the product's default model; otherwise ``LIGHT_MODEL`` unless ``extra_env``
+    names one: tests of the mechanics load in a second and answer in cheap batches."""
     workers: list[WorkerProcess] = field(default_factory=list)
     security: KafkaSecurity = PLAINTEXT
     """How the broker is reached; workers and the test's own clients use it alike."""
@@ -65,7 +69,8 @@ class Deployment:
         return self.names.control_topic
 
     def env(self, index: int, port: int) -> dict[str, str]:
-        return self.names.worker_env(index, port, **self.extra_env)
+        pinned = {} if self.default_model else {"STREAMREC_MODEL_NAME": LIGHT_MODEL}
+        return self.names.worker_env(index, port, **{**pinned, **self.extra_env})
 
     def start_worker(
         self,
