@@ -33,6 +33,7 @@ from devtools.bench.catalog_plan import CatalogPlan
 from devtools.bench.load import Event, make_events, send_events
 from devtools.bench.overload import OverloadPlan, run_overload
 from devtools.bench.procstat import cpu_seconds, memory_bytes
+from devtools.bench.volume import deployment_topics, topic_volumes
 from devtools.broker import EmbeddedBroker
 from devtools.namespace import Namespace
 from devtools.net import free_port, http_get, scrape_metrics
@@ -144,10 +145,12 @@ async def _drain(
     say: Callable[[str], None],
     label: str,
     producer: KeyPartitioner | None = None,
+    *,
+    volumes: bool = False,
     **env: str,
 ) -> dict[str, Any]:
     """Pre-load the input topic (``producer``: its partitioner), start a worker, measure how
-    fast it turns it into outputs."""
+    fast it turns it into outputs (``volumes``: and what it wrote, per topic)."""
     await send_events(ns.brokers, ns.input_topic, events, partitioner=producer)
     worker = ns.worker(env=env).start()
     try:
@@ -164,8 +167,15 @@ async def _drain(
     complete = ids == {e[2] for e in events}
     rate = _throughput([t for t, _ in out])
     say(f"  {label}: {rate:,.0f} events/s, {len(out)} outputs, complete={complete}")
-    return {"events": len(events), "outputs": len(out), "complete": complete,
-            "events_per_s": rate, "cpu_s_per_1k": 1000 * cpu / len(events), **mem}  # fmt: skip
+    row: dict[str, Any] = {"events": len(events), "outputs": len(out), "complete": complete,
+           "events_per_s": rate, "cpu_s_per_1k": 1000 * cpu / len(events), **mem}  # fmt: skip
+    if volumes:
+        topics = await deployment_topics(ns.brokers, ns.name, exclude=[ns.input_topic])
+        written = await topic_volumes(ns.brokers, topics)
+        total = sum(v["records"] for v in written.values())
+        say(f"    wrote {total / len(events):.2f} records per input event")
+        row["written"] = written
+    return row
 
 
 async def _scale_out(
@@ -366,7 +376,14 @@ async def _pipeline_scenarios(
     say("throughput (pre-loaded topic, one worker, outputs verified):")
     async with _fresh_broker(root, "drain") as (ns, _):
         events = make_events(ratings, config.events, tag="t")
-        result["pipeline"] = await _drain(ns, events, say, "full pipeline")
+        result["pipeline"] = await _drain(ns, events, say, "full pipeline", volumes=True)
+    # A shop's traffic: every event from a different user (issue #39); MovieLens' users rate
+    # in bursts, so a batch there holds a few users with many events each.
+    async with _fresh_broker(root, "distinct") as (ns, _):
+        distinct = make_events(ratings, config.events, distinct_users=config.events, tag="d")
+        result["distinct_users"] = await _drain(
+            ns, distinct, say, "one user per event", volumes=True
+        )
     async with _fresh_broker(root, "reference") as (ns, _):
         await send_events(ns.brokers, ns.input_topic, events)  # the same events
         result["reference"] = await _reference(ns, config.events, say)

@@ -140,10 +140,13 @@ def test_hybrid_is_one_checked_graph_with_weights_chosen_on_validation(tmp_path:
     scorer.close()
 
 
-def test_serving_computes_only_the_last_position_and_agrees_with_training() -> None:
+@pytest.mark.parametrize("blocks", [1, 2])
+def test_serving_computes_only_the_last_position_and_agrees_with_training(blocks: int) -> None:
     torch.manual_seed(0)
-    model = SasRec(30, SasRecParams(max_len=8, dim=16)).eval()
-    history = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8]])
+    model = SasRec(30, SasRecParams(max_len=8, dim=16, blocks=blocks, heads=2)).eval()
+    for block in model.blocks:  # biases too: the single-query path folds them differently
+        torch.nn.init.normal_(block.attn.qkv.bias, std=0.5)
+    history = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8], [0] * 7 + [9]])
     with torch.no_grad():
         full = model.encode(history)[:, -1, :] @ model.item_emb.weight.T
         assert torch.allclose(model(history), full, atol=1e-5)
