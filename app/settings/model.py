@@ -20,7 +20,7 @@ class ModelSettings(Scope):
     model_name: str = "hybrid"
     """Which model in the registry to serve; its newest version is loaded. The default, the
     hybrid (SASRec, ItemSVD and EASE in one graph), is the most relevant committed model;
-    ``itemsvd`` is the light option (about a quarter of the CPU per scored user)."""
+    ``itemsvd`` is the light option (a third of its model CPU per scored user)."""
 
     model_version: str | None = None
     """Serve this version only (pinned), also after a reload; unset: the newest that loads."""
