@@ -26,7 +26,8 @@ from app.training.ease import AGE_FLOOR, AGE_SCALE_S
 from app.training.itemsvd import ItemSvdParams
 from app.training.sasrec import SasRec
 
-__all__ = ["EASE_NEIGHBOURS", "EASE_WEIGHTS", "HYBRID_BLOCKS", "SVD_WEIGHTS", "Hybrid", "Parts"]
+__all__ = ["EASE_NEIGHBOURS", "EASE_WEIGHTS", "HYBRID_BLOCKS", "SVD_WEIGHTS", "Hybrid", "Parts",
+           "age_weights", "neighbour_scores"]  # fmt: skip
 
 
 SVD_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
@@ -44,6 +45,24 @@ EASE_NEIGHBOURS = 25
 [batch, items] rows with B was 14 ms of hybrid/2's 49 ms per batch of 256 (and N x N memory);
 the neighbours' scatter is B x L x 25 additions (1.6 ms). Validation NDCG@10 of a one-block
 hybrid: dense 0.1557, 25 neighbours 0.1567, 50 0.1566, 100 0.1516."""
+
+
+def age_weights(history: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
+    """EASE's weight of each window position (``ease.input_weights``; padding 0)."""
+    weight = AGE_FLOOR + (1.0 - AGE_FLOOR) * torch.exp(-ages / AGE_SCALE_S)
+    return weight * (history > 0).to(weight.dtype)
+
+
+def neighbour_scores(
+    history: torch.Tensor, ages: torch.Tensor, near_idx: torch.Tensor, near_weight: torch.Tensor
+) -> torch.Tensor:
+    """EASE's scores [B, V] from each item's neighbours (``ease.neighbours``): each window
+    item's neighbour weights times its age weight, added into the user's row (an item twice in
+    the window counts twice; padding's neighbours are zeros)."""
+    cols = near_idx[history].flatten(1)  # [B, L * M]
+    adds = (near_weight[history] * age_weights(history, ages).unsqueeze(-1)).flatten(1)
+    rows = torch.zeros(history.shape[0], near_idx.shape[0], dtype=adds.dtype)
+    return rows.scatter_add(1, cols, adds)
 
 
 @dataclass(frozen=True)
@@ -98,20 +117,9 @@ class Hybrid(nn.Module):
         out: torch.Tensor = user @ self.svd_emb.T + self.svd_bias
         return out
 
-    def ease_scores(self, history: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
-        """EASE's scores [B, V]: each window item's neighbour weights times its age weight,
-        added into the user's row (an item twice in the window counts twice; padding's
-        neighbours are zeros)."""
-        weight = AGE_FLOOR + (1.0 - AGE_FLOOR) * torch.exp(-ages / AGE_SCALE_S)
-        weight = weight * (history > 0).to(weight.dtype)
-        cols = self.near_idx[history].flatten(1)  # [B, L * M]
-        adds = (self.near_weight[history] * weight.unsqueeze(-1)).flatten(1)
-        rows = torch.zeros(history.shape[0], self.near_idx.shape[0], dtype=adds.dtype)
-        return rows.scatter_add(1, cols, adds)
-
     def forward(self, history: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
         sasrec = torch.log_softmax(self.sasrec(history), dim=-1)
-        ease = self.ease_scores(history, ages)
+        ease = neighbour_scores(history, ages, self.near_idx, self.near_weight)
         mixed = sasrec + self.svd_weight * self.item_svd(history) + self.ease_weight * ease
         # Cold start: a user with no item the model knows gets the training popularity order
         # (ItemSVD's prior), not what SASRec makes of an all-padding window.

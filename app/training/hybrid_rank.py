@@ -29,8 +29,8 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from app.training.ease import AGE_FLOOR, AGE_SCALE_S, neighbours
-from app.training.hybrid import Hybrid
+from app.training.ease import neighbours
+from app.training.hybrid import Hybrid, age_weights, neighbour_scores
 
 __all__ = ["HybridQuery", "HybridRanker", "RankParams", "TwoStage", "ease_factors",
            "split_hybrid"]  # fmt: skip
@@ -62,12 +62,6 @@ def ease_factors(
     return (u[:, :rank] * root).astype(np.float32), (vt[:rank].T * root).astype(np.float32)
 
 
-def _age_weights(history: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
-    """EASE's weight of each window position (``ease.input_weights``; padding 0)."""
-    weight = AGE_FLOOR + (1.0 - AGE_FLOOR) * torch.exp(-ages / AGE_SCALE_S)
-    return weight * (history > 0).to(weight.dtype)
-
-
 class HybridQuery(nn.Module):
     """(history [B, L] int64, ages [B, L] float32) -> query [B, D] float32."""
 
@@ -96,7 +90,7 @@ class HybridQuery(nn.Module):
         return out
 
     def forward(self, history: torch.Tensor, ages: torch.Tensor) -> torch.Tensor:
-        weight = _age_weights(history, ages)
+        weight = age_weights(history, ages)
         ease = (self.ease_user[history] * weight.unsqueeze(-1)).sum(dim=1)
         one = torch.ones_like(weight[:, :1])
         query = torch.cat(
@@ -133,11 +127,8 @@ class HybridRanker(nn.Module):
     ):  # fmt: skip
         """EASE on the candidates from the history items' neighbour lists: their weights are
         added into one row per user (scatter), which the candidates read (gather)."""
-        weight = _age_weights(history, ages)
-        cols = self.near_idx[history].flatten(1)  # [B, L * M]
-        adds = (self.near_weight[history] * weight.unsqueeze(-1)).flatten(1)
-        rows = torch.zeros(history.shape[0], self.near_idx.shape[0], dtype=adds.dtype)
-        return rows.scatter_add(1, cols, adds).gather(1, candidates)
+        rows = neighbour_scores(history, ages, self.near_idx, self.near_weight)
+        return rows.gather(1, candidates)
 
     def forward(
         self, history: torch.Tensor, ages: torch.Tensor, candidates: torch.Tensor
