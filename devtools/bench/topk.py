@@ -14,6 +14,7 @@ their own cluster, so seen items score high as they do in a real history.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import statistics
 import time
@@ -317,7 +318,11 @@ def main(argv: list[str] | None = None) -> None:
             case = make_case(kind, args.batch, n)
             _report(n, case, args.k, kernels(case, args.k), repeats)
             if kind == "clustered" and not args.no_model:
-                _report(n, case, args.k, with_model(case, args.k), repeats)
+                # Judged against the model's own scores: onnxruntime's matmul need not round
+                # as numpy's does (it did not on an AMD EPYC), and the kernels are not at stake.
+                modelled = with_model(case, args.k)
+                scored = dataclasses.replace(case, scores=modelled["model call only"]()[1])
+                _report(n, scored, args.k, modelled, repeats)
 
 
 if __name__ == "__main__":
