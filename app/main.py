@@ -50,7 +50,7 @@ from app.worker.broker_watch import BrokerWatch
 from app.worker.faust_app import cannot_start, create_faust_app
 from app.worker.faust_compat import BulkInput, tables_recovered
 from app.worker.health_state import WorkerHealth
-from app.worker.latest_table import LatestTableSink
+from app.worker.latest_table import LatestTable
 from app.worker.progress import ProgressMonitor
 from app.worker.shutdown import Shutdown
 from app.worker.tables import WorkerTables, create_tables
@@ -189,7 +189,7 @@ def _recommend_agent(
     # Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
     # the broker's own message size limit is what bounds them.
     sender = BatchSender(brokers, partitioner, max_request_bytes=32 << 20)
-    sinks = configured_sinks(settings, sender, metrics, LatestTableSink(tables.latest))
+    sinks = configured_sinks(settings, sender, metrics, LatestTable(tables.latest).keep)
     agent = RecommendAgent(
         settings, core, TableStore(tables.features), sinks, serving.rollout, metrics, sender,
         serving.cache, bulk, batches(policy) if batches else policy, health,

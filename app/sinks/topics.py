@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from typing import cast
+
+from aiokafka.structs import RecordMetadata
 
 from app.kafka.producer import BatchSender
 from app.kafka.topics import ensure_topics
@@ -57,6 +60,7 @@ class TopicSink:
         *,
         create_partitions: int = 0,
         timestamps: Callable[[BatchResult], Sequence[int | None]] | None = None,
+        then: Callable[[BatchResult, Sequence[RecordMetadata | None]], None] | None = None,
     ) -> None:
         self.name = name
         self.topic = topic
@@ -66,6 +70,8 @@ class TopicSink:
         self.create_partitions = create_partitions
         self.timestamps = timestamps
         """Each record's timestamp (ms), kept from its input (moved records); else now."""
+        self.then = then
+        """Called once the broker has the batch's records, with what it said of each batch."""
 
     async def start(self) -> None:
         """Create the topic if asked to (before the first batch needs it); the shared
@@ -86,8 +92,10 @@ class TopicSink:
             return 0
         try:
             stamps = self.timestamps(result) if self.timestamps else None
-            await asyncio.gather(*await self.sender.send_many(self.topic, records, stamps))
+            sent = await asyncio.gather(*await self.sender.send_many(self.topic, records, stamps))
         except Exception:
             self.metrics.produce_errors.inc()
             raise
+        if self.then is not None:
+            self.then(result, cast(list[RecordMetadata | None], sent))
         return len(records)

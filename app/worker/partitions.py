@@ -43,14 +43,20 @@ class PartitionLayout:
     input_topic: str
     input_partitions: int | None
     tables: Mapping[str, int]
+    output_topic: str = ""
+    output_partitions: int | None = None
+    """The recommendations topic's count (None: not created yet): the latest table's
+    changelog, so it must have the tables' count too."""
 
 
 def layout_topics(settings: Settings) -> list[str]:
     """The worker's own topics made with STREAMREC_PARTITIONS: each table's changelog
-    (Faust's ``<app id>-<table>-changelog``) and, with TRENDING, the by-item topic."""
-    tables = ["features", "latest", *(["trending"] if settings.trending else [])]
+    (Faust's ``<app id>-<table>-changelog``; the latest table's is the recommendations
+    topic) and, with TRENDING, the by-item topic."""
+    tables = ["features", *(["trending"] if settings.trending else [])]
     changelogs = [f"{settings.app_id}-{name}-changelog" for name in tables]
-    return changelogs + ([settings.by_item_topic] if settings.trending else [])
+    by_item = [settings.by_item_topic] if settings.trending else []
+    return [*changelogs, settings.output_topic, *by_item]
 
 
 def partition_problem(layout: PartitionLayout, setting: int, given: bool) -> str | None:
@@ -77,6 +83,13 @@ def partition_problem(layout: PartitionLayout, setting: int, given: bool) -> str
             f"table's partition count cannot change: set {SETTING}={counts[0]} (or "
             "delete those topics and STREAMREC_DATA_DIR to start the users' state over)"
         )
+    if layout.output_partitions is not None and layout.output_partitions != setting:
+        out, m = layout.output_topic, layout.output_partitions
+        return (f"the recommendations topic {out} has {m} partitions but {wanted}: it is "
+                f"also the latest table's changelog (GET /recommendations/ restores from "
+                f"it), so it needs the tables' count: recreate {out} with {setting} "
+                f"partitions (the worker creates it when missing), or set "
+                f"STREAMREC_OUTPUT_TOPIC to a new topic")  # fmt: skip
     if n is not None and n != setting:
         more = "" if n > setting else (
             f", or first give the topic {setting} partitions "
@@ -109,7 +122,8 @@ def check_partitions(
     finally:
         loop.close()
     n = found.pop(settings.input_topic, None)
-    layout = PartitionLayout(settings.input_topic, n, found)
+    output = found.pop(settings.output_topic, None)
+    layout = PartitionLayout(settings.input_topic, n, found, settings.output_topic, output)
     problem = partition_problem(layout, settings.partitions, settings.partitions_given)
     if problem is not None:
         raise CannotStart(problem)

@@ -34,9 +34,11 @@ def create_tables(app: faust.App, settings: Settings) -> WorkerTables:
             app, "features", settings.partitions, StructCodec(UserFeatureState),
             "Per-user feature state (the model's input).", settings.store_options,
         ),
+        # Restored from the recommendations topic itself (Kafka Streams reuses a source
+        # topic so): the update already goes there, so a changelog of its own would repeat it.
         latest=raw_key_table(
             app, "latest", settings.partitions, "raw",
             "Each user's latest recommendation update (the output JSON).",
-            settings.store_options,
+            settings.store_options, changelog=settings.output_topic,
         ),
     )  # fmt: skip

@@ -87,6 +87,18 @@ def states(d: Deployment, worker: WorkerProcess, traffic: Traffic) -> Counter[in
     return counts
 
 
+def latest_events(d: Deployment, worker: WorkerProcess, traffic: Traffic) -> list[str]:
+    """Users whose ``/recommendations/`` does not answer their last event: the latest table
+    restores from the recommendations topic (its changelog), so a new or restarted worker
+    must know each user's newest update."""
+    wrong = []
+    for user, events in traffic.valid.items():
+        status, body = d.get_json(worker, f"/recommendations/{user}/")
+        if status != 200 or not isinstance(body, dict) or body.get("event_id") != events[-1]:
+            wrong.append(user)
+    return wrong
+
+
 async def test_bad_input_corpus_mixed_into_valid_traffic(
     deployment_factory: Callable[..., Deployment],
 ) -> None:
@@ -166,6 +178,7 @@ async def test_worker_killed_mid_stream_loses_nothing_and_keeps_its_state(
     assert report.duplicates <= rate * 5, report.summary()
     # Every user's state counts each event exactly once: replays were not applied twice.
     assert states(d, second, traffic) == Counter({40: 40}), report.summary()
+    assert latest_events(d, second, traffic) == []
     assert await wait_lag_zero(d) == 0
     print(f"kill -9: {report.summary()}; back to zero lag {recovery_s:.1f}s after the kill")
 
@@ -366,5 +379,6 @@ async def test_scale_out_then_stop_the_first_worker(
         states(d, second, traffic)
     )
     assert states(d, second, traffic) == Counter({60: 40}), report.summary()
+    assert latest_events(d, second, traffic) == []
     # Commits reach the end: nothing was skipped (a gap would hold its partition's commit).
     assert await wait_lag_zero(d) == 0

@@ -53,7 +53,7 @@ async def test_views_route_to_the_partition_owner(
     # Both workers own partitions, so some answers were forwarded (else this proves nothing).
     _, body = http_get(first.web_url + "/router/")
     owners = msgspec.json.decode(body)
-    changelog = f"streamrec-{d.ns}-latest-changelog"
+    changelog = d.output_topic  # the latest table's changelog
     assert {url: bool(tables.get(changelog)) for url, tables in owners.items()} == {
         first.web_url: True,
         second.web_url: True,

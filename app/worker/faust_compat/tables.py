@@ -19,6 +19,7 @@ def raw_key_table(
     value_serializer: CodecArg,
     help: str,
     store_options: dict[str, Any] | None = None,
+    changelog: str | None = None,
 ) -> faust.Table[str, Any]:
     """A registered table whose changelog, store and router all use the raw key bytes.
 
@@ -27,9 +28,13 @@ def raw_key_table(
     key by ``b"42"``: views would route to the wrong worker. ``app.Table`` registers the
     table (creating its changelog topic with those serializers) at once, so the table is
     built here, given its serializers, and only then registered. ``store_options``: the
-    store's (``faust.stores.rocksdb.RocksDBOptions`` fields for RocksDB).
+    store's (``faust.stores.rocksdb.RocksDBOptions`` fields for RocksDB). ``changelog``: a
+    topic the table restores from instead of its own ``<app id>-<name>-changelog``, which
+    the caller writes itself (the table then sends nothing: see ``app.worker.latest_table``).
     """
-    return registered_table(app, name, partitions, "raw", value_serializer, help, store_options)
+    return registered_table(
+        app, name, partitions, "raw", value_serializer, help, store_options, changelog=changelog
+    )
 
 
 def registered_table(
@@ -42,8 +47,18 @@ def registered_table(
     store_options: dict[str, Any] | None = None,
     default: Callable[[], Any] | None = None,
     key_type: type | None = str,
+    changelog: str | None = None,
 ) -> faust.Table[Any, Any]:
     """A table built with these serializers, then registered (see ``raw_key_table``)."""
+    topic = None
+    if changelog is not None:
+        # As Faust makes its own changelog topics (compacted, created when missing), but
+        # under the given name: Faust skips creating a topic that exists.
+        topic = app.topic(
+            changelog, key_type=key_type, key_serializer=key_serializer,
+            value_serializer=value_serializer, partitions=partitions, compacting=True,
+            deleting=False, acks=False, internal=True, maxsize=131_072, allow_empty=True,
+        )  # fmt: skip
     table: faust.Table[Any, Any] = faust.Table(
         app,
         name=name,
@@ -53,6 +68,7 @@ def registered_table(
         beacon=app.tables.beacon,
         options=store_options,
         default=default,
+        changelog_topic=topic,
     )
     table.key_serializer = key_serializer
     table.value_serializer = value_serializer

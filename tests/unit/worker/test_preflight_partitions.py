@@ -13,7 +13,7 @@ from app.worker.partitions import PartitionLayout, layout_topics, partition_prob
 from tests.support.paths import MODELS
 
 INPUT = "interactions"
-FEATURES, LATEST = "streamrec-features-changelog", "streamrec-latest-changelog"
+FEATURES, LATEST = "streamrec-features-changelog", "streamrec-trending-changelog"
 
 
 def problem(
@@ -88,3 +88,12 @@ def test_the_checked_topics_are_the_built_worker_s_own(tmp_path: Path, trending:
     sources = {agent.channel.get_topic_name() for agent in app.agents.values()}
     internal |= sources - {settings.input_topic}
     assert set(layout_topics(settings)) == internal
+
+
+def test_an_output_topic_with_another_count_is_refused_as_the_latest_tables_changelog() -> None:
+    layout = PartitionLayout(INPUT, 8, {FEATURES: 8}, "recommendations", 1)
+    line = partition_problem(layout, 8, False)
+    assert line is not None and "\n" not in line
+    assert "the recommendations topic recommendations has 1 partitions" in line
+    assert "latest table's changelog" in line and "recreate recommendations with 8" in line
+    assert partition_problem(PartitionLayout(INPUT, 8, {}, "recommendations", 8), 8, False) is None
