@@ -188,7 +188,10 @@ def _recommend_agent(
     policy = take_batches(settings.max_batch, settings.max_wait_ms / 1000, ack=False)
     # Dead letters carry the input's bytes unchanged, whatever size the input topic accepted;
     # the broker's own message size limit is what bounds them.
-    sender = BatchSender(brokers, partitioner, max_request_bytes=32 << 20)
+    sender = BatchSender(
+        brokers, partitioner, max_request_bytes=32 << 20,
+        compression_type=settings.producer_compression,
+    )  # fmt: skip
     sinks = configured_sinks(settings, sender, metrics, LatestTable(tables.latest).keep)
     agent = RecommendAgent(
         settings, core, TableStore(tables.features), sinks, serving.rollout, metrics, sender,

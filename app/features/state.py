@@ -45,6 +45,8 @@ MAX_EVENT_IDS = 16
 EVENT_LETTERS = {"view": "v", "click": "c", "cart": "a", "purchase": "p", "rate": "r"}
 
 
+# Fields only appended, with defaults: the changelog encodes states as arrays (by position,
+# app.worker.codecs), so a state written before a field existed decodes with its default.
 class UserFeatureState(msgspec.Struct, frozen=True):
     """What the model and the views need to know about one user; the features table value."""
 

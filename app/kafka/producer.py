@@ -25,10 +25,16 @@ class BatchSender:
     """A producer for streamrec's own output and dead-letter records."""
 
     def __init__(
-        self, brokers: Brokers, partitioner: KeyPartitioner, *, max_request_bytes: int
+        self,
+        brokers: Brokers,
+        partitioner: KeyPartitioner,
+        *,
+        max_request_bytes: int,
+        compression_type: str | None = None,
     ) -> None:
         self.brokers = brokers
         self._max_request_bytes = max_request_bytes
+        self._compression_type = compression_type
         self._partitioner = partitioner
         self._producer: AIOKafkaProducer | None = None
 
@@ -45,6 +51,7 @@ class BatchSender:
             acks="all",
             linger_ms=0,
             max_request_size=self._max_request_bytes,
+            compression_type=self._compression_type,
         )
         await self._producer.start()
 

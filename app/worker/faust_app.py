@@ -53,6 +53,7 @@ def create_faust_app(
         value_serializer="raw",
         # The router (views, OIP forwarding) finds a user's worker with the producers' one.
         producer_partitioner=partitioner,
+        producer_compression_type=settings.producer_compression,
         processing_guarantee="at_least_once",
         table_standby_replicas=1,
         autodiscover=False,

@@ -1,11 +1,17 @@
-"""Kafka settings: the broker URLs Faust accepts, split into what plain clients take.
-(The KAFKA_* security rules are tested with the Brokers they build: tests/unit/kafka.)"""
+"""Kafka settings: the broker URLs Faust accepts, split into what plain clients take; the
+producers' compression. (The KAFKA_* security rules are tested with the Brokers they build:
+tests/unit/kafka.)"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import get_args
+
 import pytest
+from aiokafka import codec
 
 from app.settings import load_settings
+from app.settings.kafka import Compression
 
 
 def test_broker_urls_faust_accepts_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,3 +36,22 @@ def test_a_list_must_start_with_a_broker_url(monkeypatch: pytest.MonkeyPatch, va
     monkeypatch.setenv("STREAMREC_BROKER", value)
     with pytest.raises(Exception, match="is not a broker URL"):
         load_settings()
+
+
+def test_producers_compress_with_zstd_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, problems_of: Callable[..., list[str]]
+) -> None:
+    assert load_settings().producer_compression == "zstd"
+    for given, meant in (("none", None), (" LZ4 ", "lz4"), ("gzip", "gzip")):
+        monkeypatch.setenv("STREAMREC_COMPRESSION", given)
+        assert load_settings().producer_compression == meant
+    (problem,) = problems_of(STREAMREC_COMPRESSION="brotli")
+    assert problem.startswith("STREAMREC_COMPRESSION='brotli'") and "'zstd'" in problem
+
+
+def test_every_compression_offered_is_installed() -> None:
+    # aiokafka's zstd, lz4 and snappy need cramjam (a dependency): without it the worker's
+    # producers would refuse to start.
+    installed = {"gzip": codec.has_gzip(), "snappy": codec.has_snappy(),
+                 "lz4": codec.has_lz4(), "zstd": codec.has_zstd()}  # fmt: skip
+    assert [c for c in get_args(Compression) if c != "none" and not installed[c]] == []
