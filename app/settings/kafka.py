@@ -33,13 +33,14 @@ class KafkaSettings(Scope):
     """Longest a consumer fetch waits for data. Faust's 1500 ms is harmless on Kafka (it answers
     as soon as data arrives) but the embedded broker holds fetches for part of it."""
 
-    compression: Compression = "zstd"
-    """Compression of the record batches the worker produces (updates, dead letters, table
-    changelogs): ``none``, ``gzip``, ``snappy``, ``lz4`` or ``zstd``. zstd sends the JSON
-    updates in a quarter of the bytes for 1.4 microseconds per record; at the levels aiokafka
-    fixes, lz4 shrinks less for more CPU and gzip as much for five times the CPU. Consumers of
-    the output topic must read it: Kafka clients from 2.1 on do (aiokafka with cramjam);
-    ``none`` for older ones."""
+    compression: Compression = "none"
+    """Compression of the record batches the worker writes for others to read (updates,
+    shadow updates, dead letters): ``none``, ``gzip``, ``snappy``, ``lz4`` or ``zstd``.
+    zstd sends the JSON updates in a quarter of the bytes for 1.4 microseconds per record;
+    at the levels aiokafka fixes, lz4 shrinks less for more CPU and gzip as much for five
+    times the CPU. Off by default because every consumer must read it: Kafka clients from
+    2.1 on read zstd, aiokafka only with cramjam installed. The worker's own changelogs,
+    read only by workers, are always zstd."""
 
     @field_validator("compression", mode="before")
     @classmethod

@@ -11,14 +11,14 @@ from app.worker.faust_app import create_faust_app
 from app.worker.shutdown import Shutdown
 
 
-@pytest.mark.parametrize(("compression", "faust_takes"), [("lz4", "lz4"), ("none", None)])
-def test_faust_compresses_the_changelogs_as_streamrecs_own_producer_does(
-    compression: str, faust_takes: str | None
+@pytest.mark.parametrize("compression", ["lz4", "none"])
+def test_faust_compresses_the_changelogs_with_zstd_whatever_the_outputs_use(
+    compression: str,
 ) -> None:
     settings = Settings(compression=compression)  # type: ignore[arg-type]
     app = create_faust_app(
         settings, Brokers.from_settings(settings), KeyPartitioner(settings.key_partitioner),
         Shutdown(1.0),
     )  # fmt: skip
-    assert app.conf.producer_compression_type == faust_takes
-    assert app.producer._settings_default()["compression_type"] == faust_takes
+    assert app.conf.producer_compression_type == "zstd"
+    assert app.producer._settings_default()["compression_type"] == "zstd"
