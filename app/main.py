@@ -47,8 +47,10 @@ from app.trending.windows import TrendingConfig
 from app.worker.agent import RecommendAgent, TableStore
 from app.worker.batching import BatchPolicy, take_batches
 from app.worker.broker_watch import BrokerWatch
-from app.worker.faust_app import cannot_start, create_faust_app
+from app.worker.codecs import StructCodec
+from app.worker.faust_app import CHANGELOG_COMPRESSION, cannot_start, create_faust_app
 from app.worker.faust_compat import BulkInput, tables_recovered
+from app.worker.features_changelog import FeaturesChangelog
 from app.worker.health_state import WorkerHealth
 from app.worker.latest_table import LatestTable
 from app.worker.progress import ProgressMonitor
@@ -193,6 +195,11 @@ def _recommend_agent(
         compression_type=settings.producer_compression,
     )  # fmt: skip
     sinks = configured_sinks(settings, sender, metrics, LatestTable(tables.latest).keep)
+    changelogs = BatchSender(
+        brokers, partitioner, max_request_bytes=1 << 20, compression_type=CHANGELOG_COMPRESSION
+    )
+    codec = StructCodec(UserFeatureState)
+    sinks.append(FeaturesChangelog(tables.features, codec, changelogs, metrics))
     agent = RecommendAgent(
         settings, core, TableStore(tables.features), sinks, serving.rollout, metrics, sender,
         serving.cache, bulk, batches(policy) if batches else policy, health,

@@ -65,17 +65,23 @@ class BatchSender:
         topic: str,
         records: Sequence[OutRecord],
         timestamps_ms: Sequence[int | None] | None = None,
+        partitions_of: Sequence[int] | None = None,
     ) -> list[asyncio.Future[object]]:
-        """Queue ``records`` for ``topic`` (``timestamps_ms``: each record's, else now); one
-        future per record batch sent."""
+        """Queue ``records`` for ``topic`` (``timestamps_ms``: each record's, else now;
+        ``partitions_of``: each record's partition, else the key partitioner's); one future
+        per record batch sent."""
         if not records:
             return []
         partitions = sorted(await self.producer.partitions_for(topic))
         open_batches: dict[int, BatchBuilder] = {}
         futures = []
         stamps = timestamps_ms or [None] * len(records)
-        for (key, value, headers), timestamp in zip(records, stamps, strict=True):
-            partition = self._partitioner(key, partitions, partitions)
+        chosen: Sequence[int | None] = partitions_of or [None] * len(records)
+        if partitions_of and not set(partitions_of) <= set(partitions):
+            raise ValueError(f"{topic} has {len(partitions)} partitions, not partition "
+                             f"{max(partitions_of)}")  # fmt: skip
+        for (key, value, headers), timestamp, given in zip(records, stamps, chosen, strict=True):
+            partition = self._partitioner(key, partitions, partitions) if given is None else given
             batch = open_batches.get(partition)
             if batch is None:
                 batch = open_batches[partition] = self.producer.create_batch()

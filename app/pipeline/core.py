@@ -181,7 +181,7 @@ class BatchCore:
         result.stage_seconds["inference"] = time.perf_counter() - t2
         writes = self.encoder.emit(applied, ranked, shadow_ranked, arms, result, self.clock())
         store.write_many(writes)
-        result.writes = len(writes)
+        result.writes, result.states = len(writes), writes
         return result
 
     def _decode(

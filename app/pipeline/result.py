@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from app.pipeline.decode import InputRecord
+    from app.pipeline.store import StateWrite
 
 __all__ = [
     "BatchResult", "DeadLetterOut", "LatestUpdate", "ModelCalls", "Moved", "OutRecord", "Quality",
@@ -77,6 +78,8 @@ class BatchResult:
     """Rejected records of the batch, in input order."""
     writes: int = 0
     """Users whose state was written."""
+    states: list[StateWrite] = field(default_factory=list)
+    """Those writes, for a store whose changelog is sent with the batch's other records."""
     latest: list[LatestUpdate] = field(default_factory=list)
     """Each user's newest update, for users with a new (not replayed) event."""
     updates_by_variant: Counter[str] = field(default_factory=Counter)

@@ -38,7 +38,7 @@ from app.settings import Settings
 from app.sinks import Sink, deliver
 from app.worker.batch_metrics import count_batch
 from app.worker.batching import BatchPolicy, BatchSource, subscribe
-from app.worker.faust_compat import current_message
+from app.worker.faust_compat import check_source_partitions, current_message
 from app.worker.health_state import WorkerHealth
 
 __all__ = ["RecommendAgent", "TableStore"]
@@ -52,7 +52,11 @@ second or two when the broker answers); past it, the worker starts with what it 
 
 class TableStore:
     """The features table behind the core's ``StateStore``: each read and write in the
-    partition of its record (made the current event: faust#300)."""
+    partition of its record (made the current event: faust#300).
+
+    Writes go to the table's store only: their changelog records are sent with the batch's
+    other records (``features_changelog``), not one by one through Faust's producer.
+    """
 
     def __init__(self, features: faust.Table[str, UserFeatureState]) -> None:
         self.features = features
@@ -65,9 +69,12 @@ class TableStore:
         return out
 
     def write_many(self, writes: Sequence[StateWrite]) -> None:
+        for topic in {write.record.topic for write in writes}:
+            check_source_partitions(self.features, topic)
+        store = self.features.data
         for write in writes:
             with current_message(write.record):
-                self.features[write.user_id] = write.state
+                store[write.user_id] = write.state
 
 
 class RecommendAgent:

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import faust
 from aiokafka.structs import RecordMetadata
-from faust.types import TP
 
 from app.pipeline.result import BatchResult
+from app.worker.changelog_offsets import persist_offsets
 from app.worker.faust_compat import current_message
 
 __all__ = ["LatestTable"]
@@ -35,12 +35,4 @@ class LatestTable:
             # The store picks the partition's database by the current event (faust#300).
             with current_message(update.record):
                 store[update.user_id] = update.value
-        last: dict[TP, int] = {}
-        for meta in sent:
-            if meta is not None:  # None: a producer without acks (not streamrec's)
-                tp = TP(meta.topic, meta.partition)
-                last[tp] = max(meta.offset, last.get(tp, -1))
-        # The first offset of each partition's last batch: a restore replays at most that
-        # batch again, and a record read twice leaves the same newest value.
-        for tp, offset in last.items():
-            store.set_persisted_offset(tp, offset)
+        persist_offsets(store, sent)

@@ -12,11 +12,17 @@ table_stats.py: RocksDB key estimates; versions.py: the versions these were writ
 
 from app.worker.faust_compat.bulk import BulkInput, bulk_inputs_of, current_message
 from app.worker.faust_compat.table_stats import estimated_keys
-from app.worker.faust_compat.tables import raw_key_table, registered_table, tables_recovered
+from app.worker.faust_compat.tables import (
+    check_source_partitions,
+    raw_key_table,
+    registered_table,
+    tables_recovered,
+)
 from app.worker.faust_compat.tuned_app import TunedApp
 from app.worker.faust_compat.versions import PATCHED_FOR, check_versions
 
 __all__ = [
-    "PATCHED_FOR", "BulkInput", "TunedApp", "bulk_inputs_of", "check_versions",
+    "PATCHED_FOR", "BulkInput", "TunedApp", "bulk_inputs_of", "check_source_partitions",
+    "check_versions",
     "current_message", "estimated_keys", "raw_key_table", "registered_table", "tables_recovered",
 ]  # fmt: skip

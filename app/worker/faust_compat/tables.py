@@ -9,7 +9,7 @@ from typing import Any, cast
 import faust
 from faust.types.codecs import CodecArg
 
-__all__ = ["raw_key_table", "registered_table", "tables_recovered"]
+__all__ = ["check_source_partitions", "raw_key_table", "registered_table", "tables_recovered"]
 
 
 def raw_key_table(
@@ -79,3 +79,11 @@ def registered_table(
 def tables_recovered(app: faust.App) -> bool:
     """Has the table recovery (changelog replay) of the current assignment finished?"""
     return bool(cast(Any, app.tables).recovery.completed.is_set())
+
+
+def check_source_partitions(table: faust.Table[Any, Any], topic: str) -> None:
+    """Faust's check before a table write sends its changelog record: ``topic``, where the
+    written records come from, has as many partitions as the changelog (PartitionsMismatch
+    otherwise; checked once per topic). Streamrec writes some tables' stores and sends their
+    changelogs itself, so it asks for the check."""
+    cast(Any, table)._verify_source_topic_partitions(topic)
