@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import faust
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, GCCollector, ProcessCollector
 
 from app.cli.commands import register_commands
 from app.errors import CannotStart, InvalidSettings
@@ -120,6 +120,10 @@ def build(
     app = create_faust_app(settings, brokers, partitioner, shutdown)
     tables = create_tables(app, settings)
     samples = CollectorRegistry()
+    # The client's standard process_* and python_gc_* series: CPU, memory, open files and
+    # collections per generation (a gen-2 collection stalls the event loop).
+    ProcessCollector(registry=samples)
+    GCCollector(registry=samples)
     metrics = AppMetrics.create(samples)
     health = WorkerHealth(metrics)
     serving = _serving(settings, metrics)

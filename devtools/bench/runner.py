@@ -33,6 +33,7 @@ from devtools.bench.catalog_plan import CatalogPlan
 from devtools.bench.load import Event, make_events, send_events
 from devtools.bench.overload import OverloadPlan, run_overload
 from devtools.bench.procstat import cpu_seconds, memory_bytes
+from devtools.bench.trace import TRACED_LEVELS, SecondSampler, per_second
 from devtools.bench.volume import deployment_topics, topic_volumes
 from devtools.broker import EmbeddedBroker
 from devtools.namespace import Namespace
@@ -313,19 +314,25 @@ async def _latency(
         for level, (rate, count) in enumerate(zip(rates, counts, strict=True)):
             events = make_events(ratings, count, tag=f"l{level}")
             before = _stage_sums(subject.web_url) if subject.web_url else {}
-            meter = _CoreMeter({"pipeline": [subject.pid], "broker": [broker_pid],
-                                "load": [os.getpid()]})  # fmt: skip
+            pids = {"pipeline": [subject.pid], "broker": [broker_pid], "load": [os.getpid()]}
+            meter = _CoreMeter(pids)
+            # A per-second trace at 25% and 50% (issue #39: what runs when the tail stalls).
+            sampler = SecondSampler(pids, subject.web_url) if level < TRACED_LEVELS else None
+            if sampler is not None:
+                sampler.start()
             achieved = await send_events(ns.brokers, ns.input_topic, events, rate=rate)
             cores = meter.cores()
             sent_total += count
             out = await _collect(ns.brokers, subject.output_topic, sent_total, within_s=120)
+            samples = await sampler.stop() if sampler is not None else []
             inputs = await _collect(ns.brokers, ns.input_topic, sent_total, within_s=60)
             sent_at = {msgspec.json.decode(value)["event_id"]: ts for ts, value in inputs}
-            lat = []
+            lat, produced = [], []
             for ts, value in out:
                 event_id = msgspec.json.decode(value)["event_id"]
                 if event_id.startswith(f"l{level}-"):
                     lat.append(ts - sent_at[event_id])
+                    produced.append(ts / 1000)
             stages = {}
             if subject.web_url:
                 for stage, (total, n) in _stage_sums(subject.web_url).items():
@@ -337,6 +344,8 @@ async def _latency(
             row = {"target_rate": rate, "achieved_rate": achieved, "events": count,
                    "outputs": len(lat), "p50_ms": p[0], "p95_ms": p[1], "p99_ms": p[2],
                    "p999_ms": p[3], "stage_ms_per_batch": stages, "cores": cores}  # fmt: skip
+            if samples:
+                row["trace"] = per_second(samples, list(zip(produced, lat, strict=True)))
             say(f"  {rate:,.0f}/s: p50 {p[0]:.1f} ms, p99 {p[2]:.1f} ms, p99.9 {p[3]:.1f} ms; "
                 + ", ".join(f"{k} {v:.2f}" for k, v in cores.items()) + " cores")  # fmt: skip
             results.append(row)
