@@ -28,6 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_BINARY_HEADER = "Inference-Header-Content-Length"
 
 
 def guard(max_body_bytes: int, max_segment_bytes: int) -> Middleware:
@@ -73,9 +74,14 @@ def _refusal(request: web.Request, max_body_bytes: int, max_segment: int) -> web
     if request.content_length is not None and request.content_length > max_body_bytes:
         return error(413, f"the body is {request.content_length} bytes; at most "
                           f"{max_body_bytes} (STREAMREC_MAX_REQUEST_BYTES)")  # fmt: skip
-    # No Content-Type at all is taken as JSON (``curl -X POST`` sends none).
+    # No Content-Type at all is taken as JSON (``curl -X POST`` sends none); binary data
+    # after a JSON header (the inference API's binary extension, which says where the JSON
+    # ends) may also come as application/octet-stream.
     declared = request.body_exists and "Content-Type" in request.headers
-    if request.method in _BODY_METHODS and declared and request.content_type != "application/json":
+    accepted = ("application/json", *(
+        ("application/octet-stream",) if _BINARY_HEADER in request.headers else ()
+    ))  # fmt: skip
+    if request.method in _BODY_METHODS and declared and request.content_type not in accepted:
         return error(415, f"Content-Type {request.content_type!r} is not accepted; send "
                           "'Content-Type: application/json'")  # fmt: skip
     return None

@@ -46,11 +46,15 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/metrics", health.metrics),
     Route("GET", "/models/", models.models),
     Route("POST", "/models/{name}/{action}", models.model_action),
+    Route("GET", "/v2", oip.server_metadata),
     Route("GET", "/v2/health/live", oip.live),
     Route("GET", "/v2/health/ready", oip.ready),
     Route("GET", "/v2/models/{name}", oip.metadata),
     Route("GET", "/v2/models/{name}/ready", oip.model_ready),
     Route("POST", "/v2/models/{name}/infer", oip.infer),
+    Route("GET", "/v2/models/{name}/versions/{version}", oip.metadata),
+    Route("GET", "/v2/models/{name}/versions/{version}/ready", oip.model_ready),
+    Route("POST", "/v2/models/{name}/versions/{version}/infer", oip.infer),
     Route("GET", "/trending/", trending.top_items),
     # Faust adds its own index ({"status": "OK"}) when the web server starts, after this;
     # aiohttp answers with the first route that matches: this one (the browser test checks).

@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import msgspec
+import numpy as np
+import pytest
+import tritonclient.http
+from tritonclient.utils import InferenceServerException
 
 from devtools.net import http_get, http_post
 from devtools.processes import WorkerProcess
@@ -86,3 +90,35 @@ async def test_infer_by_history_and_by_user_on_either_worker(
         assert status == code and isinstance(answer.get("error"), str), (body, status, answer)
     status, answer = post(first, "/v2/models/other/infer", infer_input("history", ["1"]))
     assert status == 404 and "unknown model" in str(answer["error"])
+
+    # NVIDIA's tritonclient with its defaults (the binary tensor data extension both ways)
+    # gets what plain JSON gets: a batch of user ids as INT64, a history, the errors.
+    client = tritonclient.http.InferenceServerClient(first.web_url.removeprefix("http://"))
+    assert client.is_server_live() and client.is_server_ready()
+    assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
+    assert client.is_model_ready("itemsvd", "1") and not client.is_model_ready("other")
+    assert client.get_model_metadata("itemsvd", "1")["serving_version"] == "1"
+    batch = users[:5]
+    ids = tritonclient.http.InferInput("user_id", [len(batch)], "INT64")
+    ids.set_data_from_numpy(np.array([int(u) for u in batch], dtype=np.int64))
+    result = client.infer("itemsvd", [ids], model_version="1")
+    items = result.as_numpy("item_ids")
+    assert items.shape == (5, 10) and result.as_numpy("scores").dtype == np.float32
+    assert [[i.decode() for i in row] for row in items] == [latest[u] for u in batch]
+    seen = tritonclient.http.InferInput("history", [3], "BYTES")
+    seen.set_data_from_numpy(np.array([b"50", b"172", b"133"], dtype=np.object_))
+    answer = client.infer("itemsvd", [seen], parameters={"top_k": 5})
+    status, plain = post(first, "/v2/models/itemsvd/infer",
+                         {**infer_input("history", ["50", "172", "133"]),
+                          "parameters": {"top_k": 5}})  # fmt: skip
+    by_name = {o["name"]: o["data"] for o in plain["outputs"]}  # type: ignore[union-attr]
+    assert [i.decode() for i in answer.as_numpy("item_ids")] == by_name["item_ids"]
+    assert answer.as_numpy("scores").tolist() == pytest.approx(by_name["scores"])
+    for model, tensor, code in [("other", seen, "404"), ("itemsvd", ids, None)]:
+        if code is None:  # an unknown user among known ones
+            tensor = tritonclient.http.InferInput("user_id", [2], "BYTES")
+            tensor.set_data_from_numpy(np.array([b"300", b"no-such-user"], dtype=np.object_))
+            code = "404"
+        with pytest.raises(InferenceServerException) as raised:
+            client.infer(model, [tensor])
+        assert raised.value.status() == code, raised.value
