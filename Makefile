@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: install install-dev tools run test lint docs unit integration train broker bench clean
+.PHONY: install install-dev tools run test lint docs unit integration train broker bench clean grpc
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ broker: install
 
 train: install-dev
 	$(BIN)/faust -A app train
+
+# The gRPC API's messages from their .proto (commit the result; a test checks it is current).
+grpc: install-dev
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. app/grpc/v2/inference.proto
 
 # Throughput, latency and footprint vs a plain aiokafka loop; writes BENCHMARKS.md/.json.
 bench: install

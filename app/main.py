@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, GCCollector, ProcessCollector
 from app.cli.commands import register_commands
 from app.errors import CannotStart, InvalidSettings
 from app.features.state import UserFeatureState
+from app.grpc.server import add_grpc_server
 from app.http.context import HttpContext
 from app.http.operator_state import RecentRates
 from app.http.routes import register_routes
@@ -264,14 +265,17 @@ def _web(
         rates.sample()
 
     app.timer(1.0, name="streamrec.page_rates")(sample_rates)
-    register_routes(HttpContext(
+    ctx = HttpContext(
         app=app, features=tables.features, latest=tables.latest, rollout=serving.rollout,
         ranker=ranker, agent=agent, progress=progress, health=health, registry=samples,
         metrics=metrics, auth=auth, board=serving.board, rates=rates, app_id=settings.app_id,
         default_k=settings.top_k, stall_timeout_s=settings.stall_timeout_s,
         output_topic=settings.output_topic, shadow_topic=settings.shadow_topic,
         trending=settings.trending, auto=auto,
-    ))  # fmt: skip
+    )  # fmt: skip
+    register_routes(ctx)
+    if settings.grpc_port:
+        add_grpc_server(app, ctx, settings.web_bind, settings.grpc_port, settings.max_request_bytes)
 
 
 def _tune_gc() -> None:

@@ -18,21 +18,17 @@ are 4xx/5xx with {"error": "..."}. Requests are batched with each other
 
 from __future__ import annotations
 
-import asyncio
-from collections import defaultdict
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import msgspec
 from aiohttp import web
-from yarl import URL
 
-from app.errors import InvalidRequest, ModelNotReady
-from app.features.state import UserFeatureState, state_from_items
+from app.errors import InvalidRequest, StreamrecError
 from app.http import errors, responses
+from app.http.answering import FORWARDED, Refused, answer, check_model
 from app.http.context import HttpContext
 from app.http.health import readiness
-from app.inference.online import Ranked
 from app.inference.protocol import (
     OUTPUTS,
     InputTensor,
@@ -43,14 +39,12 @@ from app.inference.protocol import (
     query_of,
     to_binary,
 )
-from app.records import ScoredItem
 
 __all__ = [
-    "FORWARDED", "HEADER_LENGTH", "infer", "live", "metadata", "model_ready", "parse", "ready",
-    "server_metadata",
+    "EXTENSIONS", "FORWARDED", "HEADER_LENGTH", "infer", "live", "metadata", "model_description",
+    "model_ready", "parse", "ready", "server_metadata", "server_version",
 ]  # fmt: skip
 
-FORWARDED = "X-Streamrec-Forwarded"
 HEADER_LENGTH = "Inference-Header-Content-Length"
 EXTENSIONS = ["binary_tensor_data"]
 
@@ -140,43 +134,27 @@ async def ready(ctx: HttpContext, request: web.Request) -> web.Response:
     return responses.json({"ready": is_ready}, 200 if is_ready else 503)
 
 
+def server_version() -> str:
+    """streamrec's version, as installed."""
+    try:
+        return version("streamrec")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 async def server_metadata(ctx: HttpContext, request: web.Request) -> web.Response:
     """The server's name, version and the protocol extensions it supports."""
-    try:
-        ours = version("streamrec")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        ours = "unknown"
-    return responses.json({"name": "streamrec", "version": ours, "extensions": EXTENSIONS})
+    return responses.json(
+        {"name": "streamrec", "version": server_version(), "extensions": EXTENSIONS}
+    )
 
 
-def _unknown(ctx: HttpContext, name: str, version: str | None) -> web.Response | None:
-    """404 unless ``name`` (and ``version``, if given) is what this worker serves."""
-    model = ctx.model
-    if name != model.name:
-        return errors.error(404, f"unknown model {name!r}; this worker serves {model.name!r}")
-    if version is None:
-        return None
-    scorer = model.current
-    serving = None if scorer is None else scorer.version
-    if version not in model.registry.versions(name):
-        return errors.error(404, f"model {name!r} has no version {version!r}")
-    if version != serving:
-        return errors.error(404, f"version {version!r} of {name!r} is not loaded; this "
-                                 f"worker serves version {serving!r}")  # fmt: skip
-    return None
-
-
-async def metadata(
-    ctx: HttpContext, request: web.Request, name: str, version: str | None = None
-) -> web.Response:
-    """The model's versions, the one serving, and the inputs and outputs of the API and of
-    the graph."""
-    unknown = _unknown(ctx, name, version)
-    if unknown is not None:
-        return unknown
+def model_description(ctx: HttpContext) -> dict[str, Any]:
+    """The model's metadata: its versions, the one serving, the inputs and outputs of the API
+    and of the graph."""
     model = ctx.model
     scorer = model.current
-    return responses.json({
+    return {
         "name": model.name,
         "versions": model.registry.versions(model.name),
         "platform": "onnxruntime_onnx",
@@ -196,7 +174,18 @@ async def metadata(
              "feature": scorer.builders[t.name]}
             for t in scorer.manifest.inputs
         ]},
-    })  # fmt: skip
+    }  # fmt: skip
+
+
+async def metadata(
+    ctx: HttpContext, request: web.Request, name: str, version: str | None = None
+) -> web.Response:
+    """The model's metadata (``model_description``)."""
+    try:
+        check_model(ctx, name, version)
+    except Refused as exc:
+        return errors.error(exc.status, exc.message)
+    return responses.json(model_description(ctx))
 
 
 async def model_ready(
@@ -218,120 +207,20 @@ async def infer(
     ctx: HttpContext, request: web.Request, name: str, version: str | None = None
 ) -> web.Response:
     """Top-Ks for histories, or for user ids on the workers that own them."""
-    unknown = _unknown(ctx, name, version)
-    if unknown is not None:
-        return unknown
     body = await request.read()
     try:
+        check_model(ctx, name, version)
         parsed, query = parse(body, ctx.default_k, request.headers.get(HEADER_LENGTH))
-    except InvalidRequest as exc:
+        found = await answer(ctx, query, request.url.path, bool(request.headers.get(FORWARDED)))
+    except Refused as exc:
+        return errors.error(exc.status, exc.message)
+    except StreamrecError as exc:  # InvalidRequest, ModelNotReady
         return errors.from_error(exc)
-    if query.input == "history":
-        answered = await _rank(ctx, [state_from_items(row) for row in query.rows], query.k)
-    else:
-        answered = await _by_user(ctx, request, query)
-    if isinstance(answered, web.Response):
-        return answered
-    model_name, model_version, rows, sources = answered
-    tensors = answer_tensors(query, rows)
     head: dict[str, Any] = {
-        "model_name": model_name, "model_version": model_version, "id": parsed.id,
-        # model, or for a history the model cannot read trending (or popularity).
-        "parameters": {"source": ",".join(dict.fromkeys(sources))},
+        "model_name": found.model_name, "model_version": found.model_version, "id": parsed.id,
+        "parameters": {"source": found.source},
     }  # fmt: skip
-    return _answer(head, tensors, parsed)
-
-
-Answered = tuple[str, str, list[list[ScoredItem]], list[str]]
-"""Model name, version, each row's top-K and its source."""
-
-
-async def _rank(
-    ctx: HttpContext, states: list[UserFeatureState], k: int
-) -> Answered | web.Response:
-    try:
-        ranked: list[Ranked] = await asyncio.gather(*(ctx.ranker.rank(s, k) for s in states))
-    except ModelNotReady as exc:
-        return errors.from_error(exc)
-    scorer = ranked[0][0]
-    return scorer.name, scorer.version, [r[1] for r in ranked], [r[2] for r in ranked]
-
-
-async def _by_user(ctx: HttpContext, request: web.Request, query: Query) -> Answered | web.Response:
-    """Each user's top-K: scored here for the users this worker owns, asked of their owners
-    for the others (one request per owner), in the request's order."""
-    here = URL(str(ctx.app.conf.canonical_url))
-    by_owner: dict[tuple[str | None, int | None], list[int]] = defaultdict(list)
-    owners: dict[tuple[str | None, int | None], URL] = {}
-    for n, user in enumerate(query.user_ids):
-        try:
-            owner = ctx.app.router.key_store(ctx.features.name, user)
-        except KeyError:
-            return errors.error(503, "partition owners unknown (rebalancing); retry")
-        key = (owner.host, owner.port)
-        by_owner[key].append(n)
-        owners[key] = owner
-    local_key = (here.host, here.port)
-    remote = [key for key in by_owner if key != local_key]
-    if remote and request.headers.get(FORWARDED):
-        return errors.error(503, "user moved between workers; retry")
-    rows: list[list[ScoredItem]] = [[] for _ in query.rows]
-    sources = [""] * len(query.rows)
-    name, model_version = ctx.model.name, ""
-    local = by_owner.get(local_key, [])
-    states = [ctx.features.get(query.user_ids[n]) for n in local]
-    missing = [query.user_ids[n] for n, state in zip(local, states, strict=True) if state is None]
-    if missing:
-        return errors.error(404, _no_features(missing))
-    asks = [
-        _ask_owner(ctx, request, owners[key], [query.user_ids[n] for n in by_owner[key]], query.k)
-        for key in remote
-    ]
-    if local:
-        asks.append(_rank(ctx, [s for s in states if s is not None], query.k))
-    for positions, answer in zip(
-        [by_owner[key] for key in remote] + [local], await asyncio.gather(*asks), strict=False
-    ):
-        if isinstance(answer, web.Response):
-            return answer
-        name, model_version = answer[0], answer[1]
-        for n, row, source in zip(positions, answer[2], answer[3], strict=True):
-            rows[n], sources[n] = row, source
-    return name, model_version, rows, sources
-
-
-def _no_features(users: list[str]) -> str:
-    if len(users) == 1:
-        return f"no features for user {users[0]!r}"
-    shown = ", ".join(repr(u) for u in users[:10])
-    return f"no features for {len(users)} users: {shown}{', ...' if len(users) > 10 else ''}"
-
-
-async def _ask_owner(
-    ctx: HttpContext, request: web.Request, owner: URL, users: list[str], k: int
-) -> Answered | web.Response:
-    """The owner's answer for ``users``, asked in plain JSON whatever the client sent."""
-    body = msgspec.json.encode({
-        "inputs": [{"name": "user_id", "shape": [len(users)], "datatype": "BYTES", "data": users}],
-        "parameters": {"top_k": k},
-    })  # fmt: skip
-    headers = {"Content-Type": "application/json", FORWARDED: "1"}
-    url = owner.with_path(request.url.path)
-    async with ctx.app.http_client.post(url, data=body, headers=headers) as response:
-        raw = await response.read()
-        if response.status != 200:
-            return responses.raw_json(raw, response.status)
-    answer = msgspec.json.decode(raw)
-    outputs = {o["name"]: o for o in answer["outputs"]}
-    width = outputs["item_ids"]["shape"][-1]
-    items, scores = outputs["item_ids"]["data"], outputs["scores"]["data"]
-    rows = [
-        [ScoredItem(i, s) for i, s in zip(items[r * width : (r + 1) * width],
-                                           scores[r * width : (r + 1) * width], strict=True) if i]
-        for r in range(len(users))
-    ]  # fmt: skip
-    source = answer.get("parameters", {}).get("source", "")
-    return answer["model_name"], answer["model_version"], rows, [source] * len(users)
+    return _answer(head, answer_tensors(query, found.rows), parsed)
 
 
 def _answer(

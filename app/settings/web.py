@@ -22,6 +22,10 @@ class WebSettings(Scope):
     web_port: int = Field(default=6066, ge=1, le=65535)
     """Port of the worker's web server (views, health, metrics)."""
 
+    grpc_port: int = Field(default=0, ge=0, le=65535)
+    """Port of the Open Inference Protocol over gRPC (on WEB_BIND, beside the web server's
+    REST inference API); 0 or unset: off."""
+
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest HTTP request body the web server reads (413 JSON beyond it)."""
 

@@ -8,10 +8,11 @@ from collections.abc import Callable
 import msgspec
 import numpy as np
 import pytest
+import tritonclient.grpc
 import tritonclient.http
 from tritonclient.utils import InferenceServerException
 
-from devtools.net import http_get, http_post
+from devtools.net import free_port, http_get, http_post
 from devtools.processes import WorkerProcess
 from tests.support.deployment import Deployment
 from tests.support.waiting import wait_for
@@ -33,7 +34,8 @@ async def test_infer_by_history_and_by_user_on_either_worker(
 ) -> None:
     d = deployment_factory()
     await d.create_topics()
-    first, second = d.start_worker(), d.start_worker()
+    grpc_ports = [free_port(), free_port()]
+    first, second = (d.start_worker(STREAMREC_GRPC_PORT=str(port)) for port in grpc_ports)
     assert wait_for(lambda: http_get(first.web_url + "/v2/health/ready")[0] == 200, 60)
 
     status, raw = http_get(first.web_url + "/v2/models/itemsvd")
@@ -121,4 +123,31 @@ async def test_infer_by_history_and_by_user_on_either_worker(
             code = "404"
         with pytest.raises(InferenceServerException) as raised:
             client.infer(model, [tensor])
+        assert raised.value.status() == code, raised.value
+
+    # The same over gRPC (tritonclient.grpc sends raw_input_contents), asked of the other
+    # worker: its users' answers come from their owners, as over REST.
+    remote = tritonclient.grpc.InferenceServerClient(f"127.0.0.1:{grpc_ports[1]}")
+    assert remote.is_server_live() and remote.is_model_ready("itemsvd")
+    assert "binary_tensor_data" in remote.get_server_metadata().extensions
+    assert remote.get_model_metadata("itemsvd").versions == ["1"]
+    ids = tritonclient.grpc.InferInput("user_id", [len(batch)], "INT64")
+    ids.set_data_from_numpy(np.array([int(u) for u in batch], dtype=np.int64))
+    result = remote.infer("itemsvd", [ids])
+    assert [[i.decode() for i in row] for row in result.as_numpy("item_ids")] == [
+        latest[u] for u in batch
+    ]
+    seen = tritonclient.grpc.InferInput("history", [3], "BYTES")
+    seen.set_data_from_numpy(np.array([b"50", b"172", b"133"], dtype=np.object_))
+    answer = remote.infer("itemsvd", [seen], parameters={"top_k": 5})
+    assert [i.decode() for i in answer.as_numpy("item_ids")] == by_name["item_ids"]
+    assert answer.as_numpy("scores").tolist() == pytest.approx(by_name["scores"])
+    for model, tensor, code in [("other", seen, "StatusCode.NOT_FOUND"),
+                                ("itemsvd", ids, "StatusCode.INVALID_ARGUMENT")]:  # fmt: skip
+        if model == "itemsvd":  # a shape its data does not fill
+            tensor = tritonclient.grpc.InferInput("user_id", [3], "INT64")
+            tensor.set_data_from_numpy(np.array([1, 2, 3], dtype=np.int64))
+            tensor._input.shape[:] = [4]
+        with pytest.raises(InferenceServerException) as raised:
+            remote.infer(model, [tensor])
         assert raised.value.status() == code, raised.value
