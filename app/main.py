@@ -22,6 +22,7 @@ from app.grpc.server import add_grpc_server
 from app.http.context import HttpContext
 from app.http.operator_state import RecentRates
 from app.http.routes import register_routes
+from app.inference.api_models import ApiModel, ApiModels
 from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
 from app.inference.cold_start import ColdStart
@@ -259,6 +260,10 @@ def _web(
     """Every view (``app.http.routes``) over one context, and the operator page's rates."""
     ranker = OnlineRanker(serving.rollout.main, serving.cache, settings.max_batch,
                           serving.cold_start)  # fmt: skip
+    models = ApiModels(
+        ApiModel(serving.rollout.main, ranker), serving.rollout.registry, serving.cache, metrics,
+        held=settings.api_models, max_batch=settings.max_batch, cold_start=serving.cold_start,
+    )  # fmt: skip
     rates = RecentRates(samples)
 
     async def sample_rates() -> None:
@@ -267,11 +272,11 @@ def _web(
     app.timer(1.0, name="streamrec.page_rates")(sample_rates)
     ctx = HttpContext(
         app=app, features=tables.features, latest=tables.latest, rollout=serving.rollout,
-        ranker=ranker, agent=agent, progress=progress, health=health, registry=samples,
-        metrics=metrics, auth=auth, board=serving.board, rates=rates, app_id=settings.app_id,
-        default_k=settings.top_k, stall_timeout_s=settings.stall_timeout_s,
-        output_topic=settings.output_topic, shadow_topic=settings.shadow_topic,
-        trending=settings.trending, auto=auto,
+        ranker=ranker, models=models, agent=agent, progress=progress, health=health,
+        registry=samples, metrics=metrics, auth=auth, board=serving.board, rates=rates,
+        app_id=settings.app_id, default_k=settings.top_k,
+        stall_timeout_s=settings.stall_timeout_s, output_topic=settings.output_topic,
+        shadow_topic=settings.shadow_topic, trending=settings.trending, auto=auto,
     )  # fmt: skip
     register_routes(ctx)
     if settings.grpc_port:

@@ -24,7 +24,7 @@ from grpc import aio
 
 from app.errors import InvalidRequest, StreamrecError
 from app.grpc.v2 import inference_pb2 as pb
-from app.http.answering import Refused, answer, check_model
+from app.http.answering import Refused, answer, check, pick
 from app.http.context import HttpContext
 from app.http.errors import status_of
 from app.http.health import readiness
@@ -127,16 +127,11 @@ class InferenceServicer:
     async def model_ready(
         self, request: pb.ModelReadyRequest, context: Context
     ) -> pb.ModelReadyResponse:
-        model = self.ctx.model
         try:
-            check_model(self.ctx, request.name, None)
+            picked = await pick(self.ctx, request.name, request.version)
         except Refused as exc:
             await _abort(context, exc.status, exc.message)
-        if request.version and request.version not in model.registry.versions(request.name):
-            await _abort(context, 404, f"model {request.name!r} has no version {request.version!r}")
-        scorer = model.current
-        loaded = not request.version or (scorer is not None and scorer.version == request.version)
-        return pb.ModelReadyResponse(ready=model.ready and loaded)
+        return pb.ModelReadyResponse(ready=picked.model.ready)
 
     async def server_metadata(
         self, request: pb.ServerMetadataRequest, context: Context
@@ -149,10 +144,10 @@ class InferenceServicer:
         self, request: pb.ModelMetadataRequest, context: Context
     ) -> pb.ModelMetadataResponse:
         try:
-            check_model(self.ctx, request.name, request.version or None)
+            picked = await pick(self.ctx, request.name, request.version)
         except Refused as exc:
             await _abort(context, exc.status, exc.message)
-        about = model_description(self.ctx)
+        about = model_description(picked.model)
         tensors = pb.ModelMetadataResponse.TensorMetadata
         return pb.ModelMetadataResponse(
             name=about["name"], versions=about["versions"], platform=about["platform"],
@@ -164,14 +159,15 @@ class InferenceServicer:
         self, request: pb.ModelInferRequest, context: Context
     ) -> pb.ModelInferResponse:
         ctx = self.ctx
-        version = request.model_version or None
+        version = request.model_version
         path = f"/v2/models/{request.model_name}" + (f"/versions/{version}" if version else "")
         try:
-            check_model(ctx, request.model_name, version)
+            check(ctx, request.model_name, version)
             parameters = _parameters(request.parameters)
             query = query_of(input_tensors(request), parameters, ctx.default_k)
             wanted = _wanted(request, parameters)
-            found = await answer(ctx, query, path + "/infer", forwarded=False)
+            picked = await pick(ctx, request.model_name, version)
+            found = await answer(ctx, picked, query, path + "/infer", forwarded=False)
         except Refused as exc:
             await _abort(context, exc.status, exc.message)
         except StreamrecError as exc:  # InvalidRequest, ModelNotReady

@@ -15,13 +15,15 @@ from dataclasses import dataclass
 import msgspec
 from yarl import URL
 
+from app.errors import ModelLoadError, ModelNotFound
 from app.features.state import UserFeatureState, state_from_items
 from app.http.context import HttpContext
+from app.inference.api_models import ApiModel
 from app.inference.online import Ranked
 from app.inference.protocol import Query
 from app.records import ScoredItem
 
-__all__ = ["FORWARDED", "Answer", "Refused", "answer", "check_model"]
+__all__ = ["FORWARDED", "Answer", "Refused", "answer", "check", "pick"]
 
 FORWARDED = "X-Streamrec-Forwarded"
 """Header of a request one worker sent another: the owner answers it or refuses; it never
@@ -52,37 +54,46 @@ class Answer:
         return ",".join(dict.fromkeys(self.sources))
 
 
-def check_model(ctx: HttpContext, name: str, version: str | None) -> None:
-    """Refused (404) unless ``name`` (and ``version``, if given) is what this worker serves."""
-    model = ctx.model
-    if name != model.name:
-        raise Refused(404, f"unknown model {name!r}; this worker serves {model.name!r}")
-    if not version:
-        return
-    scorer = model.current
-    serving = None if scorer is None else scorer.version
-    if version not in model.registry.versions(name):
-        raise Refused(404, f"model {name!r} has no version {version!r}")
-    if version != serving:
-        raise Refused(404, f"version {version!r} of {name!r} is not loaded; this worker "
-                           f"serves version {serving!r}")  # fmt: skip
+def check(ctx: HttpContext, name: str, version: str | None) -> None:
+    """Refused 404 unless the registry holds ``name`` (and ``version``): before the request
+    is read, and before anything is loaded for it."""
+    try:
+        ctx.models.known(name, version or None)
+    except ModelNotFound as exc:
+        raise Refused(404, str(exc)) from None
 
 
-async def answer(ctx: HttpContext, query: Query, path: str, forwarded: bool) -> Answer:
-    """The query's answer. ``path``: the REST path to ask other workers at; ``forwarded``:
-    the query came from another worker. Raises Refused, or ModelNotReady."""
+async def pick(ctx: HttpContext, name: str, version: str | None) -> ApiModel:
+    """The model a request names (``ApiModels``: the stream's, or another version loaded for
+    the API); Refused 404 for one the registry does not hold, 500 for one that does not load."""
+    try:
+        return await ctx.models.get(name, version or None)
+    except ModelNotFound as exc:
+        raise Refused(404, str(exc)) from None
+    except ModelLoadError as exc:
+        raise Refused(500, f"cannot load {name}/{version or 'newest'}: {exc}") from None
+
+
+async def answer(
+    ctx: HttpContext, picked: ApiModel, query: Query, path: str, forwarded: bool
+) -> Answer:
+    """The query's answer by ``picked``. ``path``: the REST path to ask other workers at;
+    ``forwarded``: the query came from another worker. Raises Refused, or ModelNotReady."""
     if query.input == "history":
-        return await _rank(ctx, [state_from_items(row) for row in query.rows], query.k)
-    return await _by_user(ctx, query, path, forwarded)
+        return await _rank(picked, [state_from_items(row) for row in query.rows], query.k)
+    return await _by_user(ctx, picked, query, path, forwarded)
 
 
-async def _rank(ctx: HttpContext, states: list[UserFeatureState], k: int) -> Answer:
-    ranked: list[Ranked] = await asyncio.gather(*(ctx.ranker.rank(s, k) for s in states))
+async def _rank(picked: ApiModel, states: list[UserFeatureState], k: int) -> Answer:
+    ranker = picked.ranker
+    ranked: list[Ranked] = await asyncio.gather(*(ranker.rank(s, k) for s in states))
     scorer = ranked[0][0]
     return Answer(scorer.name, scorer.version, [r[1] for r in ranked], [r[2] for r in ranked])
 
 
-async def _by_user(ctx: HttpContext, query: Query, path: str, forwarded: bool) -> Answer:
+async def _by_user(
+    ctx: HttpContext, picked: ApiModel, query: Query, path: str, forwarded: bool
+) -> Answer:
     """Each user's top-K, in the query's order: scored here for this worker's users, asked of
     their owners (one request each) for the others."""
     here = URL(str(ctx.app.conf.canonical_url))
@@ -110,10 +121,10 @@ async def _by_user(ctx: HttpContext, query: Query, path: str, forwarded: bool) -
         for key in remote
     ]
     if local:
-        asks.append(_rank(ctx, [s for s in states if s is not None], query.k))
+        asks.append(_rank(picked, [s for s in states if s is not None], query.k))
     rows: list[list[ScoredItem]] = [[] for _ in query.rows]
     sources = [""] * len(query.rows)
-    name, version = ctx.model.name, ""
+    name, version = picked.model.name, ""
     positions = [by_owner[key] for key in remote] + [local]
     for where, found in zip(positions, await asyncio.gather(*asks), strict=False):
         name, version = found.model_name, found.model_version

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from app.features.state import UserFeatureState
 from app.http.operator_state import ItemTitles, RecentRates
+from app.inference.api_models import ApiModels
 from app.inference.online import OnlineRanker
 from app.inference.serving import ServedModel
 from app.metrics import AppMetrics
@@ -36,6 +37,8 @@ class HttpContext:
     rollout: Rollout
     ranker: OnlineRanker
     """Scores inference requests (batched with each other)."""
+    models: ApiModels
+    """What the inference API answers with: the main model, other versions on demand."""
     agent: RecommendAgent
     progress: ProgressMonitor
     health: WorkerHealth

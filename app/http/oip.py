@@ -26,7 +26,7 @@ from aiohttp import web
 
 from app.errors import InvalidRequest, StreamrecError
 from app.http import errors, responses
-from app.http.answering import FORWARDED, Refused, answer, check_model
+from app.http.answering import FORWARDED, Refused, answer, check, pick
 from app.http.context import HttpContext
 from app.http.health import readiness
 from app.inference.protocol import (
@@ -39,6 +39,7 @@ from app.inference.protocol import (
     query_of,
     to_binary,
 )
+from app.inference.serving import ServedModel
 
 __all__ = [
     "EXTENSIONS", "FORWARDED", "HEADER_LENGTH", "infer", "live", "metadata", "model_description",
@@ -149,10 +150,9 @@ async def server_metadata(ctx: HttpContext, request: web.Request) -> web.Respons
     )
 
 
-def model_description(ctx: HttpContext) -> dict[str, Any]:
+def model_description(model: ServedModel) -> dict[str, Any]:
     """The model's metadata: its versions, the one serving, the inputs and outputs of the API
     and of the graph."""
-    model = ctx.model
     scorer = model.current
     return {
         "name": model.name,
@@ -180,26 +180,25 @@ def model_description(ctx: HttpContext) -> dict[str, Any]:
 async def metadata(
     ctx: HttpContext, request: web.Request, name: str, version: str | None = None
 ) -> web.Response:
-    """The model's metadata (``model_description``)."""
+    """The model's metadata (``model_description``); another version than the stream's is
+    loaded for it."""
     try:
-        check_model(ctx, name, version)
+        picked = await pick(ctx, name, version)
     except Refused as exc:
         return errors.error(exc.status, exc.message)
-    return responses.json(model_description(ctx))
+    return responses.json(model_description(picked.model))
 
 
 async def model_ready(
     ctx: HttpContext, request: web.Request, name: str, version: str | None = None
 ) -> web.Response:
-    """Whether the model (that version) is loaded."""
-    if name != ctx.model.name:
-        return errors.error(404, f"unknown model {name!r}")
-    if version is not None and version not in ctx.model.registry.versions(name):
-        return errors.error(404, f"model {name!r} has no version {version!r}")
-    scorer = ctx.model.current
-    is_ready = ctx.model.ready and (
-        version is None or (scorer is not None and scorer.version == version)
-    )
+    """Whether the model (that version) is ready: another version than the stream's is
+    loaded to say so."""
+    try:
+        picked = await pick(ctx, name, version)
+    except Refused as exc:
+        return errors.error(exc.status, exc.message)
+    is_ready = picked.model.ready
     return responses.json({"name": name, "ready": is_ready}, 200 if is_ready else 503)
 
 
@@ -208,10 +207,12 @@ async def infer(
 ) -> web.Response:
     """Top-Ks for histories, or for user ids on the workers that own them."""
     body = await request.read()
+    forwarded = bool(request.headers.get(FORWARDED))
     try:
-        check_model(ctx, name, version)
+        check(ctx, name, version)
         parsed, query = parse(body, ctx.default_k, request.headers.get(HEADER_LENGTH))
-        found = await answer(ctx, query, request.url.path, bool(request.headers.get(FORWARDED)))
+        picked = await pick(ctx, name, version)
+        found = await answer(ctx, picked, query, request.url.path, forwarded)
     except Refused as exc:
         return errors.error(exc.status, exc.message)
     except StreamrecError as exc:  # InvalidRequest, ModelNotReady

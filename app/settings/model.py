@@ -35,3 +35,9 @@ class ModelSettings(Scope):
 
     onnx_threads: int = Field(default=1, ge=0)
     """onnxruntime intra-op threads per worker (0 = onnxruntime's own choice)."""
+
+    api_models: int = Field(default=2, ge=0, le=64)
+    """Versions the inference API holds besides the stream's model: any model and version in
+    the registry can be asked for by name (and version); each is loaded on its first request
+    and the least recently used is closed beyond this many. 0: the API answers with the
+    stream's model only."""

@@ -151,3 +151,21 @@ async def test_infer_by_history_and_by_user_on_either_worker(
         with pytest.raises(InferenceServerException) as raised:
             remote.infer(model, [tensor])
         assert raised.value.status() == code, raised.value
+
+    # Any version in the registry, by name and version, while the stream keeps its model:
+    # loaded on the first request, on each worker that answers (by user: the owners).
+    status, other = post(first, "/v2/models/hybrid-rank/versions/1/infer",
+                         infer_input("history", ["50", "172", "133"]))  # fmt: skip
+    assert status == 200 and (other["model_name"], other["model_version"]) == ("hybrid-rank", "1")
+    for worker in (first, second):
+        status, other = post(
+            worker, "/v2/models/itemsvd-rated/infer", infer_input("user_id", batch)
+        )
+        assert status == 200 and other["model_name"] == "itemsvd-rated", other
+    rated = remote.infer("itemsvd-rated", [ids])
+    assert rated.get_response().model_name == "itemsvd-rated"
+    assert http_get(first.web_url + "/v2/models/itemsvd")[0] == 200  # the stream's, unchanged
+    assert (
+        msgspec.json.decode(http_get(first.web_url + "/v2/models/itemsvd")[1])["serving_version"]
+        == "1"
+    )

@@ -19,6 +19,7 @@ from yarl import URL
 
 from app.http.context import HttpContext
 from app.http.operator_state import RecentRates
+from app.inference.api_models import ApiModel, ApiModels
 from app.inference.cache import PredictionCache
 from app.inference.online import OnlineRanker
 from app.inference.registry import ModelRegistry
@@ -95,10 +96,11 @@ def context_factory() -> Callable[..., HttpContext]:
         health = WorkerHealth(metrics, clock=lambda: now[0])
         health.broker_seen(True)
         now[0] = 86_400.0  # the broker has answered for a day
+        ranker = OnlineRanker(main, cache, max_batch=64)
+        api = ApiModels(ApiModel(main, ranker), models, cache, metrics, held=2, max_batch=64)
         parts: dict[str, Any] = {
             "app": FakeApp(), "features": FakeTable("features"), "latest": FakeTable("latest"),
-            "rollout": Rollout(main, models, metrics),
-            "ranker": OnlineRanker(main, cache, max_batch=64),
+            "rollout": Rollout(main, models, metrics), "ranker": ranker, "models": api,
             "agent": worker, "progress": worker, "health": health, "registry": registry,
             "metrics": metrics,
             "auth": AdminAuth(None), "board": TrendingBoard(TrendingConfig(top_n=20), 4),
