@@ -49,7 +49,10 @@ grpc: install-dev
 	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. app/grpc/v2/inference.proto
 
 # Throughput, latency and footprint vs a plain aiokafka loop; writes BENCHMARKS.md/.json.
+# The inference API's load comes from wrk (Debian package), installed here when missing.
 bench: install
+	@command -v wrk >/dev/null || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk; }
 	$(BIN)/faust -A app bench
 
 lint: install-dev

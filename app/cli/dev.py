@@ -115,8 +115,10 @@ async def demo(self: AppCommand, rate: float, count: int) -> None:
            help="Length of each constant-rate latency run."),
     option("--table-users", default=1_000_000, type=int, show_default=True,
            help="Distinct users for the footprint run (0 skips it)."),
-    option("--only", default="all", type=click.Choice(["all", "catalog"]), show_default=True,
-           help="catalog: only the catalog-size scenario, written to BENCHMARKS-catalog.md/.json."),
+    option("--only", default="all", type=click.Choice(["all", "catalog", "inference"]),
+           show_default=True,
+           help="catalog / inference: only that scenario, written to "
+                "BENCHMARKS-<scenario>.md/.json."),
     option("--catalog-sizes", default="2000,10000,100000,1000000", show_default=True,
            help="Catalog sizes in items, comma separated; the first is the reference "
                 "('' skips the catalog scenario)."),
@@ -150,12 +152,12 @@ async def bench(
         latency_seconds=latency_seconds,
         table_users=table_users,
         catalog=CatalogPlan(sizes=sizes, users=catalog_users) if sizes else None,
-        only_catalog=only == "catalog",
+        only=only,
     )
     result = await run_bench(config, self.say)
     result["machine"] = machine_info()
     result["config"] = vars(config)
-    name = "BENCHMARKS-catalog" if only == "catalog" else "BENCHMARKS"
+    name = "BENCHMARKS" if only == "all" else f"BENCHMARKS-{only}"
     self.say(write_report(result, Path(out), name))
 
 

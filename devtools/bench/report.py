@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from devtools.bench.catalog_report import catalog_section
+from devtools.bench.inference_report import inference_section
 from devtools.bench.overload import BARS_MS, recovery_s
 from devtools.bench.trace import TRACED_LEVELS as TRACED
 from devtools.bench.trace import stalls
@@ -268,14 +269,17 @@ def write_report(result: dict[str, Any], directory: Path, name: str = "BENCHMARK
     """Write ``name``.md and ``name``.json; return the Markdown."""
     if "pipeline" in result:
         text = _full_report(result)
-    else:  # `faust -A app bench --only catalog`
+    else:  # `faust -A app bench --only catalog|inference`
+        only = "catalog" if "catalog" in result else "inference"
+        section = (catalog_section(result["catalog"]) if only == "catalog"
+                   else inference_section(result["inference"]))  # fmt: skip
         text = "\n".join([
-            "# Benchmarks: catalog size",
+            f"# Benchmarks: {'catalog size' if only == 'catalog' else 'inference API'}",
             "",
-            "Produced by `faust -A app bench --only catalog` in one run; compare the ratios.",
+            f"Produced by `faust -A app bench --only {only}` in one run; compare the ratios.",
             "",
             *_machine(result["machine"]),
-            *catalog_section(result["catalog"]),
+            *section,
         ]) + "\n"  # fmt: skip
     directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{name}.md").write_text(text)
@@ -374,4 +378,6 @@ def _full_report(result: dict[str, Any]) -> str:
         ]
     if "catalog" in result:
         lines += catalog_section(result["catalog"])
+    if "inference" in result:
+        lines += inference_section(result["inference"])
     return "\n".join(lines) + "\n"

@@ -30,6 +30,7 @@ from app.settings import get_settings
 from app.training.movielens import load_ratings
 from devtools.bench.catalog import run_catalog
 from devtools.bench.catalog_plan import CatalogPlan
+from devtools.bench.inference import InferencePlan, run_inference
 from devtools.bench.load import Event, make_events, send_events
 from devtools.bench.overload import OverloadPlan, run_overload
 from devtools.bench.procstat import cpu_seconds, memory_bytes
@@ -73,8 +74,10 @@ class BenchConfig:
     """STREAMREC_DEGRADE_LAG_S of the overload run with degradation on."""
     catalog: CatalogPlan | None = field(default_factory=CatalogPlan)
     """The catalog scenario (None skips it)."""
-    only_catalog: bool = False
-    """Run the catalog scenario alone (``faust -A app bench --only catalog``)."""
+    inference: InferencePlan | None = field(default_factory=InferencePlan)
+    """The inference API scenario (None skips it)."""
+    only: str = "all"
+    """Run one scenario alone: ``catalog`` or ``inference`` (``faust -A app bench --only``)."""
 
 
 class _Bench(Namespace):
@@ -369,11 +372,14 @@ async def run_bench(config: BenchConfig, say: Callable[[str], None]) -> dict[str
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="streamrec-bench-") as tmp:
         root = Path(tmp)
-        if not config.only_catalog:
+        if config.only == "all":
             await _pipeline_scenarios(config, root, result, say)
-        if config.catalog is not None:
+        if config.catalog is not None and config.only in ("all", "catalog"):
             say("catalog size (pre-loaded topic, one worker; exhaustive vs the ANN index):")
             result["catalog"] = await run_catalog(root, config.catalog, _fresh_broker, say)
+        if config.inference is not None and config.only in ("all", "inference"):
+            say("inference API (one worker; REST by wrk, gRPC by Python processes):")
+            result["inference"] = await run_inference(root, config.inference, _fresh_broker, say)
     return result
 
 
