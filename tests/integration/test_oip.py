@@ -116,11 +116,15 @@ async def test_infer_by_history_and_by_user_on_either_worker(
     by_name = {o["name"]: o["data"] for o in plain["outputs"]}  # type: ignore[union-attr]
     assert [i.decode() for i in answer.as_numpy("item_ids")] == by_name["item_ids"]
     assert answer.as_numpy("scores").tolist() == pytest.approx(by_name["scores"])
-    for model, tensor, code in [("other", seen, "404"), ("itemsvd", ids, None)]:
-        if code is None:  # an unknown user among known ones
-            tensor = tritonclient.http.InferInput("user_id", [2], "BYTES")
-            tensor.set_data_from_numpy(np.array([b"300", b"no-such-user"], dtype=np.object_))
-            code = "404"
+    # The errors, each with its status: an unknown model, a shape its data does not fill,
+    # an unknown user among known ones.
+    unknown_user = tritonclient.http.InferInput("user_id", [2], "BYTES")
+    unknown_user.set_data_from_numpy(np.array([b"300", b"no-such-user"], dtype=np.object_))
+    bad_shape = tritonclient.http.InferInput("history", [3], "BYTES")
+    bad_shape.set_data_from_numpy(np.array([b"50", b"172", b"133"], dtype=np.object_))
+    bad_shape._parameters["binary_data_size"] -= 1  # the last element cut short
+    for model, tensor, code in [("other", seen, "404"), ("itemsvd", bad_shape, "400"),
+                                ("itemsvd", unknown_user, "404")]:  # fmt: skip
         with pytest.raises(InferenceServerException) as raised:
             client.infer(model, [tensor])
         assert raised.value.status() == code, raised.value
@@ -142,12 +146,14 @@ async def test_infer_by_history_and_by_user_on_either_worker(
     answer = remote.infer("itemsvd", [seen], parameters={"top_k": 5})
     assert [i.decode() for i in answer.as_numpy("item_ids")] == by_name["item_ids"]
     assert answer.as_numpy("scores").tolist() == pytest.approx(by_name["scores"])
+    bad_shape = tritonclient.grpc.InferInput("user_id", [3], "INT64")
+    bad_shape.set_data_from_numpy(np.array([1, 2, 3], dtype=np.int64))
+    bad_shape._input.shape[:] = [4]  # a shape its data does not fill
+    unknown_user = tritonclient.grpc.InferInput("user_id", [2], "BYTES")
+    unknown_user.set_data_from_numpy(np.array([b"300", b"no-such-user"], dtype=np.object_))
     for model, tensor, code in [("other", seen, "StatusCode.NOT_FOUND"),
-                                ("itemsvd", ids, "StatusCode.INVALID_ARGUMENT")]:  # fmt: skip
-        if model == "itemsvd":  # a shape its data does not fill
-            tensor = tritonclient.grpc.InferInput("user_id", [3], "INT64")
-            tensor.set_data_from_numpy(np.array([1, 2, 3], dtype=np.int64))
-            tensor._input.shape[:] = [4]
+                                ("itemsvd", bad_shape, "StatusCode.INVALID_ARGUMENT"),
+                                ("itemsvd", unknown_user, "StatusCode.NOT_FOUND")]:  # fmt: skip
         with pytest.raises(InferenceServerException) as raised:
             remote.infer(model, [tensor])
         assert raised.value.status() == code, raised.value
