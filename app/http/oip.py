@@ -230,7 +230,7 @@ def _answer(
     """The response, each output in JSON or binary as the request asked."""
     binary_default = request.parameters.get("binary_data_output") is True
     wanted: dict[str, bool] = {t.name: binary_default for t in tensors}
-    if request.outputs is not None:
+    if request.outputs:  # none named (absent or empty): every output
         wanted = {
             o.name: bool(o.parameters.get("binary_data", binary_default)) for o in request.outputs
         }

@@ -78,24 +78,30 @@ def prepare_data_dir(settings: Settings) -> None:
 
 
 def check_web_port(settings: Settings) -> None:
-    """The web server's address must be free: taken, Faust failed 95 lines later with
-    ``OSError: [Errno 98]`` after starting its consumer."""
-    try:
-        infos = socket.getaddrinfo(
-            settings.web_bind, settings.web_port, type=socket.SOCK_STREAM,
-            flags=socket.AI_PASSIVE,
-        )  # fmt: skip
-        family, kind, proto, _, address = infos[0]
-        with socket.socket(family, kind, proto) as probe:
-            # As the web server binds (SO_REUSEADDR): only a live listener makes it fail.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
-    except OSError as exc:
-        raise CannotStart(
-            f"the web server cannot listen on {settings.web_bind}:{settings.web_port} "
-            f"({exc.strerror or exc}): stop what holds it or set STREAMREC_WEB_PORT "
-            "(or STREAMREC_WEB_BIND)"
-        ) from None
+    """The web server's address (and the gRPC server's, if on) must be free: taken, Faust
+    failed 95 lines later with ``OSError: [Errno 98]`` after starting its consumer."""
+    ports = [("the web server", settings.web_port, "STREAMREC_WEB_PORT")]
+    if settings.grpc_port:
+        ports.append(("the gRPC server", settings.grpc_port, "STREAMREC_GRPC_PORT"))
+    for what, port, setting in ports:
+        try:
+            infos = socket.getaddrinfo(
+                settings.web_bind, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+            family, kind, proto, _, address = infos[0]
+            with socket.socket(family, kind, proto) as probe:
+                # As the servers bind (SO_REUSEADDR): only a live listener makes it fail.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(address)
+        except OSError as exc:
+            raise CannotStart(
+                f"{what} cannot listen on {settings.web_bind}:{port} "
+                f"({exc.strerror or exc}): stop what holds it or set {setting} "
+                "(or STREAMREC_WEB_BIND)"
+            ) from None
+    if settings.grpc_port == settings.web_port:
+        raise CannotStart(f"STREAMREC_GRPC_PORT and STREAMREC_WEB_PORT are both {port}: "
+                          "give the gRPC server a port of its own")  # fmt: skip
 
 
 def wait_for_broker(

@@ -11,6 +11,7 @@ import pytest
 from app.errors import CannotStart
 from app.settings import Settings
 from app.worker.preflight import check_web_port, prepare_data_dir, wait_for_broker
+from devtools.net import free_port
 
 
 def test_data_dir_is_created_with_its_parents(
@@ -73,3 +74,17 @@ def test_a_taken_web_port_is_refused_naming_the_setting() -> None:
                            r"\(Address already in use\): .*STREAMREC_WEB_PORT"):  # fmt: skip
             check_web_port(Settings(web_bind="127.0.0.1", web_port=port))
     check_web_port(Settings(web_bind="127.0.0.1", web_port=port))  # free again
+
+
+def test_a_taken_grpc_port_or_the_web_port_itself_is_refused() -> None:
+    web = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = Settings(web_bind="127.0.0.1", web_port=web, grpc_port=port)
+        with pytest.raises(CannotStart, match=r"gRPC server cannot listen.*STREAMREC_GRPC_PORT"):
+            check_web_port(settings)
+    with pytest.raises(CannotStart, match="both"):
+        check_web_port(Settings(web_bind="127.0.0.1", web_port=web, grpc_port=web))
+    check_web_port(Settings(web_bind="127.0.0.1", web_port=web, grpc_port=port))
