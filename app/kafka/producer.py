@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import cast
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.structs import RecordMetadata
 
 from app.kafka.brokers import Brokers
 from app.kafka.partitioners import KeyPartitioner
@@ -94,3 +96,14 @@ class BatchSender:
         for partition, batch in open_batches.items():
             futures.append(await self.producer.send_batch(batch, topic, partition=partition))
         return futures
+
+    async def send_acked(
+        self,
+        topic: str,
+        records: Sequence[OutRecord],
+        timestamps_ms: Sequence[int | None] | None = None,
+        partitions_of: Sequence[int] | None = None,
+    ) -> list[RecordMetadata | None]:
+        """``send_many``, then wait for the broker: what it said of each record batch."""
+        futures = await self.send_many(topic, records, timestamps_ms, partitions_of)
+        return cast(list[RecordMetadata | None], await asyncio.gather(*futures))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import cast
 
 from aiokafka.structs import RecordMetadata
 
@@ -92,10 +90,10 @@ class TopicSink:
             return 0
         try:
             stamps = self.timestamps(result) if self.timestamps else None
-            sent = await asyncio.gather(*await self.sender.send_many(self.topic, records, stamps))
+            sent = await self.sender.send_acked(self.topic, records, stamps)
         except Exception:
             self.metrics.produce_errors.inc()
             raise
         if self.then is not None:
-            self.then(result, cast(list[RecordMetadata | None], sent))
+            self.then(result, sent)
         return len(records)

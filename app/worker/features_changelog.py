@@ -9,11 +9,7 @@ values Faust would send, so Faust's restore and standbys read them as its own.
 
 from __future__ import annotations
 
-import asyncio
-from typing import cast
-
 import faust
-from aiokafka.structs import RecordMetadata
 
 from app.features.state import UserFeatureState
 from app.kafka.producer import BatchSender
@@ -63,10 +59,9 @@ class FeaturesChangelog:
         partitions = [w.record.partition for w in writes]
         topic = self.table.changelog_topic_name
         try:
-            futures = await self.sender.send_many(topic, records, partitions_of=partitions)
-            sent = await asyncio.gather(*futures)
+            sent = await self.sender.send_acked(topic, records, partitions_of=partitions)
         except Exception:
             self.metrics.produce_errors.inc()
             raise
-        persist_offsets(self.table.data, cast(list[RecordMetadata | None], sent))
+        persist_offsets(self.table.data, sent)
         return len(records)

@@ -34,7 +34,7 @@ from devtools.bench.inference import InferencePlan, run_inference
 from devtools.bench.load import Event, make_events, send_events
 from devtools.bench.overload import OverloadPlan, run_overload
 from devtools.bench.procstat import cpu_seconds, memory_bytes
-from devtools.bench.trace import TRACED_LEVELS, SecondSampler, per_second
+from devtools.bench.trace import TRACED_LEVELS, SecondSampler, per_second, stage_sums
 from devtools.bench.volume import deployment_topics, topic_volumes
 from devtools.broker import EmbeddedBroker
 from devtools.namespace import Namespace
@@ -135,12 +135,7 @@ def _throughput(stamps_ms: list[int]) -> float:
 
 def _stage_sums(url: str) -> dict[str, tuple[float, float]]:
     """(sum, count) per stage from the worker's /metrics."""
-    out: dict[str, list[float]] = {}
-    for name, value in scrape_metrics(url).items():
-        if name.startswith(("streamrec_stage_seconds_sum", "streamrec_stage_seconds_count")):
-            stage = name.split('stage="', 1)[1].split('"', 1)[0]
-            out.setdefault(stage, [0.0, 0.0])[0 if "_sum" in name else 1] = value
-    return {k: (v[0], v[1]) for k, v in out.items()}
+    return stage_sums(scrape_metrics(url))
 
 
 async def _drain(

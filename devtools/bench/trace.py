@@ -22,7 +22,7 @@ import numpy as np
 from devtools.bench.procstat import cpu_seconds
 from devtools.net import scrape_metrics
 
-__all__ = ["TRACED_LEVELS", "Sample", "SecondSampler", "per_second", "stalls"]
+__all__ = ["TRACED_LEVELS", "Sample", "SecondSampler", "per_second", "stage_sums", "stalls"]
 
 TRACED_LEVELS = 2
 """The latency levels traced second by second and held to the plain loop's p99: the first
@@ -41,16 +41,24 @@ class Sample:
     """Generation -> collections so far."""
 
 
-def _worker_counters(url: str) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
-    stages: dict[str, list[float]] = {}
-    gc: dict[str, float] = {}
-    for name, value in scrape_metrics(url).items():
+def stage_sums(samples: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+    """(sum of seconds, batches) per stage, from a worker's ``/metrics`` samples."""
+    out: dict[str, list[float]] = {}
+    for name, value in samples.items():
         if name.startswith(("streamrec_stage_seconds_sum", "streamrec_stage_seconds_count")):
             stage = name.split('stage="', 1)[1].split('"', 1)[0]
-            stages.setdefault(stage, [0.0, 0.0])[0 if "_sum" in name else 1] = value
-        elif name.startswith("python_gc_collections_total"):
-            gc[name.split('generation="', 1)[1].split('"', 1)[0]] = value
-    return {k: (v[0], v[1]) for k, v in stages.items()}, gc
+            out.setdefault(stage, [0.0, 0.0])[0 if "_sum" in name else 1] = value
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def _worker_counters(url: str) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+    samples = scrape_metrics(url)
+    gc = {
+        name.split('generation="', 1)[1].split('"', 1)[0]: value
+        for name, value in samples.items()
+        if name.startswith("python_gc_collections_total")
+    }
+    return stage_sums(samples), gc
 
 
 class SecondSampler:

@@ -40,6 +40,11 @@ class Sender:
             futures.append(done)
         return futures
 
+    async def send_acked(
+        self, topic: str, records: Sequence[OutRecord], partitions_of: Sequence[int] | None = None
+    ) -> list[object]:
+        return list(await asyncio.gather(*await self.send_many(topic, records, partitions_of)))
+
 
 class Store:
     def __init__(self) -> None:
