@@ -29,11 +29,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     STREAMREC_DATA_DIR=/srv/data \
     STREAMREC_MODEL_DIR=/srv/models \
-    STREAMREC_WEB_BIND=0.0.0.0
+    STREAMREC_WEB_BIND=0.0.0.0 \
+    STREAMREC_GRPC_PORT=8001
 USER 10001:10001
-EXPOSE 6066
+EXPOSE 6066 8001
 VOLUME ["/srv/data"]
+# Over https when STREAMREC_WEB_TLS_CERTFILE is set; the certificate names the worker's
+# WEB_HOST, not the loopback address this asks, so only this local check skips the name.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s \
-    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:6066/health/live', timeout=2)"]
+    CMD ["python", "-c", "import os, ssl, urllib.request as u; tls = bool(os.environ.get('STREAMREC_WEB_TLS_CERTFILE')); u.urlopen(('https' if tls else 'http') + '://127.0.0.1:' + os.environ.get('STREAMREC_WEB_PORT', '6066') + '/health/live', timeout=2, context=ssl._create_unverified_context() if tls else None)"]
 ENTRYPOINT ["faust", "-A", "app"]
 CMD ["worker", "-l", "info"]

@@ -22,6 +22,7 @@ from app.grpc.server import add_grpc_server
 from app.http.context import HttpContext
 from app.http.operator_state import RecentRates
 from app.http.routes import register_routes
+from app.http.tls import WebTls, web_tls
 from app.inference.api_models import ApiModel, ApiModels
 from app.inference.batcher import rank_states
 from app.inference.cache import PredictionCache
@@ -119,7 +120,8 @@ def build(
     shutdown = Shutdown(settings.shutdown_timeout_s)
     brokers = Brokers.from_settings(settings)
     partitioner = KeyPartitioner(settings.key_partitioner)
-    app = create_faust_app(settings, brokers, partitioner, shutdown)
+    tls = web_tls(settings)
+    app = create_faust_app(settings, brokers, partitioner, shutdown, tls)
     tables = create_tables(app, settings)
     samples = CollectorRegistry()
     # The client's standard process_* and python_gc_* series: CPU, memory, open files and
@@ -139,7 +141,8 @@ def build(
     auto = add_rollout_tasks(app, settings, brokers, serving.rollout, samples, metrics, auth)
     if settings.trending:
         add_trending(app, settings, brokers, serving.board, metrics)
-    _web(app, settings, tables, serving, agent, progress, health, samples, metrics, auth, auto)
+    _web(app, settings, tables, serving, agent, progress, health, samples, metrics, auth, auto,
+         tls)  # fmt: skip
     register_commands()
     _tune_gc()
     return Streamrec(
@@ -256,6 +259,7 @@ def _web(
     metrics: AppMetrics,
     auth: AdminAuth,
     auto: AutoRollout | None,
+    tls: WebTls,
 ) -> None:
     """Every view (``app.http.routes``) over one context, and the operator page's rates."""
     ranker = OnlineRanker(serving.rollout.main, serving.cache, settings.max_batch,
@@ -280,7 +284,8 @@ def _web(
     )  # fmt: skip
     register_routes(ctx)
     if settings.grpc_port:
-        add_grpc_server(app, ctx, settings.web_bind, settings.grpc_port, settings.max_request_bytes)
+        add_grpc_server(app, ctx, tls, settings.web_bind, settings.grpc_port,
+                        settings.max_request_bytes)  # fmt: skip
 
 
 def _tune_gc() -> None:

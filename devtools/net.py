@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import urllib.error
 import urllib.request
 
@@ -16,10 +17,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    """(status, body) of a GET; connection errors give status 0."""
+def http_get(
+    url: str, timeout: float = 5.0, context: ssl.SSLContext | None = None
+) -> tuple[int, bytes]:
+    """(status, body) of a GET (``context``: the TLS one for https); connection errors give
+    status 0."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -28,14 +32,18 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 def http_post(
-    url: str, body: bytes = b"", headers: dict[str, str] | None = None, timeout: float = 30.0
+    url: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, bytes, dict[str, str]]:
     """(status, body, headers) of a POST of JSON (urllib would say it is a form); an error
     status is an answer, not an exception."""
     headers = {"Content-Type": "application/json", **(headers or {})}
     request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
             return resp.status, resp.read(), dict(resp.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), dict(exc.headers)

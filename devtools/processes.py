@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -34,7 +35,15 @@ class WorkerProcess:
     @property
     def web_url(self) -> str:
         host = self.env.get("STREAMREC_WEB_HOST", "127.0.0.1")
-        return f"http://{host}:{self.env.get('STREAMREC_WEB_PORT', '6066')}"
+        scheme = "https" if self.env.get("STREAMREC_WEB_TLS_CERTFILE") else "http"
+        return f"{scheme}://{host}:{self.env.get('STREAMREC_WEB_PORT', '6066')}"
+
+    @property
+    def tls(self) -> ssl.SSLContext | None:
+        """What to reach an https worker with: its WEB_TLS_CAFILE trusted."""
+        if not self.env.get("STREAMREC_WEB_TLS_CERTFILE"):
+            return None
+        return ssl.create_default_context(cafile=self.env.get("STREAMREC_WEB_TLS_CAFILE"))
 
     def start(self) -> WorkerProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +66,7 @@ class WorkerProcess:
 
     def is_ready(self) -> bool:
         """One look at /health/ready: True on 200."""
-        return http_get(self.web_url + "/health/ready", timeout=2)[0] == 200
+        return http_get(self.web_url + "/health/ready", timeout=2, context=self.tls)[0] == 200
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Poll /health/ready until 200; raise with the log's tail if it never comes."""

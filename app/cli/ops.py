@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 from faust.cli import AppCommand, option
@@ -13,6 +13,9 @@ from faust.cli import AppCommand, option
 from app.cli.base import CommandSet
 from app.errors import StreamrecError
 from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.http.tls import WebTls
 
 __all__ = ["COMMANDS", "NO_TOKEN_HINT", "models"]
 
@@ -39,7 +42,7 @@ NO_TOKEN_HINT = (
     option("--abort", "action", flag_value="abort",
            help="End the canary on every worker and refuse its version."),
     option("--url", default="", help="A worker to read the served arms from "
-           "(default: http://WEB_HOST:WEB_PORT)."),
+           "(default: http://WEB_HOST:WEB_PORT; https with WEB_TLS_CERTFILE)."),
 )  # fmt: skip
 async def models(
     self: AppCommand,
@@ -58,7 +61,10 @@ async def models(
     if canary or action:
         await _send(self, s, "canary" if canary else action or "", canary)
     else:
-        arms, served = await _served_arms(s, (url or f"http://{s.web_host}:{s.web_port}"))
+        from app.http.tls import web_tls
+
+        tls = web_tls(s)
+        arms, served = await _served_arms(s, tls, url or tls.url(s.web_host, s.web_port))
         _list_versions(self, s, arms, served)
 
 
@@ -95,9 +101,10 @@ async def _send(self: AppCommand, s: Settings, wanted: str, canary: str) -> None
     self.say(f"sent {wanted} {arg} of {s.model_name} to every worker ({s.control_topic})")
 
 
-async def _served_arms(s: Settings, url: str) -> tuple[dict[str, list[str]], str]:
-    """Version -> the arms a worker at ``url`` serves it in, and a line saying whence (the
-    configured arms when no worker answers)."""
+async def _served_arms(s: Settings, tls: WebTls, url: str) -> tuple[dict[str, list[str]], str]:
+    """Version -> the arms a worker at ``url`` serves it in (its certificate checked as the
+    workers check each other's), and a line saying whence (the configured arms when no worker
+    answers)."""
     import aiohttp
     import msgspec
 
@@ -107,7 +114,9 @@ async def _served_arms(s: Settings, url: str) -> tuple[dict[str, list[str]], str
     arms: dict[str, list[str]] = {}
     try:
         async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
+            aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=5), connector=tls.connector()
+            ) as http,
             http.get(f"{url}/models/") as resp,
         ):
             report = msgspec.json.decode(await resp.read())

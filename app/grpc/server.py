@@ -29,6 +29,7 @@ from app.http.context import HttpContext
 from app.http.errors import status_of
 from app.http.health import readiness
 from app.http.oip import EXTENSIONS, model_description, server_version
+from app.http.tls import WebTls
 from app.inference.protocol import (
     OUTPUTS,
     InputTensor,
@@ -225,10 +226,10 @@ def rpc_handlers(servicer: InferenceServicer) -> grpc.GenericRpcHandler:
 
 
 def add_grpc_server(
-    app: App, ctx: HttpContext, bind: str, port: int, max_message_bytes: int
+    app: App, ctx: HttpContext, tls: WebTls, bind: str, port: int, max_message_bytes: int
 ) -> None:
     """Serve the protocol on ``bind``:``port`` while the worker runs (started with the app's
-    other services, after its tables)."""
+    other services, after its tables); over TLS with the web server's certificate."""
 
     class GrpcServer(mode.Service):  # type: ignore[misc]  # mode's Service is untyped
         server: aio.Server | None = None
@@ -238,9 +239,14 @@ def add_grpc_server(
                        ("grpc.max_send_message_length", max_message_bytes)]  # fmt: skip
             self.server = aio.server(options=options)
             self.server.add_generic_rpc_handlers((rpc_handlers(InferenceServicer(ctx)),))
-            self.server.add_insecure_port(f"{bind}:{port}")
+            if tls.on:
+                credentials = grpc.ssl_server_credentials([tls.key_pair()])
+                self.server.add_secure_port(f"{bind}:{port}", credentials)
+            else:
+                self.server.add_insecure_port(f"{bind}:{port}")
             await self.server.start()
-            logger.info("Open Inference Protocol over gRPC on %s:%d", bind, port)
+            logger.info("Open Inference Protocol over gRPC%s on %s:%d",
+                        " (TLS)" if tls.on else "", bind, port)  # fmt: skip
 
         async def on_stop(self) -> None:
             if self.server is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ENV_PREFIX", "Scope", "check_scheme"]
+__all__ = ["ENV_PREFIX", "Scope", "check_scheme", "readable"]
 
 ENV_PREFIX = "STREAMREC_"
 
@@ -22,3 +24,12 @@ def check_scheme(url: str, schemes: tuple[str, ...]) -> str:
     if not sep or scheme not in schemes:
         raise ValueError(f"unknown scheme; allowed: {' or '.join(s + '://' for s in schemes)}")
     return url
+
+
+def readable(path: Path) -> bool:
+    """Whether this process can open ``path`` for reading (a mounted secret, a CA bundle)."""
+    try:
+        with path.open("rb"):
+            return True
+    except OSError:
+        return False

@@ -12,7 +12,7 @@ from typing import Literal, Self
 
 from pydantic import SecretStr, field_validator, model_validator
 
-from app.settings.base import ENV_PREFIX, Scope
+from app.settings.base import ENV_PREFIX, Scope, readable
 
 __all__ = ["KafkaSecuritySettings", "Protocol", "SaslMechanism"]
 
@@ -113,14 +113,6 @@ def _kafka_security_problems(s: KafkaSecuritySettings) -> list[str]:
     if s.kafka_ssl_keyfile is not None and s.kafka_ssl_certfile is None:
         out.append(f"{k}SSL_KEYFILE without {k}SSL_CERTFILE: set both (mutual TLS) or neither")
     for name, path in [*tls.items(), *sasl.items()]:
-        if isinstance(path, Path) and not _readable(path):
+        if isinstance(path, Path) and not readable(path):
             out.append(f"{k}{name}={str(path)!r} cannot be read: point it at a readable file")
     return out
-
-
-def _readable(path: Path) -> bool:
-    try:
-        with path.open("rb"):
-            return True
-    except OSError:
-        return False

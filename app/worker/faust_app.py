@@ -8,7 +8,6 @@ SHUTDOWN_TIMEOUT_S of a stop signal (``app.worker.shutdown``).
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Any, NoReturn
 
@@ -17,6 +16,7 @@ import faust
 
 from app.errors import CannotStart, InvalidSettings
 from app.http.guard import guard
+from app.http.tls import WebTls
 from app.kafka.brokers import Brokers
 from app.kafka.partitioners import KeyPartitioner
 from app.settings import Settings
@@ -32,9 +32,20 @@ CHANGELOG_COMPRESSION = "zstd"
 
 
 def create_faust_app(
-    settings: Settings, brokers: Brokers, partitioner: KeyPartitioner, shutdown: Shutdown
+    settings: Settings,
+    brokers: Brokers,
+    partitioner: KeyPartitioner,
+    shutdown: Shutdown,
+    tls: WebTls,
 ) -> TunedApp:
     """The Faust app of a worker, with the consumer changes of ``faust_compat``."""
+
+    def http_client() -> aiohttp.ClientSession:
+        # Forwarded requests give up after FORWARD_TIMEOUT_S; with TLS they check the other
+        # worker's certificate against WEB_TLS_CAFILE.
+        timeout = aiohttp.ClientTimeout(total=settings.forward_timeout_s)
+        return aiohttp.ClientSession(timeout=timeout, connector=tls.connector())
+
     return TunedApp(
         settings.app_id,
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
@@ -45,7 +56,9 @@ def create_faust_app(
         web_host=settings.web_host,
         web_bind=settings.web_bind,
         web_port=settings.web_port,
-        canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+        # Other workers forward a user's requests here, over https with WEB_TLS_CERTFILE.
+        canonical_url=tls.url(settings.web_host, settings.web_port),
+        web_ssl_context=tls.server,
         topic_partitions=settings.partitions,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
@@ -64,14 +77,12 @@ def create_faust_app(
         autodiscover=False,
         web_in_thread=False,
         # Every request passes the guard (JSON errors, size limits); aiohttp enforces the
-        # body limit itself while reading. Forwarded requests give up after FORWARD_TIMEOUT_S.
+        # body limit itself while reading.
         web_application_options={
             "client_max_size": settings.max_request_bytes,
             "middlewares": [guard(settings.max_request_bytes, settings.max_path_segment_bytes)],
         },
-        HttpClient=functools.partial(
-            aiohttp.ClientSession, timeout=aiohttp.ClientTimeout(total=settings.forward_timeout_s)
-        ),
+        HttpClient=http_client,
         Worker=worker_class(settings, shutdown),
     )
 

@@ -146,5 +146,5 @@ class Deployment:
         return code, worker.log.read_text(errors="replace")
 
     def get_json(self, worker: WorkerProcess, path: str) -> tuple[int, object]:
-        status, body = http_get(worker.web_url + path)
+        status, body = http_get(worker.web_url + path, context=worker.tls)
         return status, (msgspec.json.decode(body) if body else None)

@@ -161,7 +161,7 @@ def test_k8s_kustomizations_hold_no_secret_and_name_files_that_exist() -> None:
     """Works without kustomize: an applied Secret would overwrite one made with kubectl, so
     none is a resource anywhere; only the dev overlay generates one, from a file it holds."""
     dirs = {p.parent.relative_to(K8S).as_posix() for p in kustomizations()}
-    assert dirs == {"base", "overlays/dev", "overlays/production"}
+    assert dirs == {"base", "overlays/dev", "overlays/production", "components/web-tls"}
     for path in kustomizations():
         kustomization = yaml.safe_load(path.read_text())
         for entry in kustomization.get("resources", []):
@@ -257,10 +257,14 @@ def test_k8s_workers_read_valid_settings_and_mount_their_secret(
     host = next(e["value"] for e in worker["env"] if e["name"] == "STREAMREC_WEB_HOST")
     assert host == f"$(POD_NAME).{sts['spec']['serviceName']}.$(POD_NAMESPACE).svc.cluster.local"
     port = int(settings["STREAMREC_WEB_PORT"])
-    assert {p["name"]: p["containerPort"] for p in worker["ports"]} == {"http": port}
-    for service in (objects["Service/streamrec"], objects[f"Service/{sts['spec']['serviceName']}"]):
+    grpc = int(settings["STREAMREC_GRPC_PORT"])
+    assert {p["name"]: p["containerPort"] for p in worker["ports"]} == {"http": port, "grpc": grpc}
+    headless = objects[f"Service/{sts['spec']['serviceName']}"]
+    assert {p["targetPort"] for p in headless["spec"]["ports"]} == {"http"}  # forwarding: REST
+    assert {p["targetPort"] for p in objects["Service/streamrec"]["spec"]["ports"]} == {
+        "http", "grpc"}  # fmt: skip
+    for service in (objects["Service/streamrec"], headless):
         assert service["spec"]["selector"] == sts["spec"]["selector"]["matchLabels"]
-        assert {p["targetPort"] for p in service["spec"]["ports"]} == {"http"}
 
     # Probes ask the worker's own health views.
     served = {route.path for route in ROUTES if route.method == "GET"}
@@ -472,6 +476,73 @@ def test_k8s_the_partition_count_set_in_an_overlay_caps_the_autoscaler(tmp_path:
     assert objects["ScaledObject/streamrec"]["spec"]["maxReplicaCount"] == 5
 
 
+def test_k8s_the_web_tls_component_serves_https_and_grpc_with_the_mounted_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Production with components/web-tls, as its comment says to add it: valid objects, the
+    settings pointing at the mounted Secret's files (the names cert-manager writes), probes
+    over https, the Service on 443, and settings that load and build with real files."""
+    import kubernetes_validate
+    import trustme
+
+    from app.http.tls import web_tls
+
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy)
+    overlay = copy / "overlays" / "production" / "kustomization.yaml"
+    comment = (K8S / "components" / "web-tls" / "kustomization.yaml").read_text()
+    assert "components: [../../components/web-tls]" in comment
+    overlay.write_text(overlay.read_text() + "components: [../../components/web-tls]\n")
+    objects = kustomize(overlay.parent)
+    for obj in objects.values():
+        if obj["kind"] in BUILT_IN:
+            kubernetes_validate.validate(obj, "1.37.0", strict=True)
+    pod, worker = worker_pod(objects)
+    env = container_env(objects, worker)
+    (volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName")
+                 == "streamrec-web-tls"]  # fmt: skip
+    (mount,) = [m for m in worker["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["readOnly"] is True
+    files = {name: Path(env[f"STREAMREC_WEB_TLS_{name}"]) for name in ("CERTFILE", "KEYFILE",
+                                                                       "CAFILE")}  # fmt: skip
+    assert {name: (p.parent, p.name) for name, p in files.items()} == {
+        "CERTFILE": (Path(mount["mountPath"]), "tls.crt"),
+        "KEYFILE": (Path(mount["mountPath"]), "tls.key"),
+        "CAFILE": (Path(mount["mountPath"]), "ca.crt"),
+    }
+    assert f"--from-file={files['CERTFILE'].name}" in comment
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert worker[probe]["httpGet"]["scheme"] == "HTTPS", probe
+    annotations = objects["StatefulSet/streamrec"]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scheme"] == "https"
+    ports = {p["name"]: (p["port"], p["targetPort"])
+             for p in objects["Service/streamrec"]["spec"]["ports"]}  # fmt: skip
+    assert ports == {"https": (443, "http"), "grpc": (8001, "grpc")}
+
+    # With real files where the Secret puts them, the settings load and the TLS builds.
+    ca = trustme.CA()
+    cert = ca.issue_cert("*.streamrec-workers.default.svc.cluster.local")
+    blobs = {"CERTFILE": b"".join(b.bytes() for b in cert.cert_chain_pems),
+             "KEYFILE": cert.private_key_pem.bytes(), "CAFILE": ca.cert_pem.bytes()}  # fmt: skip
+    for key in [k for k in os.environ if k.startswith("STREAMREC_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith("STREAMREC_") and not key.endswith("_FILE"):
+            monkeypatch.setenv(key, value)
+    for name, path in files.items():
+        (tmp_path / path.name).write_bytes(blobs[name])
+        monkeypatch.setenv(f"STREAMREC_WEB_TLS_{name}", str(tmp_path / path.name))
+    monkeypatch.setenv("STREAMREC_ADMIN_TOKEN", "not-a-real-secret")
+    monkeypatch.setenv("STREAMREC_KAFKA_SASL_PASSWORD", "not-a-real-secret")
+    tls = web_tls(load_settings())
+    # The wildcard the comment asks for names every worker's WEB_HOST.
+    host = env["STREAMREC_WEB_HOST"].replace("metadata.namespace", "default")
+    host = host.replace("metadata.name", "streamrec-0")
+    assert "*.streamrec-workers.<namespace>.svc.cluster.local" in comment
+    assert fnmatch.fnmatch(host, "*.streamrec-workers.default.svc.cluster.local")
+    assert tls.url(host, 6066) == f"https://{host}:6066"
+
+
 def test_k8s_alert_rules_are_the_composes() -> None:
     """The same rules as deploy/prometheus/alerts.yml (promtool checks those), scraped under
     the job name they ask for, from the pods that carry the workers' label and annotation.
@@ -492,6 +563,11 @@ def test_k8s_alert_rules_are_the_composes() -> None:
     assert template["metadata"]["annotations"]["prometheus.io/scrape"] == keep[
         "__meta_kubernetes_pod_annotation_prometheus_io_scrape"]  # fmt: skip
     assert keep["__meta_kubernetes_pod_container_port_name"] == "http"
+    # A pod annotated prometheus.io/scheme (components/web-tls: https) is scraped so.
+    (scheme,) = [r for r in job["relabel_configs"] if r.get("target_label") == "__scheme__"]
+    assert scheme["source_labels"] == ["__meta_kubernetes_pod_annotation_prometheus_io_scheme"]
+    assert [re.fullmatch(scheme["regex"], v) is not None for v in ("https", "http", "")] == [
+        True, True, False]  # fmt: skip
 
 
 def test_the_build_context_leaves_out_the_venv_and_state_but_not_what_the_image_copies() -> None:

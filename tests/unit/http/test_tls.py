@@ -1,0 +1,54 @@
+"""The servers' TLS built from the settings: https URLs, a context per side, and a
+certificate that does not load refused at start in one line."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+import trustme
+
+from app.errors import CannotStart
+from app.http.tls import WebTls, web_tls
+from app.settings import Settings
+
+
+def files(tmp_path: Path, ca: trustme.CA, key_of: trustme.LeafCert | None = None) -> Settings:
+    """Settings naming a certificate from ``ca`` and a key (``key_of``'s, when given)."""
+    cert = ca.issue_cert("127.0.0.1")
+    (tmp_path / "cert.pem").write_bytes(b"".join(b.bytes() for b in cert.cert_chain_pems))
+    (tmp_path / "key.pem").write_bytes((key_of or cert).private_key_pem.bytes())
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem.bytes())
+    return Settings(web_tls_certfile=tmp_path / "cert.pem", web_tls_keyfile=tmp_path / "key.pem",
+                    web_tls_cafile=tmp_path / "ca.pem")  # fmt: skip
+
+
+def test_plaintext_by_default() -> None:
+    tls = web_tls(Settings())
+    assert not tls.on and tls.server is None and tls.client is True
+    assert tls.url("w-0", 6066) == "http://w-0:6066"
+
+
+def test_a_certificate_gives_https_a_server_context_and_a_client_trusting_the_ca(
+    tmp_path: Path,
+) -> None:
+    ca = trustme.CA()
+    tls = web_tls(files(tmp_path, ca))
+    assert tls.url("w-0", 6066) == "https://w-0:6066"
+    assert isinstance(tls.server, ssl.SSLContext)
+    assert tls.server.minimum_version == ssl.TLSVersion.TLSv1_2
+    client = tls.client
+    assert isinstance(client, ssl.SSLContext) and client.verify_mode == ssl.CERT_REQUIRED
+    assert client.check_hostname
+    assert len(client.get_ca_certs()) == 1  # WEB_TLS_CAFILE's, instead of the system's
+    key, chain = tls.key_pair()
+    assert key.startswith(b"-----BEGIN") and chain.startswith(b"-----BEGIN CERTIFICATE")
+
+
+def test_a_key_that_is_not_the_certificates_stops_the_start_in_one_line(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    settings = files(tmp_path, ca, key_of=ca.issue_cert("other"))
+    with pytest.raises(CannotStart, match="STREAMREC_WEB_TLS_CERTFILE / KEYFILE / CAFILE do not"):
+        web_tls(settings)
+    assert WebTls(None, None, None).scheme == "http"
