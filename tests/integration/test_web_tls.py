@@ -21,8 +21,8 @@ import trustme
 from tritonclient.utils import InferenceServerException
 
 from devtools.net import free_port, http_get
-from tests.support.paths import ROOT
 from tests.support.deployment import Deployment
+from tests.support.paths import ROOT
 from tests.support.waiting import wait_for
 
 
@@ -107,7 +107,7 @@ async def test_tls_web_and_grpc_servers_forward_over_https_and_refuse_plaintext(
     assert f"arms served by {first.web_url}" in listing, listing
 
     # The image's HEALTHCHECK asks over https when the certificate is set.
-    (line,) = [x for x in (ROOT / "Dockerfile").read_text().splitlines() if "CMD [\"python\"" in x]
+    (line,) = [x for x in (ROOT / "Dockerfile").read_text().splitlines() if 'CMD ["python"' in x]
     command = json.loads(line.split("CMD", 1)[1])
     assert command[:2] == ["python", "-c"]
     done = subprocess.run([sys.executable, "-c", command[2]], env=first.env, timeout=30,
