@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ENV_PREFIX", "Scope", "check_scheme", "readable"]
+__all__ = ["ENV_PREFIX", "Scope", "check_scheme", "check_topic_name", "readable"]
 
 ENV_PREFIX = "STREAMREC_"
 
@@ -24,6 +25,19 @@ def check_scheme(url: str, schemes: tuple[str, ...]) -> str:
     if not sep or scheme not in schemes:
         raise ValueError(f"unknown scheme; allowed: {' or '.join(s + '://' for s in schemes)}")
     return url
+
+
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def check_topic_name(name: str) -> str:
+    """``name`` if Kafka accepts it as a topic name, else ValueError saying what it accepts.
+    (Checked at start: Kafka refuses a bad name only when the topic is first created or
+    read, deep inside a running worker.)"""
+    if not _TOPIC_NAME.fullmatch(name) or name in (".", ".."):
+        raise ValueError("not a Kafka topic name; allowed: 1 to 249 of a-z, A-Z, 0-9, '.', "
+                         "'_' and '-' (not '.' or '..' alone)")  # fmt: skip
+    return name
 
 
 def readable(path: Path) -> bool:

@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from app.settings.base import Scope
+from app.settings.base import Scope, check_topic_name
 
 __all__ = ["ControlSettings"]
 
@@ -60,8 +60,18 @@ class ControlSettings(Scope):
     @classmethod
     def _control_topic_of_the_app(cls, data: object) -> object:
         if isinstance(data, dict) and not data.get("control_topic"):
-            data["control_topic"] = f"{data.get('app_id') or 'streamrec'}.control"
+            app_id = data.get("app_id") or "streamrec"
+            try:
+                check_topic_name(app_id)
+            except ValueError:  # refused as STREAMREC_APP_ID: not twice
+                app_id = "streamrec"
+            data["control_topic"] = f"{app_id}.control"
         return data
+
+    @field_validator("control_topic")
+    @classmethod
+    def _control_topic_name(cls, value: str) -> str:
+        return check_topic_name(value)
 
     @model_validator(mode="after")
     def _one_admin_token(self) -> Self:

@@ -6,11 +6,11 @@ holds the functions by these names.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from app.settings.base import Scope
+from app.settings.base import Scope, check_topic_name
 
 __all__ = ["PartitionerName", "TopicSettings"]
 
@@ -44,6 +44,12 @@ class TopicSettings(Scope):
     partitions: int = Field(default=8, ge=1, le=10_000)
     """Partitions of the topics and tables streamrec creates (the scaling unit)."""
 
+    @field_validator("app_id", "input_topic", "output_topic", "dlq_topic")
+    @classmethod
+    def _topic_names(cls, value: str) -> str:
+        # The app id too: it names the changelog, repartition and control topics.
+        return check_topic_name(value)
+
     @field_validator("key_partitioner", mode="before")
     @classmethod
     def _partitioner_alias(cls, value: object) -> object:
@@ -54,6 +60,15 @@ class TopicSettings(Scope):
             value = value.strip().lower()
             return aliases.get(value, value)
         return value
+
+    @model_validator(mode="after")
+    def _derived_names_fit(self) -> Self:
+        for name in (self.shadow_topic, self.by_item_topic, self.trending_topic):
+            if len(name) > 249:
+                raise ValueError(f"STREAMREC_APP_ID and the topic names make {name[:40]!r}... "
+                                 f"{len(name)} characters long, over Kafka's 249: shorten "
+                                 "them")  # fmt: skip
+        return self
 
     @property
     def partitions_given(self) -> bool:

@@ -59,16 +59,14 @@ async def test_not_ready_without_a_model_then_ready_once_one_appears(
 async def test_liveness_fails_while_a_batch_is_stuck(
     deployment_factory: Callable[..., Deployment],
 ) -> None:
-    # A dead letter addressed to a topic that does not exist (none creates it): its delivery
-    # is retried and never passes. (Not the output topic: the worker creates that one, the
-    # latest table's changelog.)
-    d = deployment_factory(STREAMREC_DLQ_TOPIC="no such topic!", STREAMREC_STALL_TIMEOUT_S="2")
+    # A batch whose model call never returns.
+    d = deployment_factory(STREAMREC_STALL_TIMEOUT_S="2")
     await d.create_topics()
-    worker = d.start_worker()
+    worker = d.start_worker(app_module="tests.support.faulty_app", STREAMREC_TEST_FAULT="stuck")
     assert http_get(worker.web_url + "/health/live")[0] == 200
 
-    malformed = {"user_id": "7", "event": "view"}  # no item_id: a dead letter
-    await d.produce([(b"7", msgspec.json.encode(malformed))])
+    stuck = {"user_id": "7", "item_id": "stuck", "event": "view"}
+    await d.produce([(b"7", msgspec.json.encode(stuck))])
     assert wait_for(lambda: http_get(worker.web_url + "/health/live")[0] == 503, 60)
     _, body = http_get(worker.web_url + "/health/live")
     assert msgspec.json.decode(body)["batch_running_s"] > 2

@@ -3,6 +3,7 @@
 Faults come through the collaborators ``app.main.build`` takes, not through private methods:
 STREAMREC_TEST_FAULT=once: the third model call raises once (a transient failure).
 STREAMREC_TEST_FAULT=poison: every model call for a batch holding an item "poison" raises.
+STREAMREC_TEST_FAULT=stuck: a model call for a batch holding an item "stuck" never returns.
 STREAMREC_TEST_FAULT=hang: the batch policy stops giving batches after the first one (no
 batch is running, so only the lag-without-commits check can see it).
 """
@@ -36,6 +37,8 @@ async def faulty_rank(
         raise RuntimeError("injected transient failure")
     if FAULT == "poison" and any("poison" in state.recent for state in states):
         raise RuntimeError("injected failure: poison item in the batch")
+    if FAULT == "stuck" and any("stuck" in state.recent for state in states):
+        await asyncio.Event().wait()
     return await rank_states(scorer, states, k)
 
 

@@ -29,3 +29,23 @@ def test_derived_topics_follow_the_app_id(monkeypatch: pytest.MonkeyPatch) -> No
     assert s.shadow_topic == "recommendations.shadow"
     monkeypatch.setenv("STREAMREC_CONTROL_TOPIC", "ops")
     assert load_settings().control_topic == "ops"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("STREAMREC_OUTPUT_TOPIC", "no such topic!"), ("STREAMREC_INPUT_TOPIC", ".."),
+     ("STREAMREC_DLQ_TOPIC", "x" * 250), ("STREAMREC_APP_ID", "my app"),
+     ("STREAMREC_CONTROL_TOPIC", "ctl/1")],
+)  # fmt: skip
+def test_names_kafka_would_refuse_are_refused_at_start(
+    problems_of: Callable[..., list[str]], name: str, value: str
+) -> None:
+    (problem,) = problems_of(**{name: value})
+    assert problem.startswith(f"{name}={value!r}: not a Kafka topic name; allowed: ")
+
+
+def test_names_made_from_the_settings_must_fit_kafkas_limit(
+    problems_of: Callable[..., list[str]],
+) -> None:
+    (problem,) = problems_of(STREAMREC_APP_ID="a" * 120, STREAMREC_INPUT_TOPIC="i" * 120)
+    assert "over Kafka's 249: shorten them" in problem
