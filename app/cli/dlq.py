@@ -227,7 +227,8 @@ async def _redrive(
         return
     started = time.monotonic()
     sent = await resend(brokers, plan.send, dlq_topic=s.dlq_topic, input_topic=s.input_topic,
-                        partitioner=KeyPartitioner(s.key_partitioner))  # fmt: skip
+                        partitioner=KeyPartitioner(s.key_partitioner),
+                        compression=s.producer_compression)  # fmt: skip
     took = time.monotonic() - started
     self.say(f"redrove {sent} dead letter(s) to {s.input_topic} in {took:.1f} s; "
              f"markers in {marker_topic(s.dlq_topic)}")  # fmt: skip

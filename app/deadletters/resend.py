@@ -37,10 +37,12 @@ async def resend(
     dlq_topic: str,
     input_topic: str,
     partitioner: KeyPartitioner,
+    compression: str | None = None,
     clock: Callable[[], float] = time.time,
 ) -> int:
-    """Send ``letters`` to ``input_topic`` (on their key's partition, stamped now), once each
-    as far as the markers of ``dlq_topic`` go; the number sent."""
+    """Send ``letters`` to ``input_topic`` (on their key's partition, stamped now,
+    ``compression`` as the worker's own producers), once each as far as the markers of
+    ``dlq_topic`` go; the number sent."""
     markers = marker_topic(dlq_topic)
     try:
         await ensure_topics(brokers, [markers], 1, MARKER_CONFIG)
@@ -50,7 +52,9 @@ async def resend(
             "(1 partition, cleanup.policy=compact) or allow this client to create topics"
         ) from exc
     # Dead letters hold the input's bytes, whatever size the input topic accepted.
-    sender = BatchSender(brokers, partitioner, max_request_bytes=32 << 20)
+    sender = BatchSender(
+        brokers, partitioner, max_request_bytes=32 << 20, compression_type=compression
+    )
     await sender.start()
     sent = 0
     try:

@@ -68,8 +68,11 @@ class HttpContext:
         return self.rollout.main
 
     def models_report(self) -> dict[str, Any]:
-        """The /models/ body: the rollout's report with this worker's live figures."""
+        """The /models/ body: the rollout's report with this worker's live figures, and the
+        versions held for the inference API alone (``api_models``, least recently used first)."""
         controller = self.auto.last if self.auto is not None else None
-        return self.rollout.report(
+        report = self.rollout.report(
             self.registry, self.output_topic, self.shadow_topic, controller=controller
         )
+        report["api_models"] = self.models.held_versions()
+        return report

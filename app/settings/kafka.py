@@ -35,12 +35,12 @@ class KafkaSettings(Scope):
 
     compression: Compression = "none"
     """Compression of the record batches the worker writes for others to read (updates,
-    shadow updates, dead letters): ``none``, ``gzip``, ``snappy``, ``lz4`` or ``zstd``.
-    zstd sends the JSON updates in a quarter of the bytes for 1.4 microseconds per record;
-    at the levels aiokafka fixes, lz4 shrinks less for more CPU and gzip as much for five
-    times the CPU. Off by default because every consumer must read it: Kafka clients from
-    2.1 on read zstd, aiokafka only with cramjam installed. The worker's own changelogs,
-    read only by workers, are always zstd."""
+    shadow updates, dead letters, and the dead letters ``dlq redrive`` sends back): ``none``,
+    ``gzip``, ``snappy``, ``lz4`` or ``zstd``. zstd sends the JSON updates in a quarter of the
+    bytes for 1.4 microseconds per record; at the levels aiokafka fixes, lz4 shrinks less for
+    more CPU and gzip as much for five times the CPU. Off by default because every consumer
+    must read it: Kafka clients from 2.1 on read zstd, aiokafka only with cramjam installed.
+    The worker's own changelogs, read only by workers, are always zstd."""
 
     @field_validator("compression", mode="before")
     @classmethod

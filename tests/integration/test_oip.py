@@ -170,6 +170,9 @@ async def test_infer_by_history_and_by_user_on_either_worker(
         assert status == 200 and other["model_name"] == "itemsvd-rated", other
     rated = remote.infer("itemsvd-rated", [ids])
     assert rated.get_response().model_name == "itemsvd-rated"
+    # /models/ shows what the API holds besides the stream's arms, least recently used first.
+    report = msgspec.json.decode(http_get(first.web_url + "/models/")[1])
+    assert report["api_models"] == ["hybrid-rank/1", "itemsvd-rated/1"], report["api_models"]
     assert http_get(first.web_url + "/v2/models/itemsvd")[0] == 200  # the stream's, unchanged
     assert (
         msgspec.json.decode(http_get(first.web_url + "/v2/models/itemsvd")[1])["serving_version"]

@@ -27,8 +27,9 @@ async def test_the_report_waits_for_a_model_then_shows_its_arms(
     assert (response.status, decode(response.body)) == (503, {"error": "no model loaded yet"})
     await ctx.model.load()
     response = await models.models(ctx, request)
-    arms = decode(response.body)["arms"]
-    assert [(arm["variant"], arm["version"]) for arm in arms] == [("main", "1")]
+    report = decode(response.body)
+    assert [(arm["variant"], arm["version"]) for arm in report["arms"]] == [("main", "1")]
+    assert report["api_models"] == []  # none asked for by the inference API yet
 
 
 async def test_admin_actions_need_the_token_and_refusals_are_counted(
