@@ -283,6 +283,12 @@ def _web(
         shadow_topic=settings.shadow_topic, trending=settings.trending, auto=auto,
     )  # fmt: skip
     register_routes(ctx)
+    if tls.on:
+
+        async def reload_certificate() -> None:
+            tls.reload()
+
+        app.timer(settings.web_tls_reload_s, name="streamrec.web_tls")(reload_certificate)
     if settings.grpc_port:
         add_grpc_server(app, ctx, tls, settings.web_bind, settings.grpc_port,
                         settings.max_request_bytes)  # fmt: skip

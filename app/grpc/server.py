@@ -225,6 +225,24 @@ def rpc_handlers(servicer: InferenceServicer) -> grpc.GenericRpcHandler:
     })  # fmt: skip
 
 
+def _credentials(tls: WebTls) -> grpc.ServerCredentials:
+    """The web server's certificate; a renewed one (``WebTls.reload``) is presented from the
+    next handshake on, as the web server does."""
+    served = tls.generation
+
+    def renewed() -> grpc.ServerCertificateConfiguration | None:
+        # gRPC asks before every handshake: None keeps the pair it has.
+        nonlocal served
+        if tls.generation == served:
+            return None
+        served = tls.generation
+        return grpc.ssl_server_certificate_configuration([tls.pair])
+
+    initial = grpc.ssl_server_certificate_configuration([tls.pair])
+    # The stub's fetcher type leaves out None, which gRPC documents as "no change".
+    return grpc.dynamic_ssl_server_credentials(initial, renewed)  # type: ignore[arg-type]
+
+
 def add_grpc_server(
     app: App, ctx: HttpContext, tls: WebTls, bind: str, port: int, max_message_bytes: int
 ) -> None:
@@ -240,8 +258,7 @@ def add_grpc_server(
             self.server = aio.server(options=options)
             self.server.add_generic_rpc_handlers((rpc_handlers(InferenceServicer(ctx)),))
             if tls.on:
-                credentials = grpc.ssl_server_credentials([tls.key_pair()])
-                self.server.add_secure_port(f"{bind}:{port}", credentials)
+                self.server.add_secure_port(f"{bind}:{port}", _credentials(tls))
             else:
                 self.server.add_insecure_port(f"{bind}:{port}")
             await self.server.start()

@@ -44,6 +44,11 @@ class WebSettings(Scope):
     when it forwards a request to another (and the CLI when it asks a worker). Unset: the
     system's trusted CAs."""
 
+    web_tls_reload_s: float = Field(default=60.0, gt=0)
+    """How often a worker looks for a renewed WEB_TLS_CERTFILE / KEYFILE (cert-manager
+    renews a Secret in place): a changed pair serves new connections of both servers, with no
+    restart; one that does not load is logged and the old one kept."""
+
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest HTTP request body the web server reads (413 JSON beyond it)."""
 

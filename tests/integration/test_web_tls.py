@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable
@@ -25,20 +28,45 @@ from tests.support.deployment import Deployment
 from tests.support.paths import ROOT
 from tests.support.waiting import wait_for
 
+CA = trustme.CA()
+
+
+def issue(directory: Path) -> bytes:
+    """A certificate of CA for 127.0.0.1 (the workers' WEB_HOST) and its key, written in
+    ``directory`` as the settings name them (each file replaced whole); its DER form."""
+    cert = CA.issue_cert("127.0.0.1", "localhost")
+    files = {"worker.key": cert.private_key_pem.bytes(),
+             "worker.pem": b"".join(blob.bytes() for blob in cert.cert_chain_pems)}  # fmt: skip
+    for name, data in files.items():
+        (directory / f".{name}").write_bytes(data)
+        os.replace(directory / f".{name}", directory / name)
+    return ssl.PEM_cert_to_DER_cert(cert.cert_chain_pems[0].bytes().decode())
+
+
+def served_certificate(port: int) -> bytes:
+    """The certificate a TLS server on 127.0.0.1:``port`` presents now (DER)."""
+    context = ssl.create_default_context(cafile=None)
+    context.load_verify_locations(cadata=CA.cert_pem.bytes().decode())
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return der
+
 
 @pytest.fixture
 def web_tls_env(tmp_path: Path) -> dict[str, str]:
-    """A throwaway CA and the workers' certificate (for 127.0.0.1, their WEB_HOST), as the
-    settings a worker takes."""
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    files = {"ca.pem": ca.cert_pem.bytes(), "worker.key": cert.private_key_pem.bytes(),
-             "worker.pem": b"".join(blob.bytes() for blob in cert.cert_chain_pems)}  # fmt: skip
-    for name, data in files.items():
-        (tmp_path / name).write_bytes(data)
+    """A throwaway CA and the workers' certificate, as the settings a worker takes (looked
+    at for a renewal every second)."""
+    issue(tmp_path)
+    (tmp_path / "ca.pem").write_bytes(CA.cert_pem.bytes())
     return {"STREAMREC_WEB_TLS_CERTFILE": str(tmp_path / "worker.pem"),
             "STREAMREC_WEB_TLS_KEYFILE": str(tmp_path / "worker.key"),
-            "STREAMREC_WEB_TLS_CAFILE": str(tmp_path / "ca.pem")}  # fmt: skip
+            "STREAMREC_WEB_TLS_CAFILE": str(tmp_path / "ca.pem"),
+            "STREAMREC_WEB_TLS_RELOAD_S": "1"}  # fmt: skip
 
 
 async def test_tls_web_and_grpc_servers_forward_over_https_and_refuse_plaintext(
@@ -113,3 +141,18 @@ async def test_tls_web_and_grpc_servers_forward_over_https_and_refuse_plaintext(
     done = subprocess.run([sys.executable, "-c", command[2]], env=first.env, timeout=30,
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+    # A renewed certificate in the same files: both servers present it to new connections,
+    # with no restart, and clients trusting the CA go on working.
+    web_port = int(first.env["STREAMREC_WEB_PORT"])
+    old = served_certificate(web_port)
+    assert served_certificate(grpc_ports[0]) == old
+    new = issue(Path(web_tls_env["STREAMREC_WEB_TLS_CERTFILE"]).parent)
+    assert new != old
+    assert wait_for(lambda: served_certificate(web_port) == new, 30)
+    assert wait_for(lambda: served_certificate(grpc_ports[0]) == new, 30)
+    assert d.get_json(first, f"/recommendations/{users[0]}/")[0] == 200
+    renewed = tritonclient.grpc.InferenceServerClient(
+        f"127.0.0.1:{grpc_ports[0]}", ssl=True, root_certificates=ca
+    )
+    assert renewed.is_server_ready()

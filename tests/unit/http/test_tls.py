@@ -38,12 +38,39 @@ def test_a_certificate_gives_https_a_server_context_and_a_client_trusting_the_ca
     assert tls.url("w-0", 6066) == "https://w-0:6066"
     assert isinstance(tls.server, ssl.SSLContext)
     assert tls.server.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert tls.generation == 1 and not tls.reload()  # nothing changed
     client = tls.client
     assert isinstance(client, ssl.SSLContext) and client.verify_mode == ssl.CERT_REQUIRED
     assert client.check_hostname
     assert len(client.get_ca_certs()) == 1  # WEB_TLS_CAFILE's, instead of the system's
-    key, chain = tls.key_pair()
+    key, chain = tls.pair
     assert key.startswith(b"-----BEGIN") and chain.startswith(b"-----BEGIN CERTIFICATE")
+
+
+def test_a_renewed_certificate_is_loaded_into_the_same_context_and_a_bad_one_is_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ca = trustme.CA()
+    tls = web_tls(files(tmp_path, ca))
+    server, first = tls.server, tls.pair
+    # A Secret volume swaps a symlink to a new directory: the paths stay, the files change.
+    renewed = tmp_path / "renewed"
+    renewed.mkdir()
+    files(renewed, ca)
+    for name in ("cert.pem", "key.pem"):
+        (tmp_path / name).unlink()
+        (tmp_path / name).symlink_to(renewed / name)
+    assert tls.reload() and tls.server is server and tls.generation == 2
+    assert tls.pair != first and tls.pair[1] == (renewed / "cert.pem").read_bytes()
+    assert not tls.reload()
+    # A key of another certificate: refused, the renewed pair kept.
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    files(wrong, ca, key_of=ca.issue_cert("other"))
+    (tmp_path / "key.pem").unlink()
+    (tmp_path / "key.pem").symlink_to(wrong / "key.pem")
+    assert not tls.reload() and tls.generation == 2
+    assert "do not load" in caplog.text and "still serving" in caplog.text
 
 
 def test_a_key_that_is_not_the_certificates_stops_the_start_in_one_line(tmp_path: Path) -> None:
