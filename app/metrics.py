@@ -50,6 +50,7 @@ class AppMetrics(NamedTuple):
     cache_errors: Counter
     sink_records: Counter
     sink_errors: Counter
+    sink_seconds: Histogram
     admin_denied: Counter
     misrouted: Counter
     degraded: Gauge
@@ -271,6 +272,14 @@ def _delivery(prefix: str, registry: CollectorRegistry) -> dict[str, Any]:
             f"{prefix}_sink_errors",
             "Failed deliveries by sink; a required sink retries, a best-effort one moves on.",
             ["sink"],
+            registry=registry,
+        ),
+        "sink_seconds": Histogram(
+            f"{prefix}_sink_seconds",
+            "Time a sink took to deliver its part of a micro-batch (retries included), per "
+            "sink with records: the produce stage waits for the slowest.",
+            ["sink"],
+            buckets=_LATENCY_BUCKETS,
             registry=registry,
         ),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -55,6 +56,7 @@ async def deliver(sinks: Sequence[Sink], result: BatchResult, metrics: AppMetric
 
 async def _deliver_one(sink: Sink, result: BatchResult, metrics: AppMetrics) -> None:
     backoff = 0.2
+    started = time.perf_counter()
     while True:
         try:
             written = await sink.write(result)
@@ -69,4 +71,5 @@ async def _deliver_one(sink: Sink, result: BatchResult, metrics: AppMetrics) -> 
             continue
         if written:
             metrics.sink_records.labels(sink.name).inc(written)
+            metrics.sink_seconds.labels(sink.name).observe(time.perf_counter() - started)
         return

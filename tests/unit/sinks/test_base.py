@@ -46,3 +46,7 @@ async def test_required_sinks_are_retried_until_they_pass_best_effort_ones_are_n
     assert sample("streamrec_sink_errors_total", "topic") == 2
     assert sample("streamrec_sink_errors_total", "store") == 1
     assert sample("streamrec_sink_records_total", "store") is None
+    # Time per batch and sink with records, its retries included; none for a sink that failed.
+    assert sample("streamrec_sink_seconds_count", "topic") == 1
+    assert (sample("streamrec_sink_seconds_sum", "topic") or 0) >= 0.4  # two backoffs waited
+    assert sample("streamrec_sink_seconds_count", "store") is None
