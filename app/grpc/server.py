@@ -30,6 +30,7 @@ from app.http.errors import status_of
 from app.http.health import readiness
 from app.http.oip import EXTENSIONS, model_description, server_version
 from app.http.tls import WebTls
+from app.inference.api_models import ApiModel
 from app.inference.protocol import (
     OUTPUTS,
     InputTensor,
@@ -115,6 +116,13 @@ class InferenceServicer:
     def __init__(self, ctx: HttpContext) -> None:
         self.ctx = ctx
 
+    async def _picked(self, name: str, version: str, context: Context) -> ApiModel:
+        """The model a request names, or the call aborted with the REST answer's status."""
+        try:
+            return await pick(self.ctx, name, version)
+        except Refused as exc:
+            await _abort(context, exc.status, exc.message)
+
     async def server_live(
         self, request: pb.ServerLiveRequest, context: Context
     ) -> pb.ServerLiveResponse:
@@ -128,10 +136,7 @@ class InferenceServicer:
     async def model_ready(
         self, request: pb.ModelReadyRequest, context: Context
     ) -> pb.ModelReadyResponse:
-        try:
-            picked = await pick(self.ctx, request.name, request.version)
-        except Refused as exc:
-            await _abort(context, exc.status, exc.message)
+        picked = await self._picked(request.name, request.version, context)
         return pb.ModelReadyResponse(ready=picked.model.ready)
 
     async def server_metadata(
@@ -144,10 +149,7 @@ class InferenceServicer:
     async def model_metadata(
         self, request: pb.ModelMetadataRequest, context: Context
     ) -> pb.ModelMetadataResponse:
-        try:
-            picked = await pick(self.ctx, request.name, request.version)
-        except Refused as exc:
-            await _abort(context, exc.status, exc.message)
+        picked = await self._picked(request.name, request.version, context)
         about = model_description(picked.model)
         tensors = pb.ModelMetadataResponse.TensorMetadata
         return pb.ModelMetadataResponse(
