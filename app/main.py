@@ -188,10 +188,16 @@ def _recommend_agent(
     if rank is None:
         cache = serving.cache
         rank = cache.rank_each if settings.cache_in_stream else rank_states
+    codec = StructCodec(UserFeatureState)
+    # STATE_CHANGELOG=updates: each user's state rides on the user's last update of a batch
+    # (the output topic restores the features table too: ``user_states``); =topic: on the
+    # features changelog, a record of its own.
+    in_updates = settings.state_changelog == "updates"
     core = BatchCore(
         BatchConfig.from_settings(settings),
         ArmRanker(rank, settings.top_k, cold_start=serving.cold_start),
         routing=KeyRouting(partitioner, settings.partitions),
+        state_header=codec.dumps if in_updates else None,
     )
     # Room for a few batches' worth of fetched records (Faust's per-partition stream buffer
     # is the same size); the fetch loop waits while it is full.
@@ -204,11 +210,12 @@ def _recommend_agent(
         compression_type=settings.producer_compression,
     )  # fmt: skip
     sinks = configured_sinks(settings, sender, metrics, LatestTable(tables.latest).keep)
-    changelogs = BatchSender(
-        brokers, partitioner, max_request_bytes=1 << 20, compression_type=CHANGELOG_COMPRESSION
-    )
-    codec = StructCodec(UserFeatureState)
-    sinks.append(FeaturesChangelog(tables.features, codec, changelogs, metrics))
+    if not in_updates:
+        changelogs = BatchSender(
+            brokers, partitioner, max_request_bytes=1 << 20,
+            compression_type=CHANGELOG_COMPRESSION,
+        )  # fmt: skip
+        sinks.append(FeaturesChangelog(tables.features, codec, changelogs, metrics))
     agent = RecommendAgent(
         settings, core, TableStore(tables.features), sinks, serving.rollout, metrics, sender,
         serving.cache, bulk, batches(policy) if batches else policy, health,

@@ -7,11 +7,12 @@ import logging
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from app.kafka.brokers import Brokers
 
-__all__ = ["ensure_topic_or_say", "ensure_topics", "partition_counts"]
+__all__ = ["ensure_topic_or_say", "ensure_topics", "partition_counts", "topic_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,3 +68,21 @@ async def partition_counts(brokers: Brokers, names: Iterable[str]) -> dict[str, 
         for t in described
         if t["topic"] in wanted and t["error_code"] == 0 and t["partitions"]
     }
+
+
+async def topic_config(brokers: Brokers, topic: str, name: str) -> str | None:
+    """The value of an existing topic's setting (``cleanup.policy``), as the broker says."""
+    admin = AIOKafkaAdminClient(**brokers.client_kwargs())
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    for resource in response.resources:
+        error_code, error_message = resource[0], resource[1]
+        if error_code:
+            raise RuntimeError(f"DescribeConfigs of {topic}: error {error_code} {error_message}")
+        for entry in resource[4]:
+            if entry[0] == name:
+                return None if entry[1] is None else str(entry[1])
+    return None

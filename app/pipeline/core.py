@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from app.errors import InvalidInteraction
 from app.features.builders import state_fields
+from app.features.state import UserFeatureState
 from app.pipeline.apply import Decoded, apply_events
 from app.pipeline.arms import ArmRanker, Row
 from app.pipeline.by_item import by_item_records
@@ -75,6 +76,7 @@ class BatchCore:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         routing: KeyRouting | None = None,
+        state_header: Callable[[UserFeatureState], bytes] | None = None,
     ) -> None:
         self.config = config
         self.routing = routing
@@ -82,7 +84,7 @@ class BatchCore:
         self.clock = clock
         self.sleep = sleep
         self.degradation = Degradation(config.degrade_lag_s)
-        self.encoder = UpdateEncoder()
+        self.encoder = UpdateEncoder(state_header)
         self._last_failure = ""
 
     async def process(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from app.settings.base import Scope, check_scheme
 
-__all__ = ["STORE_SCHEMES", "StoreSettings"]
+__all__ = ["STORE_SCHEMES", "StateChangelog", "StoreSettings"]
 
 STORE_SCHEMES = ("rocksdb", "memory")
+
+StateChangelog = Literal["updates", "topic"]
 
 
 class StoreSettings(Scope):
@@ -21,6 +24,13 @@ class StoreSettings(Scope):
 
     data_dir: Path = Path("var/data")
     """Where the worker keeps its table state (RocksDB files)."""
+
+    state_changelog: StateChangelog = "updates"
+    """Where each user's feature state is backed up for restores and standbys. ``updates``:
+    in a header (``streamrec-state``) of the user's newest update of each batch, on the
+    output topic: one record per user and batch, not two. ``topic``: in
+    ``<APP_ID>-features-changelog``, for an output topic read by consumers that must not see
+    the users' recent items. Either way a restore reads both, and keeps each user's newest."""
 
     rocksdb_write_buffer_mb: int = Field(default=16, ge=1, le=1024)
     """RocksDB memtable size, per table and partition (two of them at most). Faust's 64 MB

@@ -54,8 +54,9 @@ class TableStore:
     """The features table behind the core's ``StateStore``: each read and write in the
     partition of its record (made the current event: faust#300).
 
-    Writes go to the table's store only: their changelog records are sent with the batch's
-    other records (``features_changelog``), not one by one through Faust's producer.
+    Writes go to the table's store only, not one by one through Faust's producer: the states
+    go out with the batch's other records, in headers of the updates (``user_states``) or as
+    changelog records (``features_changelog``, STATE_CHANGELOG=topic).
     """
 
     def __init__(self, features: faust.Table[str, UserFeatureState]) -> None:

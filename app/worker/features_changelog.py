@@ -1,4 +1,6 @@
-"""The features table's changelog records, sent with each batch's other records.
+"""The features table's changelog records, sent with each batch's other records
+(STREAMREC_STATE_CHANGELOG=topic; by default the states ride on the updates instead:
+``app.worker.user_states``).
 
 Faust sends a table's changelog record per write, each through its producer buffer: with one
 user per event that was the worker's largest cost after the model (13% of its samples in a

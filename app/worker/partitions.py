@@ -86,9 +86,9 @@ def partition_problem(layout: PartitionLayout, setting: int, given: bool) -> str
     if layout.output_partitions is not None and layout.output_partitions != setting:
         out, m = layout.output_topic, layout.output_partitions
         return (f"the recommendations topic {out} has {m} partitions but {wanted}: it is "
-                f"also the latest table's changelog (GET /recommendations/ restores from "
-                f"it), so it needs the tables' count: recreate {out} with {setting} "
-                f"partitions (the worker creates it when missing), or set "
+                f"also the latest table's changelog (GET /recommendations/ and the users' "
+                f"states restore from it), so it needs the tables' count: recreate {out} "
+                f"with {setting} partitions (the worker creates it when missing), or set "
                 f"STREAMREC_OUTPUT_TOPIC to a new topic")  # fmt: skip
     if n is not None and n != setting:
         more = "" if n > setting else (

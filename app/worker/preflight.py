@@ -24,11 +24,13 @@ from collections.abc import Callable
 
 from app.errors import CannotStart
 from app.kafka.brokers import Brokers
+from app.kafka.topics import partition_counts, topic_config
 from app.settings import Settings
 from app.worker.partitions import check_partitions
 
 __all__ = [
     "check_broker_access",
+    "check_output_compacted",
     "check_web_port",
     "is_reachable",
     "prepare_data_dir",
@@ -57,6 +59,7 @@ def prepare_worker(settings: Settings) -> None:
     brokers = Brokers.from_settings(settings)
     check_broker_access(brokers)
     check_partitions(settings, brokers, ACCESS_TIMEOUT_S, _say)
+    check_output_compacted(settings, brokers, ACCESS_TIMEOUT_S, _say)
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -190,6 +193,46 @@ def _explain(exc: BaseException, brokers: Brokers, timeout_s: float) -> str:
         return (f"the broker closed the connection: check {protocol} (a TLS or SASL listener "
                 "closes plaintext connections)")  # fmt: skip
     return f"{type(exc).__name__}: {exc}"
+
+
+def check_output_compacted(
+    settings: Settings, brokers: Brokers, timeout_s: float, say: Callable[[str], None]
+) -> None:
+    """Say so when the output topic exists and is not compacted. It is the changelog of the
+    latest table and (STATE_CHANGELOG=updates) of the users' states: with time retention
+    only, a restore from scratch forgets the users idle for longer. Not fatal: the operator
+    may mean it."""
+    topic = settings.output_topic
+
+    async def policy() -> str | None:
+        if not await partition_counts(brokers, [topic]):
+            return None  # the worker creates it compacted
+        return await topic_config(brokers, topic, "cleanup.policy")
+
+    loop = asyncio.new_event_loop()  # not set as current: Faust's loop is made later
+    try:
+        found = loop.run_until_complete(asyncio.wait_for(policy(), timeout_s))
+    except Exception as exc:  # e.g. no DescribeConfigs right: advisory, so go on
+        say(f"could not read the output topic's cleanup.policy ({type(exc).__name__}: {exc}); "
+            "not checked")  # fmt: skip
+        return
+    finally:
+        loop.close()
+    if found is None or "compact" in found.split(","):
+        return
+    states = (
+        "the latest update and the state"
+        if settings.state_changelog == "updates"
+        else "the latest update"
+    )
+    elsewhere = (
+        ", or STREAMREC_STATE_CHANGELOG=topic to keep the states elsewhere"
+        if settings.state_changelog == "updates"
+        else ""
+    )
+    say(f"the output topic {topic} is not compacted (cleanup.policy={found}): a worker that "
+        f"restores from scratch loses {states} of users idle longer than its retention; set "
+        f"cleanup.policy=compact (or compact,delete){elsewhere}")  # fmt: skip
 
 
 def _say(line: str) -> None:

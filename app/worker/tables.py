@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import faust
 
@@ -11,6 +11,7 @@ from app.metrics import AppMetrics
 from app.settings import Settings
 from app.worker.codecs import StructCodec
 from app.worker.faust_compat import estimated_keys, raw_key_table
+from app.worker.user_states import FeaturesTable, StatesFromUpdates, TappedTable
 
 __all__ = ["WorkerTables", "create_tables"]
 
@@ -29,16 +30,20 @@ class WorkerTables(NamedTuple):
 
 def create_tables(app: faust.App, settings: Settings) -> WorkerTables:
     """The features table (the model's input) and the latest-update table."""
-    return WorkerTables(
-        features=raw_key_table(
-            app, "features", settings.partitions, StructCodec(UserFeatureState),
-            "Per-user feature state (the model's input).", settings.store_options,
-        ),
-        # Restored from the recommendations topic itself (Kafka Streams reuses a source
-        # topic so): the update already goes there, so a changelog of its own would repeat it.
-        latest=raw_key_table(
-            app, "latest", settings.partitions, "raw",
-            "Each user's latest recommendation update (the output JSON).",
-            settings.store_options, changelog=settings.output_topic,
-        ),
-    )  # fmt: skip
+    codec = StructCodec(UserFeatureState)
+    features = cast(FeaturesTable, raw_key_table(
+        app, "features", settings.partitions, codec,
+        "Per-user feature state (the model's input).", settings.store_options,
+        table_type=FeaturesTable,
+    ))  # fmt: skip
+    features.codec = codec
+    # Restored from the recommendations topic itself (Kafka Streams reuses a source topic
+    # so): the update already goes there, so a changelog of its own would repeat it. The
+    # users' states in its headers go to the features table (``user_states``).
+    latest = cast(TappedTable, raw_key_table(
+        app, "latest", settings.partitions, "raw",
+        "Each user's latest recommendation update (the output JSON).",
+        settings.store_options, changelog=settings.output_topic, table_type=TappedTable,
+    ))  # fmt: skip
+    latest.tap = StatesFromUpdates(features, codec)
+    return WorkerTables(features=features, latest=latest)

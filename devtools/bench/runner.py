@@ -88,8 +88,11 @@ class _Bench(Namespace):
         return f"{self.name}.reference"
 
     async def create(self) -> None:
-        names = [self.input_topic, self.output_topic, self.dlq_topic, self.reference_topic]
+        names = [self.input_topic, self.dlq_topic, self.reference_topic]
         await ensure_topics(self.brokers, names, self.partitions)
+        # As an operator makes it: it is also a changelog (docs/deployment/kafka.md).
+        compacted = {"cleanup.policy": "compact"}
+        await ensure_topics(self.brokers, [self.output_topic], self.partitions, compacted)
 
     def worker(self, index: int = 0, env: dict[str, str] | None = None) -> WorkerProcess:
         settings = {**self.worker_env(index), **(env or {})}

@@ -12,7 +12,7 @@ import pytest
 from app.kafka.topics import ensure_topics
 from devtools.net import free_port, http_get, http_post
 from devtools.processes import WorkerProcess
-from tests.support.deployment import Deployment
+from tests.support.deployment import PARTITIONS, Deployment
 from tests.support.paths import MODELS
 
 ADMIN_TOKEN = "startup-admin-token"
@@ -166,3 +166,19 @@ async def test_a_partition_count_set_against_the_input_is_refused_in_one_line(
     line = _refusal(d)
     assert f"the input topic {d.input_topic} has 2 partitions but STREAMREC_PARTITIONS=4:" in line
     assert "set STREAMREC_PARTITIONS=2" in line
+
+
+async def test_an_output_topic_that_is_not_compacted_is_named_at_start(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    # It restores the latest table and the users' states: time retention forgets idle users.
+    d = deployment_factory()
+    await ensure_topics(d.brokers, [d.output_topic], PARTITIONS, {"cleanup.policy": "delete"})
+    d.start_worker()
+    log = d.workers[-1].log.read_text()
+    assert (
+        f"streamrec: the output topic {d.output_topic} is not compacted (cleanup.policy=delete): "
+        "a worker that restores from scratch loses the latest update and the state of users idle"
+    ) in log, log
+    assert "STREAMREC_STATE_CHANGELOG=topic" in log
+    d.workers[-1].stop()

@@ -97,8 +97,10 @@ class Deployment:
         return worker
 
     async def create_topics(self) -> None:
+        """The topics as an operator makes them: the output topic compacted (it is a changelog)."""
+        await ensure_topics(self.brokers, [self.input_topic, self.dlq_topic], PARTITIONS)
         await ensure_topics(
-            self.brokers, [self.input_topic, self.output_topic, self.dlq_topic], PARTITIONS
+            self.brokers, [self.output_topic], PARTITIONS, {"cleanup.policy": "compact"}
         )
 
     async def produce(

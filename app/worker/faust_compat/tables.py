@@ -20,6 +20,7 @@ def raw_key_table(
     help: str,
     store_options: dict[str, Any] | None = None,
     changelog: str | None = None,
+    table_type: type[faust.Table[Any, Any]] = faust.Table,
 ) -> faust.Table[str, Any]:
     """A registered table whose changelog, store and router all use the raw key bytes.
 
@@ -31,10 +32,12 @@ def raw_key_table(
     store's (``faust.stores.rocksdb.RocksDBOptions`` fields for RocksDB). ``changelog``: a
     topic the table restores from instead of its own ``<app id>-<name>-changelog``, which
     the caller writes itself (the table then sends nothing: see ``app.worker.latest_table``).
+    ``table_type``: a ``faust.Table`` subclass (one that restores in its own way).
     """
     return registered_table(
-        app, name, partitions, "raw", value_serializer, help, store_options, changelog=changelog
-    )
+        app, name, partitions, "raw", value_serializer, help, store_options,
+        changelog=changelog, table_type=table_type,
+    )  # fmt: skip
 
 
 def registered_table(
@@ -48,6 +51,7 @@ def registered_table(
     default: Callable[[], Any] | None = None,
     key_type: type | None = str,
     changelog: str | None = None,
+    table_type: type[faust.Table[Any, Any]] = faust.Table,
 ) -> faust.Table[Any, Any]:
     """A table built with these serializers, then registered (see ``raw_key_table``)."""
     topic = None
@@ -59,7 +63,7 @@ def registered_table(
             value_serializer=value_serializer, partitions=partitions, compacting=True,
             deleting=False, acks=False, internal=True, maxsize=131_072, allow_empty=True,
         )  # fmt: skip
-    table: faust.Table[Any, Any] = faust.Table(
+    table: faust.Table[Any, Any] = table_type(
         app,
         name=name,
         key_type=key_type,

@@ -6,12 +6,14 @@ from collections.abc import Callable
 
 import msgspec
 
+from app.features.state import UserFeatureState
 from app.pipeline import BatchResult, DictStore
 from app.pipeline.apply import Applied, apply_events
 from app.pipeline.arms import Answer, Ranked
 from app.pipeline.decode import decode_record
-from app.pipeline.encode import UpdateEncoder
+from app.pipeline.encode import STATE_HEADER, UpdateEncoder
 from app.records import ScoredItem
+from app.worker.codecs import StructCodec
 from tests.support.fakes import FakeScorer
 from tests.support.pipeline import ITEMS, NOW, Record, arms
 
@@ -96,3 +98,47 @@ def test_a_replay_is_answered_again_but_neither_written_nor_latest(
     assert applied.replays == {0}
     assert len(result.outputs) == 1 and writes == [] and result.latest == []
     assert result.quality == {}  # a replay is not judged again
+
+
+def test_with_a_state_header_each_users_last_update_carries_the_state_written(
+    record_factory: MakeRecord,
+) -> None:
+    codec = StructCodec(UserFeatureState)
+    batch = [record_factory("a", "1"), record_factory("b", "5"), record_factory("a", "2")]
+    main = arms().main
+    ranked: dict[int, Ranked] = {n: ("main", main, items("7"), "model") for n in range(3)}
+    result = BatchResult()
+    writes = UpdateEncoder(codec.dumps).emit(applied_batch(batch), ranked, {}, arms(), result, NOW)
+
+    headers = [h for _, _, h in result.outputs]
+    assert headers[0] == []  # a's earlier update: its last one carries the state
+    written = {w.user_id: w.state for w in writes}
+    for n, user in ((1, "b"), (2, "a")):
+        [(name, raw)] = headers[n]
+        assert name == STATE_HEADER and codec.loads(raw) == written[user]
+    assert codec.loads(headers[2][0][1]).recent == ("1", "2")
+
+
+def test_a_users_replayed_update_carries_the_stored_state_again(
+    record_factory: MakeRecord,
+) -> None:
+    # Its update may be the user's last record a compacted topic keeps.
+    codec, store = StructCodec(UserFeatureState), DictStore()
+    first = record_factory("a", "1")
+    once: dict[int, Ranked] = {0: ("main", arms().main, items("2"), "model")}
+    store.write_many(UpdateEncoder().emit(applied_batch([first], store), once, {}, arms(),
+                                          BatchResult(), NOW))  # fmt: skip
+
+    result = BatchResult()
+    writes = UpdateEncoder(codec.dumps).emit(
+        applied_batch([first], store), once, {}, arms(), result, NOW
+    )
+    [(_, _, [(name, raw)])] = result.outputs
+    assert writes == [] and name == STATE_HEADER and codec.loads(raw) == store.states["a"]
+
+
+def test_without_a_state_header_updates_carry_no_headers(record_factory: MakeRecord) -> None:
+    ranked: dict[int, Ranked] = {0: ("main", arms().main, items("2"), "model")}
+    result = BatchResult()
+    UpdateEncoder().emit(applied_batch([record_factory("a", "1")]), ranked, {}, arms(), result, NOW)
+    assert [h for _, _, h in result.outputs] == [[]]
