@@ -382,3 +382,31 @@ async def test_scale_out_then_stop_the_first_worker(
     assert latest_events(d, second, traffic) == []
     # Commits reach the end: nothing was skipped (a gap would hold its partition's commit).
     assert await wait_lag_zero(d) == 0
+
+
+def _part(traffic: Traffic, start: int, end: int) -> Traffic:
+    """Records ``start:end`` of ``traffic`` (in send order), as traffic of its own run."""
+    part = Traffic(traffic.run, records=traffic.records[start:end])
+    for key, value in part.records:
+        eid = traffic.valid_values[value]
+        part.valid.setdefault(key.decode(), []).append(eid)
+        part.valid_values[value] = eid
+    return part
+
+
+async def test_the_state_changelog_setting_changes_between_workers_and_no_state_is_lost(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    # An upgrade (the states were in <app id>-features-changelog), then a switch back: each
+    # worker starts on a new disk and restores every user's newest state from wherever it is.
+    d = deployment_factory()
+    await d.create_topics()
+    traffic = make_traffic(20, 30, ITEMS)  # 600 events: 200 per worker, 10 per user each
+    for n, mode in enumerate(("topic", "updates", "topic")):
+        worker = d.start_worker(STREAMREC_STATE_CHANGELOG=mode)
+        await send(d.brokers, d.input_topic, _part(traffic, 200 * n, 200 * (n + 1)))
+        report = await d.verify(_part(traffic, 0, 200 * (n + 1)), rate=-1)
+        assert report.ok, report.summary()
+        assert states(d, worker, traffic) == Counter({10 * (n + 1): 20}), (mode, report.summary())
+        assert latest_events(d, worker, _part(traffic, 0, 200 * (n + 1))) == []
+        worker.stop()
