@@ -17,7 +17,6 @@ changes. A refusal costs one restart with the count chosen on purpose.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from app.errors import CannotStart
 from app.kafka.brokers import Brokers
 from app.kafka.topics import partition_counts
 from app.settings import Settings
+from app.worker.startup_loop import run_before_faust
 
 __all__ = ["PartitionLayout", "check_partitions", "layout_topics", "partition_problem"]
 
@@ -110,17 +110,12 @@ def check_partitions(
     """CannotStart when the input topic, the tables' topics and STREAMREC_PARTITIONS do not
     agree (``partition_problem``); ``say`` tells the count that will be used."""
     names = [settings.input_topic, *layout_topics(settings)]
-    loop = asyncio.new_event_loop()  # not set as current: Faust's loop is made later
     try:
-        found = loop.run_until_complete(
-            asyncio.wait_for(partition_counts(brokers, names), timeout_s)
-        )
+        found = run_before_faust(partition_counts(brokers, names), timeout_s)
     except Exception as exc:  # the access check passed: this is unlikely, and not fatal
         say(f"could not read the topics' partition counts ({type(exc).__name__}: {exc}); "
             "not checked")  # fmt: skip
         return
-    finally:
-        loop.close()
     n = found.pop(settings.input_topic, None)
     output = found.pop(settings.output_topic, None)
     layout = PartitionLayout(settings.input_topic, n, found, settings.output_topic, output)

@@ -14,7 +14,6 @@ broker that was not up yet ended it in an aiokafka traceback.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import ssl
@@ -27,6 +26,7 @@ from app.kafka.brokers import Brokers
 from app.kafka.topics import partition_counts, topic_config
 from app.settings import Settings
 from app.worker.partitions import check_partitions
+from app.worker.startup_loop import run_before_faust
 
 __all__ = [
     "check_broker_access",
@@ -137,14 +137,11 @@ def check_broker_access(brokers: Brokers, timeout_s: float = ACCESS_TIMEOUT_S) -
     security and one request; CannotStart says what was refused and which setting to check."""
     problems = []
     for server in brokers.servers:
-        loop = asyncio.new_event_loop()  # not set as current: Faust's loop is made later
         try:
-            loop.run_until_complete(asyncio.wait_for(_connect(server, brokers), timeout_s))
+            run_before_faust(_connect(server, brokers), timeout_s)
             return
         except Exception as exc:
             problems.append(f"{server}: {_explain(exc, brokers, timeout_s)}")
-        finally:
-            loop.close()
     raise CannotStart(
         f"Kafka refused streamrec's connection ({brokers.security.describe()}): "
         + "; ".join(problems)
@@ -209,27 +206,18 @@ def check_output_compacted(
             return None  # the worker creates it compacted
         return await topic_config(brokers, topic, "cleanup.policy")
 
-    loop = asyncio.new_event_loop()  # not set as current: Faust's loop is made later
     try:
-        found = loop.run_until_complete(asyncio.wait_for(policy(), timeout_s))
+        found = run_before_faust(policy(), timeout_s)
     except Exception as exc:  # e.g. no DescribeConfigs right: advisory, so go on
         say(f"could not read the output topic's cleanup.policy ({type(exc).__name__}: {exc}); "
             "not checked")  # fmt: skip
         return
-    finally:
-        loop.close()
     if found is None or "compact" in found.split(","):
         return
-    states = (
-        "the latest update and the state"
-        if settings.state_changelog == "updates"
-        else "the latest update"
-    )
-    elsewhere = (
-        ", or STREAMREC_STATE_CHANGELOG=topic to keep the states elsewhere"
-        if settings.state_changelog == "updates"
-        else ""
-    )
+    states, elsewhere = "the latest update", ""
+    if settings.state_changelog == "updates":
+        states = "the latest update and the state"
+        elsewhere = ", or STREAMREC_STATE_CHANGELOG=topic to keep the states elsewhere"
     say(f"the output topic {topic} is not compacted (cleanup.policy={found}): a worker that "
         f"restores from scratch loses {states} of users idle longer than its retention; set "
         f"cleanup.policy=compact (or compact,delete){elsewhere}")  # fmt: skip

@@ -17,12 +17,13 @@ another only if it counts as many events or more (``n_events`` only grows).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 import faust
 from faust.types import EventT, Message
 
+from app.deadletters.headers import header_pairs
 from app.features.state import UserFeatureState
 from app.pipeline.encode import STATE_HEADER
 from app.worker.codecs import StructCodec
@@ -31,8 +32,6 @@ from app.worker.faust_compat import current_message
 __all__ = ["FeaturesTable", "StatesFromUpdates", "TappedTable"]
 
 logger = logging.getLogger(__name__)
-
-_STATE_HEADER_BYTES = STATE_HEADER.encode()
 
 Event = EventT[Any]
 
@@ -73,7 +72,7 @@ class StatesFromUpdates:
         store = self.features.data
         for event in events:
             message = event.message
-            raw = _header(message.headers, _STATE_HEADER_BYTES)
+            raw = _header(message.headers)
             if raw is None or message.key is None:
                 continue
             state = _decoded(self.codec, raw, message)
@@ -123,16 +122,10 @@ def _decoded(codec: StructCodec, raw: bytes, message: Message) -> UserFeatureSta
         return None
 
 
-def _header(headers: Any, name: bytes) -> bytes | None:
-    """A header's value: aiokafka gives a list of (str, bytes) pairs, Faust sometimes a dict."""
-    if not headers:
-        return None
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    value = None
-    for key, raw in pairs:
-        if (key.encode() if isinstance(key, str) else key) == name:
-            value = raw  # the last one, as Kafka's lastHeader
-    return cast(bytes | None, value)
+def _header(headers: object) -> bytes | None:
+    """The state header's value (the last one, as Kafka's lastHeader)."""
+    found = [value for name, value in header_pairs(headers) if name == STATE_HEADER]
+    return found[-1] if found else None
 
 
 def _user(key: bytes | str) -> str:
