@@ -18,9 +18,12 @@ class PipelineSettings(Scope):
     max_batch: int = Field(default=500, ge=1, le=100_000)
     """Most events scored in one micro-batch (one ``session.run``)."""
 
-    max_wait_ms: float = Field(default=5.0, gt=0, le=60_000)
+    max_wait_ms: float = Field(default=0.0, ge=0, le=60_000)
     """How long a micro-batch waits, from its first record, to fill before what it has is
-    scored: it adds up to this much to an event's latency (none once MAX_BATCH are there)."""
+    scored: it adds up to this much to an event's latency (none once MAX_BATCH are there).
+    0: no wait, a batch is what has arrived when the agent is free (records that come while
+    a batch is scored or delivered make the next one). A wait saves CPU at low load (fewer,
+    larger batches) at the cost of latency (docs/performance)."""
 
     coalesce: bool = False
     """One update per user per micro-batch (for its latest event) instead of one per event.

@@ -21,7 +21,8 @@ class BatchSource(Protocol):
     """Where an agent's records come from: taken in batches, then acked or released."""
 
     async def take(self, max_events: int, within_s: float) -> list[Message]:
-        """Up to ``max_events`` records, waiting at most ``within_s`` after the first."""
+        """Up to ``max_events`` records, waiting at most ``within_s`` after the first (0:
+        what has arrived, once there is any)."""
         ...
 
     def ack(self, batch: Sequence[Message]) -> None:

@@ -76,6 +76,19 @@ async def test_a_batch_waits_for_its_first_record_then_at_most_within_s() -> Non
     assert [m.offset for m in batch] == list(range(1, 11))
 
 
+async def test_without_a_wait_a_batch_is_what_has_arrived_and_later_records_make_the_next() -> None:
+    bulk = BulkInput(App(), "in", max_pending=100)  # type: ignore[arg-type]
+    taking = asyncio.ensure_future(bulk.take(10, within_s=0))
+    await asyncio.sleep(0)
+    assert not taking.done()  # nothing yet: it waits for the first record
+    bulk.put(messages(P0, 1, 2))
+    bulk.put(messages(P1, 5))
+    batch = await asyncio.wait_for(taking, 5)
+    assert [(m.partition, m.offset) for m in batch] == [(0, 1), (0, 2), (1, 5)]
+    bulk.put(messages(P0, 3))
+    assert [m.offset for m in await asyncio.wait_for(bulk.take(10, within_s=0), 5)] == [3]
+
+
 async def test_records_of_an_earlier_generation_or_a_stopped_flow_are_not_processed() -> None:
     app = App()
     bulk = BulkInput(app, "in", max_pending=100)  # type: ignore[arg-type]
